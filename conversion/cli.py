@@ -1,0 +1,51 @@
+"""``python -m conversion <command>``: one sub-command per module, errors as one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+COMMANDS = (
+    "conversion.commands.demo",
+    "conversion.commands.dictionaries",
+)
+"""Modules that each define ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m conversion",
+        description="GenImage-CL: build, check and publish the GenImage continual-learning benchmark.",
+        epilog="Example: python -m conversion demo",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMMANDS:
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(
+            module.NAME,
+            help=module.HELP,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        code = args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as err:  # one clear line for users; the traceback with --debug
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code or 0)

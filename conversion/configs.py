@@ -1,0 +1,41 @@
+"""The contract's configurations (design.md section 3) as lists of (generator, task) pairs.
+
+``<key>`` holds the six tasks of one generator, ``<key>-task<k>`` one of them, ``disjoint`` is
+task k of generator ``task_order[k]`` (GenImage-Disjoint). Task k always uses the release's class
+set k, so the ``task`` column of a (generator, task) pair is the same in every config.
+"""
+
+from __future__ import annotations
+
+from conversion import tables
+
+NUM_TASKS = 6
+DISJOINT = "disjoint"
+
+
+def task_config_name(generator: str, task: int) -> str:
+    return f"{generator}-task{task}"
+
+
+def config_parts() -> dict[str, list[tuple[str, int]]]:
+    parts: dict[str, list[tuple[str, int]]] = {}
+    for key in tables.generators():
+        parts[key] = [(key, t) for t in range(NUM_TASKS)]
+    for key in tables.generators():
+        for t in range(NUM_TASKS):
+            parts[task_config_name(key, t)] = [(key, t)]
+    parts[DISJOINT] = [(key, t) for t, key in enumerate(tables.task_order())]
+    return parts
+
+
+def describe(name: str) -> str:
+    generators = tables.generators()
+    pairs = config_parts()[name]
+    if name == DISJOINT:
+        return "GenImage-Disjoint: task k from generator k of the release's task order (" + ", ".join(
+            generators[g].display_name for g, _ in pairs
+        ) + ")"
+    generator = generators[pairs[0][0]].display_name
+    if len(pairs) == 1:
+        return f"{generator}, task {pairs[0][1]} only (100 classes)"
+    return f"{generator}, six tasks of 100 classes each"

@@ -1,0 +1,115 @@
+"""Find each generator's folder in an unzipped GenImage tree (design.md section 1, layouts).
+
+A generator folder holds ``train/`` and ``val/``, each with ``ai/`` and ``nature/``. It may sit at
+``<root>/<Top>/<inner>``, ``<root>/<inner>``, ``<root>/<Top>/raw`` (the original CL scripts'
+layout), or be the root itself. Folder names are matched without regard to case.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conversion import tables
+
+SPLIT_FOLDERS = {"train": "train", "test": "val"}
+SOURCE_FOLDERS = tables.SOURCES
+
+
+class LayoutError(ValueError):
+    """data_dir is not a GenImage tree, or lacks a generator a config needs."""
+
+
+def _child(folder: Path, name: str) -> Path | None:
+    """The sub-folder of ``folder`` called ``name``, compared case-insensitively."""
+    try:
+        entries = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return None
+    for entry in sorted(entries):
+        if entry.lower() == name.lower() and (folder / entry).is_dir():
+            return folder / entry
+    return None
+
+
+def _is_generator_folder(folder: Path | None) -> bool:
+    return folder is not None and any(_child(folder, s) for s in SPLIT_FOLDERS.values())
+
+
+def candidates(root: Path, generator: tables.Generator) -> list[Path]:
+    """Every place the generator's folder may be, in the order they are tried."""
+    found = []
+    top = _child(root, generator.top_folder)
+    for path in (
+        top and _child(top, generator.inner_folder),
+        _child(root, generator.inner_folder),
+        top and _child(top, "raw"),
+        top,
+    ):
+        if path is not None:
+            found.append(path)
+    if root.name.lower() in (generator.top_folder.lower(), generator.inner_folder.lower()):
+        found.append(root)
+    return found
+
+
+def looked_for(generator: tables.Generator) -> str:
+    g = generator
+    return f"{g.top_folder}/{g.inner_folder}, {g.inner_folder}, {g.top_folder}/raw or {g.top_folder}"
+
+
+def find_generators(root: str | os.PathLike) -> dict[str, Path]:
+    """Map generator key -> folder for every generator present under ``root``."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise LayoutError(f"data_dir {str(root)!r} is not a directory")
+    found = {}
+    for key, generator in tables.generators().items():
+        for path in candidates(root, generator):
+            if _is_generator_folder(path):
+                found[key] = path
+                break
+    return found
+
+
+def describe(root: Path, limit: int = 12) -> str:
+    try:
+        entries = sorted(os.listdir(root))
+    except OSError as err:
+        return f"(cannot list: {err})"
+    if not entries:
+        return "nothing (empty folder)"
+    shown = ", ".join(entries[:limit])
+    return shown + (f", ... ({len(entries)} entries)" if len(entries) > limit else "")
+
+
+def require_generators(root: str | os.PathLike, keys: list[str]) -> dict[str, Path]:
+    """Folders of ``keys``; a clear error naming what was looked for and what was found otherwise."""
+    root = Path(root).expanduser()
+    found = find_generators(root)
+    missing = [k for k in keys if k not in found]
+    if missing:
+        generators = tables.generators()
+        wanted = "; ".join(f"{k}: {looked_for(generators[k])}" for k in missing)
+        present = ", ".join(f"{k} at {found[k]}" for k in sorted(found)) or "no generator folder"
+        raise LayoutError(
+            f"GenImage generator(s) {', '.join(missing)} not found under {str(root)!r}. "
+            f"Looked for (each holding train/ or val/ with ai/ and nature/) {wanted}. "
+            f"Found {present}; the folder holds {describe(root)}."
+        )
+    for key in keys:
+        for split_folder in SPLIT_FOLDERS.values():
+            for source in SOURCE_FOLDERS:
+                split = _child(found[key], split_folder)
+                if split is None or _child(split, source) is None:
+                    raise LayoutError(
+                        f"{key} folder {str(found[key])!r} has no {split_folder}/{source}/ folder; "
+                        f"it holds {describe(found[key])}"
+                        + (f" and {split_folder}/ holds {describe(split)}" if split else "")
+                    )
+    return {k: found[k] for k in keys}
+
+
+def source_folder(generator_folder: Path, split: str, source: str) -> Path:
+    split_path = _child(generator_folder, SPLIT_FOLDERS[split])
+    return _child(split_path, source)

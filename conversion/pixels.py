@@ -1,0 +1,53 @@
+"""The release's pixel pipeline (design.md section 2), reproduced exactly, plus PNG encoding.
+
+AI images: ``Image.resize((s, s))`` with Pillow's default filter on the image as opened, a PNG
+round trip, then RGB. Natural images: RGB, shorter side to ``s`` with the bilinear filter
+(torchvision's Resize rule), then a centre crop of ``s`` x ``s`` (torchvision's rounding).
+"""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+
+def ai_pixels(image: Image.Image, size: int) -> Image.Image:
+    small = image.resize((size, size))
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG")
+    buffer.seek(0)
+    with Image.open(buffer) as reopened:
+        return reopened.convert("RGB")
+
+
+def resized_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """torchvision ``Resize(size)``: the shorter side becomes ``size``, the longer is truncated."""
+    if width <= height:
+        return size, int(size * height / width)
+    return int(size * width / height), size
+
+
+def center_crop_box(width: int, height: int, size: int) -> tuple[int, int, int, int]:
+    """torchvision ``CenterCrop(size)`` box for an image at least ``size`` on each side."""
+    left = int(round((width - size) / 2.0))
+    top = int(round((height - size) / 2.0))
+    return left, top, left + size, top + size
+
+
+def nature_pixels(image: Image.Image, size: int) -> Image.Image:
+    rgb = image.convert("RGB")
+    width, height = resized_size(*rgb.size, size)
+    resized = rgb.resize((width, height), Image.Resampling.BILINEAR)
+    return resized.crop(center_crop_box(width, height, size))
+
+
+def release_pixels(image: Image.Image, source: str, size: int) -> Image.Image:
+    """The RGB ``size`` x ``size`` image the release pipeline makes of ``image``."""
+    return ai_pixels(image, size) if source == "ai" else nature_pixels(image, size)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -13,14 +13,11 @@ On datasets 3.6 the same file is a loading script:
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Optional, Union
 
 import datasets
-from PIL import Image
-
-from conversion import configs, pixels, raw_tree, tables
+from conversion import configs, features, sources
 
 logger = datasets.logging.get_logger(__name__)
 
@@ -49,8 +46,7 @@ _HOMEPAGE = "https://github.com/GenImage-Dataset/GenImage"
 
 _LICENSE = "CC BY-NC-SA 4.0 with GenImage's non-commercial Dataset Terms; natural images under ImageNet's terms"
 
-ORIGINAL = "original"
-"""``image_size`` value that keeps every source file's bytes untouched (``None`` is accepted too)."""
+ORIGINAL = sources.ORIGINAL
 
 _ITEMS_PER_SHARD = 1000
 _VERSION = datasets.Version("1.0.0")
@@ -87,69 +83,39 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
     DEFAULT_WRITER_BATCH_SIZE = 1000
 
     def _create_builder_config(self, config_name=None, custom_features=None, **config_kwargs):
-        """Adds the source listing's fingerprint to the cache key, so a changed tree is rebuilt."""
+        """Opens the source and adds its listing's fingerprint to the cache key (no stale cache)."""
         if "image_size" in config_kwargs and config_kwargs["image_size"] is None:
             config_kwargs["image_size"] = ORIGINAL
         builder_config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
-        self._listing = None
+        self._source = None
         if builder_config.data_dir:
             generator_keys = sorted({g for g, _ in builder_config.parts})
-            self._listing = raw_tree.scan(builder_config.data_dir, generator_keys)
-            config_id = f"{config_id}-{self._listing.fingerprint()[:16]}"
+            self._source = sources.open_source(builder_config.data_dir, generator_keys)
+            config_id = f"{config_id}-{self._source.fingerprint()[:16]}"
         return builder_config, config_id
 
     def _info(self):
         return datasets.DatasetInfo(
             description=_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "image": datasets.Image(),
-                    "label": datasets.ClassLabel(names=list(tables.wnids())),
-                    "task_label": datasets.Value("int32"),
-                    "source": datasets.ClassLabel(names=list(tables.SOURCES)),
-                    "generator": datasets.ClassLabel(names=list(tables.generators())),
-                    "task": datasets.Value("int32"),
-                    "file_name": datasets.Value("string"),
-                }
-            ),
+            features=features.features(),
             homepage=_HOMEPAGE,
             license=_LICENSE,
             citation=_CITATION,
         )
 
     def _split_generators(self, dl_manager):
-        if self._listing is None:
+        if self._source is None:
             raise ValueError(
                 "GenImage cannot be downloaded automatically: pass data_dir=<the unzipped GenImage root>, "
                 "e.g. GenImageCL(config_name='sdv14', data_dir='/data/GenImage')."
             )
         splits = []
         for split in (datasets.Split.TRAIN, datasets.Split.TEST):
-            items, skips, excluded = raw_tree.plan(self._listing, str(split), list(self.config.parts))
-            for skip in skips:
-                logger.warning(f"skipped {skip.path}: {skip.reason}")
+            items = self._source.split_items(str(split), list(self.config.parts))
             shards = [items[i : i + _ITEMS_PER_SHARD] for i in range(0, len(items), _ITEMS_PER_SHARD)] or [[]]
             splits.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards, "split": str(split)}))
         return splits
 
     def _generate_examples(self, shards, split):
-        size = self.config.image_size
-        task_of_label = tables.task_of_label()
-        for shard in shards:
-            for item in shard:
-                source = tables.SOURCES[item.source]
-                with open(item.path, "rb") as f:
-                    data = f.read()
-                if size != ORIGINAL:
-                    with Image.open(io.BytesIO(data)) as image:
-                        data = pixels.png_bytes(pixels.release_pixels(image, source, size))
-                key = f"{item.generator}/{split}/{source}/{item.file_name}"
-                yield key, {
-                    "image": {"bytes": data, "path": None},
-                    "label": item.label,
-                    "task_label": task_of_label[item.label][1],
-                    "source": item.source,
-                    "generator": item.generator,
-                    "task": item.task,
-                    "file_name": item.file_name,
-                }
+        for items in shards:
+            yield from self._source.examples(items, split, self.config.image_size)

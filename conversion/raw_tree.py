@@ -7,12 +7,21 @@ source (names, sizes, modification times) and the sorted list of examples to con
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from conversion import layout, naming, tables
+from PIL import Image
+
+from conversion import layout, naming, pixels, tables
+
+logger = logging.getLogger(__name__)
+
+ORIGINAL = "original"
+"""``image_size`` value that keeps every source file's bytes untouched."""
 
 
 class Item(NamedTuple):
@@ -112,3 +121,46 @@ def plan(
                     excluded[generator, source] = excluded.get((generator, source), 0) + 1
     items.sort()
     return items, skips, excluded
+
+
+def examples(items: list[Item], split: str, image_size):
+    """(key, example) for each item: release pixels as PNG, or the original bytes."""
+    task_of_label = tables.task_of_label()
+    for item in items:
+        source = tables.SOURCES[item.source]
+        with open(item.path, "rb") as f:
+            data = f.read()
+        if image_size != ORIGINAL:
+            with Image.open(io.BytesIO(data)) as image:
+                data = pixels.png_bytes(pixels.release_pixels(image, source, image_size))
+        yield f"{item.generator}/{split}/{source}/{item.file_name}", {
+            "image": {"bytes": data, "path": None},
+            "label": item.label,
+            "task_label": task_of_label[item.label][1],
+            "source": item.source,
+            "generator": item.generator,
+            "task": item.task,
+            "file_name": item.file_name,
+        }
+
+
+class RawTreeSource:
+    """A raw GenImage tree as a build source: scanned once, planned per split, converted lazily."""
+
+    kind = "raw GenImage tree"
+
+    def __init__(self, root: str | os.PathLike, generator_keys: list[str]):
+        self.root = Path(root)
+        self.listing = scan(root, generator_keys)
+
+    def fingerprint(self) -> str:
+        return self.listing.fingerprint()
+
+    def split_items(self, split: str, parts: list[tuple[str, int]]) -> list[Item]:
+        items, skips, _excluded = plan(self.listing, split, parts)
+        for skip in skips:
+            logger.warning(f"skipped {skip.path}: {skip.reason}")
+        return items
+
+    def examples(self, items: list[Item], split: str, image_size):
+        return examples(items, split, image_size)

@@ -1,0 +1,44 @@
+"""Shared fixtures: a sample GenImage tree (all eight generators) and cached builds of it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conversion.sample_tree import make_sample_tree
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared"
+"""The design notes' folder beside the checkout; tests that read it skip where it is absent."""
+
+
+@pytest.fixture(scope="session")
+def sample_root(tmp_path_factory) -> Path:
+    """All eight generators in the ``<Top>/<inner>/`` layout, two classes per task."""
+    return make_sample_tree(tmp_path_factory.mktemp("genimage") / "GenImage")
+
+
+@pytest.fixture(scope="session")
+def build(tmp_path_factory):
+    """build(config_name, data_dir, **config_kwargs) -> DatasetDict, cached per session."""
+    from genimage_cl import GenImageCL
+
+    cache_dir = tmp_path_factory.mktemp("hf_cache")
+    built = {}
+
+    def _build(config_name, data_dir, **kwargs):
+        key = (config_name, str(data_dir), tuple(sorted(kwargs.items())))
+        if key not in built:
+            builder = GenImageCL(config_name=config_name, data_dir=str(data_dir), cache_dir=str(cache_dir), **kwargs)
+            builder.download_and_prepare()
+            built[key] = builder.as_dataset()
+        return built[key]
+
+    return _build
+
+
+def pytest_configure(config):
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

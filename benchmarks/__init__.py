@@ -1,0 +1,1 @@
+"""Benchmarks: a realistic synthetic GenImage corpus and side-by-side timings (see README.md)."""

@@ -60,15 +60,20 @@ class GenImageCLConfig(datasets.BuilderConfig):
         parts: the (generator key, task) pairs the config holds.
         image_size: side of the stored square images (64 reproduces the release), or
             ``"original"`` (or ``None``) to keep the source files untouched.
+        splits: the splits to build (default both); one split per cluster job, see conversion/jobs.py.
     """
 
     parts: tuple = ()
     image_size: Union[int, str] = 64
+    splits: tuple = ("train", "test")
 
     def __post_init__(self):
         super().__post_init__()
         if self.image_size != ORIGINAL and not (isinstance(self.image_size, int) and self.image_size > 0):
             raise ValueError(f"image_size must be a positive integer or {ORIGINAL!r}, got {self.image_size!r}")
+        self.splits = tuple(self.splits)
+        if not self.splits or not set(self.splits) <= {"train", "test"}:
+            raise ValueError(f"splits must be a non-empty subset of ('train', 'test'), got {self.splits!r}")
 
 
 class GenImageCL(datasets.GeneratorBasedBuilder):
@@ -110,7 +115,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
                 "e.g. GenImageCL(config_name='sdv14', data_dir='/data/GenImage')."
             )
         splits = []
-        for split in (datasets.Split.TRAIN, datasets.Split.TEST):
+        for split in self.config.splits:
             items = self._source.split_items(str(split), list(self.config.parts))
             shards = [items[i : i + _ITEMS_PER_SHARD] for i in range(0, len(items), _ITEMS_PER_SHARD)] or [[]]
             splits.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards, "split": str(split)}))

@@ -10,6 +10,8 @@ import sys
 COMMANDS = (
     "conversion.commands.demo",
     "conversion.commands.dictionaries",
+    "conversion.commands.build",
+    "conversion.commands.assemble",
 )
 """Modules that each define ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``."""
 

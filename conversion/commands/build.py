@@ -1,0 +1,67 @@
+"""Build parts of the Parquet copy, one job per (generator, task, split), into one output folder.
+
+Jobs are independent: run them one after another, or as a cluster job array (one index each);
+they write data/<generator>/task<k>/<split>-NNNNN-of-NNNNN.parquet. Then check the whole with
+`python -m conversion assemble --out OUT`.
+
+Examples:
+  python -m conversion build --data-dir /data/GenImage --out genimage-cl --config sdv14-task3 --split train
+  python -m conversion build --data-dir /data/GenImage --out genimage-cl --config sdv14
+  python -m conversion build --generators adm,sdv14 --list-jobs
+  python -m conversion build --data-dir /data/GenImage --out genimage-cl --generators adm,sdv14 --job-index $SLURM_ARRAY_TASK_ID
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conversion import configs, jobs, sources
+
+NAME = "build"
+HELP = "build parts of the Parquet copy (one job per generator, task and split; job arrays)"
+
+
+def generator_list(text: str | None) -> list[str] | None:
+    return None if text is None else [key.strip() for key in text.split(",") if key.strip()]
+
+
+def image_size(text: str):
+    return sources.ORIGINAL if text == sources.ORIGINAL else int(text)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="the unzipped GenImage root")
+    parser.add_argument("--out", type=Path, help="output folder shared by all jobs")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--config", metavar="CONFIG", help="build every job of this config (e.g. sdv14-task3, sdv14)")
+    which.add_argument("--job-index", type=int, help="build job number I of --generators' job list (0-based)")
+    parser.add_argument("--split", choices=jobs.SPLITS, help="with --config: only this split")
+    parser.add_argument("--generators", help="comma-separated generator keys for --job-index/--list-jobs (default: all 8)")
+    parser.add_argument("--list-jobs", action="store_true", help="print the numbered job list and exit")
+    parser.add_argument("--image-size", type=image_size, default=64, help="64 (default, the release) or 'original'")
+    parser.add_argument("--num-proc", type=int, default=None, help="processes per job")
+    parser.add_argument("--max-shard-size", default=jobs.MAX_SHARD_SIZE, help="Parquet shard size (default 500MB)")
+
+
+def selected_jobs(args) -> list[jobs.Job]:
+    if args.config is not None:
+        return jobs.jobs_for([args.config], (args.split,) if args.split else jobs.SPLITS)
+    every = jobs.all_jobs(generator_list(args.generators))
+    if args.job_index is None:
+        raise ValueError("give --config CONFIG or --job-index I (see --list-jobs)")
+    if not 0 <= args.job_index < len(every):
+        raise ValueError(f"--job-index must be in 0..{len(every) - 1} for these generators, got {args.job_index}")
+    return [every[args.job_index]]
+
+
+def run(args) -> int:
+    if args.list_jobs:
+        for index, job in enumerate(jobs.all_jobs(generator_list(args.generators))):
+            print(f"{index}\t{job.config}\t{job.split}")
+        return 0
+    if args.data_dir is None or args.out is None:
+        raise ValueError("--data-dir and --out are required to build")
+    for job in selected_jobs(args):
+        placed = jobs.run_job(job, args.data_dir, args.out, args.image_size, args.num_proc, args.max_shard_size)
+        print(f"{job}: {len(placed)} shard(s) in {job.folder(args.out)}")
+    return 0

@@ -1,0 +1,180 @@
+"""Conversion as independent jobs, one per (generator, task, split), writing into one Parquet output.
+
+A cluster job array runs one job per index; every job builds its part with the datasets builder
+straight to Parquet (``download_and_prepare(file_format="parquet")``, so ``num_proc`` and shard
+sizes are datasets' own) in a private staging folder inside the output, then moves the shards to
+the Hub copy's layout ``data/<generator>/task<k>/<split>-NNNNN-of-NNNNN.parquet``. Only complete
+shard sets are moved in; an interrupted job leaves its staging folder and is simply run again.
+:func:`collect_parts` checks and lists what the jobs wrote: the publish step writes the card from it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from conversion import configs, sources, tables
+
+DATA = "data"
+STAGING = ".staging"
+SPLITS = ("train", "test")
+MAX_SHARD_SIZE = "500MB"
+SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
+PART_FOLDER = re.compile(r"^task(?P<task>\d+)$")
+
+
+class IncompletePart(ValueError):
+    """A part's shard set has gaps or mixes two runs: re-run its job."""
+
+
+@dataclass(frozen=True, order=True)
+class Job:
+    generator: str
+    task: int
+    split: str
+
+    @property
+    def config(self) -> str:
+        return configs.task_config_name(self.generator, self.task)
+
+    def folder(self, out: str | os.PathLike) -> Path:
+        return part_folder(out, self.generator, self.task)
+
+    def __str__(self) -> str:
+        return f"{self.config} {self.split}"
+
+
+def part_folder(out: str | os.PathLike, generator: str, task: int) -> Path:
+    return Path(out) / DATA / generator / f"task{task}"
+
+
+def shard_name(split: str, index: int, total: int) -> str:
+    return f"{split}-{index:05d}-of-{total:05d}.parquet"
+
+
+def jobs_for(config_names: list[str], splits: tuple[str, ...] = SPLITS) -> list[Job]:
+    """The jobs that together build ``config_names`` (each (generator, task, split) once, sorted)."""
+    parts = configs.config_parts()
+    unknown = [name for name in config_names if name not in parts]
+    if unknown:
+        raise ValueError(f"unknown config(s) {unknown}; e.g. sdv14, sdv14-task3, disjoint")
+    return sorted({Job(g, t, s) for name in config_names for g, t in parts[name] for s in splits})
+
+
+def all_jobs(generators: list[str] | None = None) -> list[Job]:
+    """Every job of the given generators (default: all eight), in a fixed order for job-array indices."""
+    keys = list(tables.generators()) if generators is None else generators
+    return jobs_for(keys)
+
+
+def run_job(
+    job: Job,
+    data_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    image_size=64,
+    num_proc: int | None = None,
+    max_shard_size: str | int = MAX_SHARD_SIZE,
+) -> list[Path]:
+    """Build one part's split into ``out``'s layout; returns the shard paths now in place."""
+    import datasets
+
+    from genimage_cl import GenImageCL
+
+    staging = Path(out) / STAGING / f"{job.config}-{job.split}-{uuid.uuid4().hex[:8]}"
+    built = staging / "parquet"
+    row_group = datasets.config.PARQUET_ROW_GROUP_SIZE_FOR_IMAGE_DATASETS if image_size == sources.ORIGINAL else None
+    builder = GenImageCL(
+        config_name=job.config,
+        data_dir=str(data_dir),
+        image_size=image_size,
+        splits=(job.split,),
+        cache_dir=str(staging / "cache"),
+        writer_batch_size=row_group,
+    )
+    builder.download_and_prepare(
+        output_dir=str(built), file_format="parquet", max_shard_size=max_shard_size, num_proc=num_proc
+    )
+    placed = _move_shards(sorted(built.glob(f"*-{job.split}*.parquet")), job, job.folder(out))
+    shutil.rmtree(staging)
+    return placed
+
+
+def _move_shards(shards: list[Path], job: Job, folder: Path) -> list[Path]:
+    """Rename the builder's shards into ``folder``, then drop shards of an earlier run of the same job."""
+    if not shards:
+        raise RuntimeError(f"the build of {job} wrote no Parquet file")
+    folder.mkdir(parents=True, exist_ok=True)
+    placed = []
+    for index, shard in enumerate(shards):
+        target = folder / shard_name(job.split, index, len(shards))
+        os.replace(shard, target)
+        placed.append(target)
+    for old in folder.glob(f"{job.split}-*-of-*.parquet"):
+        if old not in placed:
+            old.unlink()
+    return placed
+
+
+@dataclass(frozen=True)
+class Part:
+    """One (generator, task, split) as written by its job."""
+
+    generator: str
+    task: int
+    split: str
+    files: tuple[Path, ...]
+    num_rows: int
+    num_bytes: int
+
+    @property
+    def config(self) -> str:
+        return configs.task_config_name(self.generator, self.task)
+
+    def data_files(self) -> str:
+        """The glob a card's ``data_files`` entry uses for this part, relative to the output folder."""
+        return f"{DATA}/{self.generator}/task{self.task}/{self.split}-*.parquet"
+
+
+def collect_parts(out: str | os.PathLike) -> list[Part]:
+    """Every part under ``out/data``, checked complete (shards 0..N-1 of one run), sorted.
+
+    Raises :class:`IncompletePart` naming the folder when a shard set has gaps or mixes runs.
+    """
+    import pyarrow.parquet as pq
+
+    root = Path(out) / DATA
+    found: list[Part] = []
+    generators = tables.generators()
+    for generator_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        if generator_dir.name not in generators:
+            raise IncompletePart(f"{generator_dir}: not a generator key ({', '.join(generators)})")
+        for task_dir in sorted(p for p in generator_dir.iterdir() if p.is_dir()):
+            match = PART_FOLDER.match(task_dir.name)
+            if not match:
+                raise IncompletePart(f"{task_dir}: expected task<k> folders")
+            shards: dict[str, list[tuple[int, int, Path]]] = {}
+            for path in task_dir.iterdir():
+                name = SHARD_NAME.match(path.name)
+                if not name or name["split"] not in SPLITS:
+                    raise IncompletePart(f"{path}: not a <split>-NNNNN-of-NNNNN.parquet shard")
+                shards.setdefault(name["split"], []).append((int(name["index"]), int(name["total"]), path))
+            for split in sorted(shards):
+                entries = sorted(shards[split])
+                totals = {total for _, total, _ in entries}
+                if len(totals) != 1 or [i for i, _, _ in entries] != list(range(totals.pop())):
+                    raise IncompletePart(f"{task_dir}: {split} shards are incomplete or from two runs; re-run its job")
+                files = tuple(path for _, _, path in entries)
+                rows = sum(pq.read_metadata(path).num_rows for path in files)
+                size = sum(path.stat().st_size for path in files)
+                found.append(Part(generator_dir.name, int(match["task"]), split, files, rows, size))
+    return found
+
+
+def missing_jobs(out: str | os.PathLike, expected: list[Job]) -> list[Job]:
+    """The expected jobs whose part is not (completely) in ``out``."""
+    done = {Job(p.generator, p.task, p.split) for p in collect_parts(out)}
+    return [job for job in expected if job not in done]

@@ -49,7 +49,17 @@ _LICENSE = "CC BY-NC-SA 4.0 with GenImage's non-commercial Dataset Terms; natura
 ORIGINAL = sources.ORIGINAL
 
 _ITEMS_PER_SHARD = 1000
+_MIN_SHARDS = 16
+"""At least this many input shards (of at least 100 items) so that num_proc jobs get equal work."""
 _VERSION = datasets.Version("1.0.0")
+
+
+def _even_shards(items: list) -> list[list]:
+    """Contiguous shards of near-equal size, at most _ITEMS_PER_SHARD items, at least _MIN_SHARDS of them
+    when there are enough items; the rows' order does not depend on the shards."""
+    count = max(-(-len(items) // _ITEMS_PER_SHARD), min(_MIN_SHARDS, len(items) // 100), 1)
+    bounds = [len(items) * i // count for i in range(count + 1)]
+    return [items[bounds[i] : bounds[i + 1]] for i in range(count)]
 
 
 @dataclass
@@ -92,6 +102,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         if "image_size" in config_kwargs and config_kwargs["image_size"] is None:
             config_kwargs["image_size"] = ORIGINAL
         builder_config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
+        builder_config.__post_init__()  # datasets sets keyword overrides after construction: check them too
         self._source = None
         if builder_config.data_dir:
             generator_keys = sorted({g for g, _ in builder_config.parts})
@@ -117,7 +128,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         splits = []
         for split in self.config.splits:
             items = self._source.split_items(str(split), list(self.config.parts))
-            shards = [items[i : i + _ITEMS_PER_SHARD] for i in range(0, len(items), _ITEMS_PER_SHARD)] or [[]]
+            shards = _even_shards(items)
             splits.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards, "split": str(split)}))
         return splits
 

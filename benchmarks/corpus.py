@@ -9,7 +9,7 @@ The corpus covers one config's (generator, task) parts: ``images`` files in all,
 over the parts, half AI and half natural, ``test_fraction`` of them in ``val/``.
 
 Example:
-  python -m benchmarks.corpus --out benchmarks/results/corpus --images 3000 --config disjoint
+  python -m benchmarks.corpus --out benchmarks/results/corpus --images 3000 --config sdv14
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def _write_folder(job: tuple) -> dict[str, int]:
 def make_corpus(
     root: str | os.PathLike,
     images: int = 3000,
-    config: str = "disjoint",
+    config: str = "sdv14",
     test_fraction: float = 0.05,
     seed: int = 0,
     num_proc: int | None = None,
@@ -102,6 +102,11 @@ def make_corpus(
         return json.loads(manifest_path.read_text())
     parts = configs.config_parts()[config]
     counts = _counts(images, len(parts), test_fraction)
+    for key, _task in parts:
+        for folder in sample_tree.SPLIT_FOLDERS.values():
+            for source in tables.SOURCES:
+                base = sample_tree.generator_folder(root, tables.generators()[key], "nested")
+                (base / folder / source).mkdir(parents=True, exist_ok=True)
     jobs = [
         (str(root), p_index, key, task, s_index, split, folder, start, min(start + CHUNK, counts[split]), seed)
         for p_index, (key, task) in enumerate(parts)
@@ -131,8 +136,9 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="folder to write the GenImage-like tree into")
     parser.add_argument("--images", type=int, default=3000, help="total number of images (default 3000)")
-    parser.add_argument("--config", default="disjoint", choices=sorted(configs.config_parts()), metavar="CONFIG",
-                        help="config whose (generator, task) parts the corpus covers (default disjoint: six generators)")
+    parser.add_argument("--config", default="sdv14", choices=sorted(configs.config_parts()), metavar="CONFIG",
+                        help="config whose (generator, task) parts the corpus covers (default sdv14; disjoint has "
+                             "six generators and all their AI image sizes)")
     parser.add_argument("--test-fraction", type=float, default=0.05, help="share of images in val/ (default 0.05)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

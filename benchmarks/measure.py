@@ -55,16 +55,16 @@ class TreeMemorySampler(threading.Thread):
     def __init__(self):
         super().__init__(daemon=True)
         self.peak_kb = 0
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
         pid = os.getpid()
-        while not self._stop.is_set():
+        while not self._done.is_set():
             self.peak_kb = max(self.peak_kb, sum(_private_kb(p) for p in _descendants(pid)))
-            self._stop.wait(SAMPLE_SECONDS)
+            self._done.wait(SAMPLE_SECONDS)
 
     def stop(self) -> float:
-        self._stop.set()
+        self._done.set()
         self.join()
         return self.peak_kb / 1024
 

@@ -78,15 +78,23 @@ def run_job(
     image_size=64,
     num_proc: int | None = None,
     max_shard_size: str | int = MAX_SHARD_SIZE,
+    row_group_size: int | None = None,
 ) -> list[Path]:
-    """Build one part's split into ``out``'s layout; returns the shard paths now in place."""
+    """Build one part's split into ``out``'s layout; returns the shard paths now in place.
+
+    Shards close at the first row group past ``max_shard_size``; row groups hold ``row_group_size``
+    rows (default: the builder's 1000 for 64-px images, datasets' image default of 100 for
+    original files), which also bounds the memory of writers and streaming readers.
+    """
     import datasets
 
     from genimage_cl import GenImageCL
 
     staging = Path(out) / STAGING / f"{job.config}-{job.split}-{uuid.uuid4().hex[:8]}"
     built = staging / "parquet"
-    row_group = datasets.config.PARQUET_ROW_GROUP_SIZE_FOR_IMAGE_DATASETS if image_size == sources.ORIGINAL else None
+    row_group = row_group_size
+    if row_group is None and image_size == sources.ORIGINAL:
+        row_group = datasets.config.PARQUET_ROW_GROUP_SIZE_FOR_IMAGE_DATASETS
     builder = GenImageCL(
         config_name=job.config,
         data_dir=str(data_dir),

@@ -1,0 +1,205 @@
+"""The benchmark cases. Each runs in its own process (see measure.py) and returns at least
+``{"items": n}``; loaders also return ``first_batch_s``. Heavy imports happen at import time,
+before the clock starts.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, TensorDataset
+
+from benchmarks import original_pipeline
+from conversion import configs, decoded, sources
+from genimage_cl import GenImageCL
+
+CASES = {}
+BATCH_SIZE = 256
+WORKERS = 2
+
+
+def case(function):
+    CASES[function.__name__] = function
+    return function
+
+
+def items_of(data_dir: str, config: str) -> dict[str, list]:
+    parts = configs.config_parts()[config]
+    source = sources.open_source(data_dir, sorted({g for g, _ in parts}))
+    return {split: source.split_items(split, parts) for split in ("train", "test")}
+
+
+def _paths(data_dir: str, config: str) -> list[str]:
+    return [item.path for items in items_of(data_dir, config).values() for item in items]
+
+
+# (a) and (b): conversion
+
+@case
+def convert(data_dir: str, config: str, cache_dir: str, num_proc: int = 1, image_size=64) -> dict:
+    builder = GenImageCL(config_name=config, data_dir=data_dir, cache_dir=cache_dir, image_size=image_size)
+    builder.download_and_prepare(num_proc=num_proc)
+    splits = builder.info.splits
+    return {"items": sum(s.num_examples for s in splits.values()), "out_bytes": sum(s.num_bytes for s in splits.values())}
+
+
+@case
+def original(data_dir: str, config: str, work: str) -> dict:
+    return {"items": original_pipeline.convert(items_of(data_dir, config), work)}
+
+
+def _decode(path: str) -> int:
+    with Image.open(path) as image:
+        image.load()
+    return 1
+
+
+@case
+def decode_only(data_dir: str, config: str, num_proc: int = 1) -> dict:
+    paths = _paths(data_dir, config)
+    if num_proc == 1:
+        return {"items": sum(map(_decode, paths))}
+    with multiprocessing.Pool(num_proc) as pool:
+        return {"items": sum(pool.imap_unordered(_decode, paths, chunksize=16))}
+
+
+@case
+def read_bytes(data_dir: str, config: str) -> dict:
+    total = 0
+    paths = _paths(data_dir, config)
+    for path in paths:
+        with open(path, "rb") as f:
+            total += len(f.read())
+    return {"items": len(paths), "in_bytes": total}
+
+
+# (c): training-style loading
+
+class ImageFolder(torch.utils.data.Dataset):
+    """torchvision's ImageFolder, minimally: <root>/<class>/<file>, classes sorted, PIL decode."""
+
+    def __init__(self, root: str):
+        root = Path(root)
+        self.classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+        self.samples = [(str(f), i) for i, c in enumerate(self.classes) for f in sorted((root / c).iterdir())]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        path, target = self.samples[index]
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB"))
+        return torch.from_numpy(pixels.copy()).permute(2, 0, 1), target
+
+
+def _epoch(loader, start: float) -> dict:
+    """One epoch; also the throughput after the first batch (the steady state a training loop sees)."""
+    first = None
+    items = first_items = 0
+    for batch in loader:
+        images = batch[0] if isinstance(batch, (list, tuple)) else batch["image"]
+        if images.dtype not in (torch.uint8, torch.float32) or images.shape[1:] != (3, 64, 64):
+            raise TypeError(f"unexpected images {images.dtype} {tuple(images.shape)}")
+        items += len(images)
+        if first is None:
+            first = time.perf_counter() - start
+            first_items = items
+    steady = time.perf_counter() - start - first
+    return {"items": items, "first_batch_s": first, "steady_per_s": (items - first_items) / steady if steady else None}
+
+
+def _loader(dataset):
+    """torch's usual loader: one index per row, rows collated into batches."""
+    generator = torch.Generator().manual_seed(0)
+    return DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True, num_workers=WORKERS, generator=generator)
+
+
+def _batch_index_loader(dataset):
+    """Each batch fetched with one ``dataset[list_of_indices]`` call."""
+    sampler = torch.utils.data.BatchSampler(
+        torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(0)), BATCH_SIZE, False
+    )
+    return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=WORKERS)
+
+
+@case
+def load_imagefolder(root: str) -> dict:
+    start = time.perf_counter()
+    return _epoch(_loader(ImageFolder(root)), start)
+
+
+@case
+def load_png_column(path: str) -> dict:
+    """Our 64-px dataset as built (PNG column), decoded per batch by datasets' torch formatting."""
+    start = time.perf_counter()
+    ds = datasets.load_from_disk(path).with_format("torch", columns=["image", "label"])
+    return _epoch(_batch_index_loader(ds), start)
+
+
+@case
+def decode_uint8(path: str, num_proc: int = 1) -> dict:
+    """The one-time decode of the PNG column into the cached uint8 column."""
+    ds = datasets.load_from_disk(path)
+    return {"items": len(decoded.decoded_uint8(ds, num_proc=num_proc))}
+
+
+@case
+def load_uint8(path: str) -> dict:
+    """The fast path: cached uint8 column (memory-mapped), batches gathered by ArrowBatches."""
+    start = time.perf_counter()
+    ds = decoded.decoded_uint8(datasets.load_from_disk(path))
+    loader = decoded.batch_loader(ds, batch_size=BATCH_SIZE, num_workers=WORKERS)
+    return _epoch(loader, start)
+
+
+@case
+def load_tensors(x_path: str, y_path: str) -> dict:
+    """The paper's loader: X.pt and y.pt loaded whole, TensorDataset, DataLoader."""
+    start = time.perf_counter()
+    x = torch.load(x_path, weights_only=True)
+    y = torch.load(y_path, weights_only=True)
+    return _epoch(_loader(TensorDataset(x, y)), start)
+
+
+# (d): the Parquet copy
+
+def _iterate_decoded(ds, start: float) -> dict:
+    first = None
+    items = 0
+    for batch in ds.iter(batch_size=BATCH_SIZE):
+        pixels = [np.asarray(image) for image in batch["image"]]
+        if first is None:
+            first = time.perf_counter() - start
+        items += len(pixels)
+    return {"items": items, "first_batch_s": first}
+
+
+@case
+def build_parquet(data_dir: str, config: str, out: str) -> dict:
+    """Every (generator, task, split) job of ``config``, one after another, into one output."""
+    from conversion import jobs
+
+    for job in jobs.jobs_for([config]):
+        jobs.run_job(job, data_dir, out)
+    return {"items": sum(part.num_rows for part in jobs.collect_parts(out))}
+
+
+@case
+def parquet_streaming(pattern: str) -> dict:
+    start = time.perf_counter()
+    ds = datasets.load_dataset("parquet", data_files={"train": pattern}, split="train", streaming=True)
+    return _iterate_decoded(ds, start)
+
+
+@case
+def parquet_full(pattern: str, cache_dir: str) -> dict:
+    start = time.perf_counter()
+    ds = datasets.load_dataset("parquet", data_files={"train": pattern}, split="train", cache_dir=cache_dir)
+    return _iterate_decoded(ds, start)

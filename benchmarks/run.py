@@ -1,0 +1,263 @@
+"""Run the benchmarks on one synthetic corpus and print/write the tables (see README.md).
+
+Example (the README's numbers):
+  python -m benchmarks.run --images 3000 --workdir benchmarks/results
+
+Groups: a) 64-px conversion vs the original pipeline and decode-only; b) full-resolution
+conversion vs plain reading; c) training-style loading at two dataset sizes; d) the Parquet copy,
+streamed vs read fully. Every case runs in its own process (benchmarks/measure.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+from benchmarks import corpus as corpus_module
+from benchmarks.measure import run_case
+
+GROUPS = ("a", "b", "c", "d")
+
+
+class Bench:
+    """Collects rows: (group, label, result, label of the row it is compared with)."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.rows: list[dict] = []
+
+    def run(self, group: str, label: str, case: str, baseline: str | None = None, fresh: list[Path] = (), **params):
+        for path in fresh:
+            shutil.rmtree(path, ignore_errors=True)
+        print(f"[{group}] {label} ...", flush=True)
+        result = run_case(case, **{k: str(v) if isinstance(v, Path) else v for k, v in params.items()})
+        row = {"group": group, "label": label, "baseline": baseline, **result}
+        self.rows.append(row)
+        print(f"    {result['items']} items in {result['seconds']:.2f} s, private peak {result['private_mb']:.0f} MB",
+              flush=True)
+        return row
+
+    def find(self, label: str) -> dict:
+        return next(row for row in self.rows if row["label"] == label)
+
+    def throughput(self, label: str) -> float:
+        """Images per second: after the first batch for loaders, over the whole run otherwise."""
+        row = self.find(label)
+        return row.get("steady_per_s") or row["items"] / row["seconds"]
+
+    def ratio(self, label: str, other: str) -> float:
+        return self.throughput(label) / self.throughput(other)
+
+
+def bench_conversion(bench: Bench, data_dir: Path, config: str) -> None:
+    work = bench.workdir / "work"
+    baseline = "original pipeline (3 steps)"
+    bench.run("a", baseline, "original", data_dir=data_dir, config=config, work=work / "original",
+              fresh=[work / "original"])
+    for n in (1, 2):
+        bench.run("a", f"decode-only, {n} proc", "decode_only", baseline, data_dir=data_dir, config=config, num_proc=n)
+    for n in (1, 2):
+        cache = work / f"convert64-np{n}"
+        bench.run("a", f"ours 64 px, num_proc {n}", "convert", baseline, fresh=[cache], data_dir=data_dir,
+                  config=config, cache_dir=cache, num_proc=n)
+
+
+def bench_original_size(bench: Bench, data_dir: Path, config: str) -> None:
+    work = bench.workdir / "work"
+    baseline = "plain read of every file"
+    bench.run("b", baseline, "read_bytes", data_dir=data_dir, config=config)
+    for n in (1, 2):
+        cache = work / f"convert-original-np{n}"
+        bench.run("b", f"ours original bytes, num_proc {n}", "convert", baseline, fresh=[cache], data_dir=data_dir,
+                  config=config, cache_dir=cache, num_proc=n, image_size="original")
+
+
+def prepare_loading(workdir: Path, data_dir: Path, config: str, scale: int) -> dict[str, Path]:
+    """The 64-px train split repeated ``scale`` times: as a saved dataset, an ImageFolder of its
+    PNGs (hard links for repeats), and the paper's normalized float32 X.pt / int64 y.pt."""
+    import datasets
+    import numpy as np
+    import torch
+
+    from conversion import tables
+    from genimage_cl import GenImageCL
+
+    base = workdir / "loading" / f"x{scale}"
+    paths = {"arrow": base / "arrow", "folder": base / "imagefolder", "x": base / "X.pt", "y": base / "y.pt"}
+    done = base / "complete"
+    if done.exists():
+        return paths
+    shutil.rmtree(base, ignore_errors=True)
+    builder = GenImageCL(config_name=config, data_dir=str(data_dir), cache_dir=str(workdir / "work" / "cache64"))
+    builder.download_and_prepare(num_proc=2)
+    train = builder.as_dataset("train")
+    datasets.concatenate_datasets([train] * scale).save_to_disk(str(paths["arrow"]))
+    plain = train.cast_column("image", datasets.Image(decode=False))
+    release = tables.release_pixels()
+    mean = torch.tensor(release["mean"]).view(3, 1, 1)
+    std = torch.tensor(release["std"]).view(3, 1, 1)
+    xs, ys = [], []
+    wnids, clsloc = tables.wnids(), tables.clsloc_of_label()
+    for row, pixels in zip(plain, train.with_format("numpy", columns=["image"])["image"]):
+        folder = paths["folder"] / wnids[row["label"]]
+        folder.mkdir(parents=True, exist_ok=True)
+        first = folder / f"{Path(row['file_name']).stem}_r0.png"
+        first.write_bytes(row["image"]["bytes"])
+        for r in range(1, scale):
+            os.link(first, folder / f"{Path(row['file_name']).stem}_r{r}.png")
+        u8 = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)
+        xs.append((u8.float() / 255 - mean) / std)
+        ys.append(clsloc[row["label"]] - 1)
+    torch.save(torch.stack(xs).repeat(scale, 1, 1, 1), paths["x"])
+    torch.save(torch.tensor(ys, dtype=torch.int64).repeat(scale), paths["y"])
+    done.touch()
+    return paths
+
+
+def bench_loading(bench: Bench, data_dir: Path, config: str, scales: tuple[int, ...]) -> None:
+    for scale in scales:
+        paths = prepare_loading(bench.workdir, data_dir, config, scale)
+        tag = f"x{scale}"
+        folder = f"ImageFolder of the 64-px PNGs, {tag}"
+        tensors = f"in-memory tensors (paper), {tag}"
+        for stale in paths["arrow"].glob("cache-*.arrow"):
+            stale.unlink()
+        bench.run("c", folder, "load_imagefolder", root=paths["folder"])
+        bench.run("c", f"ours PNG column, {tag}", "load_png_column", folder, path=paths["arrow"])
+        bench.run("c", tensors, "load_tensors", x_path=paths["x"], y_path=paths["y"])
+        bench.run("c", f"ours: decode once to uint8 (one-time, cached), {tag}", "decode_uint8", path=paths["arrow"])
+        bench.run("c", f"ours uint8 fast path, {tag}", "load_uint8", tensors, path=paths["arrow"])
+
+
+def bench_parquet(bench: Bench, data_dir: Path, config: str) -> None:
+    out = bench.workdir / "work" / "parquet"
+    bench.run("d", f"build jobs of {config} into Parquet (one after another)", "build_parquet", fresh=[out],
+              data_dir=data_dir, config=config, out=out)
+    pattern = str(out / "data" / "*" / "*" / "train-*.parquet")
+    baseline = "Parquet read fully (load_dataset)"
+    cache = bench.workdir / "work" / "parquet-cache"
+    bench.run("d", baseline, "parquet_full", fresh=[cache], pattern=pattern, cache_dir=cache)
+    bench.run("d", "Parquet streamed (streaming=True)", "parquet_streaming", baseline, pattern=pattern)
+
+
+def targets(bench: Bench) -> list[tuple[str, float, str, bool]]:
+    """(what, measured, target, met) for each target of issue 5 whose rows were run."""
+    labels = {row["label"] for row in bench.rows}
+    checks = []
+
+    def check(what, needs, compute, target, met):
+        if set(needs) <= labels:
+            value = compute()
+            checks.append((what, value, target, met(value)))
+
+    check("64 px, num_proc 1 vs original pipeline", ["ours 64 px, num_proc 1", "original pipeline (3 steps)"],
+          lambda: bench.ratio("ours 64 px, num_proc 1", "original pipeline (3 steps)"), ">= 5x", lambda v: v >= 5)
+    check("64 px, num_proc 1 vs decode-only, 1 proc", ["ours 64 px, num_proc 1", "decode-only, 1 proc"],
+          lambda: bench.ratio("ours 64 px, num_proc 1", "decode-only, 1 proc"), ">= 0.5x", lambda v: v >= 0.5)
+    check("64 px, num_proc 2 vs decode-only, 2 proc", ["ours 64 px, num_proc 2", "decode-only, 2 proc"],
+          lambda: bench.ratio("ours 64 px, num_proc 2", "decode-only, 2 proc"), ">= 0.5x", lambda v: v >= 0.5)
+    check("64 px, num_proc 2 vs num_proc 1", ["ours 64 px, num_proc 2", "ours 64 px, num_proc 1"],
+          lambda: bench.ratio("ours 64 px, num_proc 2", "ours 64 px, num_proc 1"), ">= 1.8x", lambda v: v >= 1.8)
+    check("original bytes, num_proc 1 vs plain read", ["ours original bytes, num_proc 1", "plain read of every file"],
+          lambda: bench.ratio("ours original bytes, num_proc 1", "plain read of every file"), ">= 0.7x",
+          lambda v: v >= 0.7)
+    for row in bench.rows:
+        if row["group"] == "c" and row["label"].startswith("ours PNG column"):
+            check(f"{row['label']} vs ImageFolder", [row["baseline"]], lambda r=row: bench.ratio(r["label"], r["baseline"]),
+                  ">= 1.0x", lambda v: v >= 1.0)
+        if row["group"] == "c" and row["label"].startswith("ours uint8 fast path"):
+            check(f"{row['label']} vs in-memory tensors", [row["baseline"]],
+                  lambda r=row: bench.ratio(r["label"], r["baseline"]), ">= 0.5x (within 2x)", lambda v: v >= 0.5)
+        if row.get("first_batch_s") is not None and row["label"].startswith("ours"):
+            checks.append((f"time to first batch, {row['label']}", row["first_batch_s"], "< 2 s", row["first_batch_s"] < 2))
+    return checks
+
+
+def markdown(bench: Bench, titles: dict[str, str]) -> str:
+    lines = []
+    for group in GROUPS:
+        rows = [row for row in bench.rows if row["group"] == group]
+        if not rows:
+            continue
+        lines += ["", f"**{titles[group]}**", "",
+                  "| case | images | wall s | images/s | vs baseline | CPU s | first batch s | peak RSS main / worker MB "
+                  "| peak private MB | load avg |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for row in rows:
+            if row["baseline"]:
+                ratio = f"{bench.ratio(row['label'], row['baseline']):.2f}x"
+            else:
+                ratio = "baseline" if any(other["baseline"] == row["label"] for other in rows) else "-"
+            first = f"{row['first_batch_s']:.2f}" if row.get("first_batch_s") is not None else ""
+            lines.append(
+                f"| {row['label']} | {row['items']} | {row['seconds']:.2f} | {bench.throughput(row['label']):.0f} | "
+                f"{ratio} | {row['cpu_seconds']:.1f} | {first} | {row['rss_self_mb']:.0f} / {row['rss_child_mb']:.0f} | "
+                f"{row['private_mb']:.0f} | {row['load_before']:.1f} |"
+            )
+    checks = targets(bench)
+    if checks:
+        lines += ["", "**Targets**", "", "| target | measured | goal | met |", "|---|---:|---|---|"]
+        lines += [f"| {what} | {value:.2f} | {goal} | {'yes' if met else 'NO'} |" for what, value, goal, met in checks]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import datasets
+    import PIL
+    import torch
+
+    return (f"{os.cpu_count()} CPUs ({cpu}), {memory:.0f} GB RAM, Linux {platform.release()}, Python "
+            f"{platform.python_version()}, datasets {datasets.__version__}, torch {torch.__version__}, "
+            f"Pillow {PIL.__version__}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("groups", nargs="*", metavar="GROUP", help="groups to run: a b c d (default all)")
+    parser.add_argument("--images", type=int, default=3000, help="corpus size (default 3000)")
+    parser.add_argument("--config", default="sdv14", help="config the corpus covers and the builds build (default sdv14)")
+    parser.add_argument("--scales", type=int, nargs=2, default=(2, 8), help="(c) dataset sizes as repeats of the 64-px train split")
+    parser.add_argument("--workdir", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args(argv)
+    args.groups = args.groups or list(GROUPS)
+    if not set(args.groups) <= set(GROUPS):
+        parser.error(f"groups must be among {GROUPS}, got {args.groups}")
+    data_dir = args.workdir / "corpus"
+    manifest = corpus_module.make_corpus(data_dir, args.images, args.config)
+    print("corpus:", corpus_module.describe(manifest), flush=True)
+    bench = Bench(args.workdir)
+    if "a" in args.groups:
+        bench_conversion(bench, data_dir, args.config)
+    if "b" in args.groups:
+        bench_original_size(bench, data_dir, args.config)
+    if "c" in args.groups:
+        bench_loading(bench, data_dir, args.config, tuple(args.scales))
+    if "d" in args.groups:
+        bench_parquet(bench, data_dir, args.config)
+    titles = {
+        "a": "a) 64-px conversion (baseline: the original three-step pipeline)",
+        "b": "b) full-resolution conversion (baseline: plain reading of every file)",
+        "c": "c) training-style loading: DataLoader, 2 workers, shuffled batches of 256, uint8 images "
+             "(paper: float32); images/s after the first batch",
+        "d": "d) the Parquet copy: streamed vs read fully (64-px train split, images decoded)",
+    }
+    table = markdown(bench, titles)
+    header = f"Machine: {machine()}.\nCorpus: {corpus_module.describe(manifest)}.\n"
+    print("\n" + header + table)
+    (args.workdir / "results.md").write_text(header + table + "\n")
+    (args.workdir / "results.json").write_text(json.dumps(bench.rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

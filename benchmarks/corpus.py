@@ -98,8 +98,10 @@ def make_corpus(
     root = Path(root)
     arguments = {"images": images, "config": config, "test_fraction": test_fraction, "seed": seed}
     manifest_path = root / MANIFEST
-    if manifest_path.exists() and json.loads(manifest_path.read_text())["arguments"] == arguments:
-        return json.loads(manifest_path.read_text())
+    if manifest_path.exists():
+        if json.loads(manifest_path.read_text())["arguments"] == arguments:
+            return json.loads(manifest_path.read_text())
+        raise ValueError(f"{root} holds a different corpus ({manifest_path}); remove it or choose another folder")
     parts = configs.config_parts()[config]
     counts = _counts(images, len(parts), test_fraction)
     for key, _task in parts:

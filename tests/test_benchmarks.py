@@ -1,0 +1,82 @@
+"""The benchmark corpus, the re-implemented original pipeline and the measuring harness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from benchmarks import corpus, original_pipeline
+from benchmarks.measure import run_case
+from conversion import layout, naming, sources, tables
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    manifest = corpus.make_corpus(root, images=12, config="sdv14-task2", test_fraction=0.25, num_proc=1)
+    return root, manifest
+
+
+def test_corpus_has_real_names_equal_counts_and_realistic_files(small_corpus):
+    root, manifest = small_corpus
+    generator = tables.generators()["sdv14"]
+    folder = layout.require_generators(root, ["sdv14"])["sdv14"]
+    counts = {}
+    for split in ("train", "test"):
+        for source in tables.SOURCES:
+            files = sorted(layout.source_folder(folder, split, source).iterdir())
+            counts[split, source] = len(files)
+            for path in files:
+                label = naming.label_of(path.name, source, generator.tag)
+                assert tables.task_of_label()[label][0] == 2
+                with Image.open(path) as image:
+                    if source == "ai":
+                        assert image.format == "PNG" and image.size == (512, 512)
+                    else:
+                        assert image.format == "JPEG" and min(image.size) >= 333
+    assert counts == {("train", "nature"): 4, ("train", "ai"): 4, ("test", "nature"): 2, ("test", "ai"): 2}
+    assert manifest["files"] == 12
+    assert 350e3 < manifest["ai_bytes"] / manifest["ai_files"] < 550e3
+    nature_mean = (manifest["bytes"] - manifest["ai_bytes"]) / (manifest["files"] - manifest["ai_files"])
+    assert 90e3 < nature_mean < 170e3
+
+
+def test_corpus_is_deterministic_and_refuses_a_different_one(small_corpus, tmp_path):
+    root, manifest = small_corpus
+    again = corpus.make_corpus(tmp_path, images=12, config="sdv14-task2", test_fraction=0.25, num_proc=2)
+    assert again == manifest
+    some = sorted(p.relative_to(root) for p in root.rglob("*.png"))[:2]
+    assert all((root / p).read_bytes() == (tmp_path / p).read_bytes() for p in some)
+    with pytest.raises(ValueError, match="different corpus"):
+        corpus.make_corpus(tmp_path, images=24, config="sdv14-task2")
+
+
+def test_original_pipeline_gives_our_pixels_and_release_labels(build, sample_root, tmp_path):
+    """The baseline is faithful: its X.pt, de-normalized, equals the builder's 64-px pixels."""
+    source = sources.open_source(sample_root, ["sdv14"])
+    items = {"train": source.split_items("train", [("sdv14", 1)])}
+    assert original_pipeline.convert(items, tmp_path) == len(items["train"])
+    ours = build("sdv14-task1", sample_root)["train"]
+    release = tables.release_pixels()
+    mean = torch.tensor(release["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(release["std"]).view(1, 3, 1, 1)
+    for source_id, source_name in enumerate(tables.SOURCES):
+        folder = tmp_path / "tensors" / "sdv14" / "task1" / "train" / source_name
+        x = torch.load(folder / "X.pt", weights_only=True)
+        y = torch.load(folder / "y.pt", weights_only=True)
+        rows = ours.filter(lambda r: r["source"] == source_id)
+        assert x.dtype == torch.float32 and x.shape == (len(rows), 3, 64, 64)
+        u8 = torch.round((x * std + mean) * 255).to(torch.uint8)
+        expected = np.stack([np.asarray(row["image"].convert("RGB")).transpose(2, 0, 1) for row in rows])
+        assert np.array_equal(u8.numpy(), expected)
+        assert y.tolist() == [tables.clsloc_of_label()[label] - 1 for label in rows["label"]]
+
+
+def test_measured_case_reports_items_time_and_memory(small_corpus):
+    root, manifest = small_corpus
+    result = run_case("read_bytes", data_dir=str(root), config="sdv14-task2")
+    assert result["items"] == manifest["files"]
+    assert result["in_bytes"] == manifest["bytes"]
+    assert result["seconds"] > 0 and result["rss_self_mb"] > 10 and result["private_mb"] > 1

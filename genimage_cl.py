@@ -95,7 +95,6 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         GenImageCLConfig(name=name, version=_VERSION, parts=tuple(parts), description=configs.describe(name))
         for name, parts in configs.config_parts().items()
     ]
-    DEFAULT_WRITER_BATCH_SIZE = 1000
 
     def _create_builder_config(self, config_name=None, custom_features=None, **config_kwargs):
         """Opens the source and adds its listing's fingerprint to the cache key (no stale cache)."""

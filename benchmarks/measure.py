@@ -1,7 +1,7 @@
 """Run one benchmark case in a fresh interpreter and report its time and peak memory.
 
-Each case runs in its own process so that peak memory is its own: ``ru_maxrss`` of the process
-(self) and of its largest finished child (worker processes), plus the sampled peak of the whole
+Each case runs in its own process so that peak memory is its own: the peak RSS of the process
+(``VmHWM``) and of its largest finished child (``ru_maxrss`` of RUSAGE_CHILDREN: worker processes), plus the sampled peak of the whole
 process tree's private memory (``Pss_Anon + Pss_Shmem`` from ``/proc/<pid>/smaps_rollup``, every
 0.1 s). Private memory leaves out memory-mapped files, which the page cache can drop at any time,
 so it is what "memory flat as the dataset grows" is about. Imports happen before the clock starts.
@@ -69,6 +69,13 @@ class TreeMemorySampler(threading.Thread):
         return self.peak_kb / 1024
 
 
+def _peak_rss_kb() -> int:
+    """This process's own peak RSS (VmHWM). ``ru_maxrss`` of RUSAGE_SELF would not do: Linux carries
+    it over ``exec``, so a case started from a big parent would report the parent's size."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
 def run_case(case: str, **params) -> dict:
     """Run ``benchmarks.cases.<case>(**params)`` in a subprocess; returns its result with timings."""
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
@@ -99,7 +106,7 @@ def _child(case: str, params: str) -> None:
     result.update(
         seconds=seconds,
         cpu_seconds=cpu,
-        rss_self_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        rss_self_mb=_peak_rss_kb() / 1024,
         rss_child_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         private_mb=private_mb,
     )

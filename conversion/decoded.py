@@ -16,9 +16,12 @@ Example::
 
 from __future__ import annotations
 
+import io
+
 import datasets
 import numpy as np
 import pyarrow as pa
+from PIL import Image
 
 
 def _image_size(ds: datasets.Dataset) -> tuple[int, int]:
@@ -55,18 +58,19 @@ def decoded_uint8(ds: datasets.Dataset, num_proc: int | None = None, batch_size:
 class ArrowBatches:
     """Map-style torch dataset whose item ``[i0, i1, ...]`` is a whole batch of rows as tensors.
 
-    Every numeric column (``Array2D``/``Array3D`` or plain numbers) is read as numpy views of the
+    Numeric columns (``Array2D``/``Array3D`` or plain numbers) are read as numpy views of the
     memory-mapped Arrow record batches, made once per process (so also once per DataLoader
     worker), and gathered with numpy fancy indexing: no per-row Python objects, no int64 widening
     (datasets' torch and numpy formatters widen every integer array to int64, 8x the bytes of
-    uint8 pixels). Other columns (strings) are left out.
+    uint8 pixels). ``Image`` columns of same-size images are decoded straight from their stored
+    bytes into one uint8 ``[n, 3, H, W]`` array. Other columns (strings) are left out.
     """
 
     def __init__(self, ds: datasets.Dataset):
         if getattr(ds, "_indices", None) is not None:
             ds = ds.flatten_indices()
         self.ds = ds
-        self.columns = [name for name, feature in ds.features.items() if _is_numeric(feature)]
+        self.columns = {name: kind for name, feature in ds.features.items() if (kind := _kind(feature))}
         self._views = None
 
     def __len__(self) -> int:
@@ -76,13 +80,15 @@ class ArrowBatches:
         table = self.ds.data.table
         self._starts = np.cumsum([0] + [batch.num_rows for batch in table.to_batches()])[:-1]
         self._views = {}
-        for name in self.columns:
-            feature = self.ds.features[name]
-            shape = getattr(feature, "shape", ())
-            self._views[name] = [
-                _flat_values(chunk.storage if shape else chunk).reshape(len(chunk), *shape)
-                for chunk in table.column(name).chunks
-            ]
+        for name, kind in self.columns.items():
+            chunks = table.column(name).chunks
+            if kind == "image":
+                self._views[name] = [chunk.field("bytes") for chunk in chunks]
+            else:
+                shape = getattr(self.ds.features[name], "shape", ())
+                self._views[name] = [
+                    _flat_values(chunk.storage if shape else chunk).reshape(len(chunk), *shape) for chunk in chunks
+                ]
 
     def __getitem__(self, indices) -> dict:
         import torch
@@ -91,12 +97,16 @@ class ArrowBatches:
             self._make_views()
         indices = np.asarray(indices, dtype=np.int64)
         chunk_of = np.searchsorted(self._starts, indices, side="right") - 1
+        rows = indices - self._starts[chunk_of]
         batch = {}
         for name, views in self._views.items():
-            out = np.empty((len(indices), *views[0].shape[1:]), dtype=views[0].dtype)
-            for chunk in np.unique(chunk_of):
-                rows = chunk_of == chunk
-                out[rows] = views[chunk][indices[rows] - self._starts[chunk]]
+            if self.columns[name] == "image":
+                out = _decode_images([views[c][r].as_py() for c, r in zip(chunk_of, rows)])
+            else:
+                out = np.empty((len(indices), *views[0].shape[1:]), dtype=views[0].dtype)
+                for chunk in np.unique(chunk_of):
+                    selected = chunk_of == chunk
+                    out[selected] = views[chunk][rows[selected]]
             batch[name] = torch.from_numpy(out)
         return batch
 
@@ -104,14 +114,32 @@ class ArrowBatches:
         return {**self.__dict__, "_views": None}
 
 
-def _is_numeric(feature) -> bool:
+def _kind(feature) -> str | None:
+    if isinstance(feature, datasets.Image):
+        return "image"
     if isinstance(feature, (datasets.Array2D, datasets.Array3D, datasets.Array4D, datasets.Array5D)):
-        return True
+        return "array"
     if isinstance(feature, datasets.ClassLabel):
-        return True
-    return isinstance(feature, datasets.Value) and (
-        pa.types.is_integer(feature.pa_type) or pa.types.is_floating(feature.pa_type)
-    )
+        return "number"
+    if isinstance(feature, datasets.Value) and (pa.types.is_integer(feature.pa_type) or pa.types.is_floating(feature.pa_type)):
+        return "number"
+    return None
+
+
+def _decode_images(encoded: list[bytes]) -> np.ndarray:
+    """Decode same-size images to one uint8 [n, 3, H, W] array."""
+    out = None
+    for i, data in enumerate(encoded):
+        if data is None:
+            raise ValueError("image stored as a path, not bytes: load it with datasets' own formatting")
+        with Image.open(io.BytesIO(data)) as image:
+            pixels = np.asarray(image.convert("RGB")).transpose(2, 0, 1)
+        if out is None:
+            out = np.empty((len(encoded), *pixels.shape), dtype=np.uint8)
+        elif pixels.shape != out.shape[1:]:
+            raise ValueError(f"images in a batch must have one size (use a 64-px config), found {pixels.shape[1:]}")
+        out[i] = pixels
+    return out if out is not None else np.empty((0, 3, 0, 0), dtype=np.uint8)
 
 
 def _flat_values(array: pa.Array) -> np.ndarray:
@@ -123,7 +151,10 @@ def _flat_values(array: pa.Array) -> np.ndarray:
 
 def batch_loader(ds: datasets.Dataset, batch_size: int = 256, shuffle: bool = True, num_workers: int = 0,
                  seed: int = 0, **kwargs):
-    """A torch DataLoader over the numeric columns of ``ds``, one ``ArrowBatches`` call per batch."""
+    """A torch DataLoader over the image and numeric columns of ``ds``, one ``ArrowBatches`` call per batch.
+
+    Works on a 64-px config as built (PNGs decoded per batch) and, faster, on ``decoded_uint8(ds)``.
+    """
     import torch
     from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 

@@ -50,3 +50,11 @@ def test_images_of_different_sizes_are_refused(build, sample_root):
     original = build("sdv14", sample_root, image_size="original")["train"]
     with pytest.raises(ValueError, match="64-px config"):
         decoded_uint8(original)
+
+
+def test_batch_loader_decodes_a_png_column_per_batch(train):
+    batch = next(iter(batch_loader(train, batch_size=4, shuffle=False)))
+    assert set(batch) == {"image", "label", "task_label", "source", "generator", "task"}
+    assert batch["image"].dtype == torch.uint8 and batch["image"].shape == (4, 3, 64, 64)
+    for i in range(4):
+        assert np.array_equal(batch["image"][i].numpy(), rgb_chw(train[i]["image"]))

@@ -35,7 +35,7 @@ def _decode_batch(batch: dict, width: int, height: int) -> dict:
     for i, image in enumerate(batch["image"]):
         if image.size != (width, height):
             raise ValueError(f"images must all be {width}x{height} (use a 64-px config), found {image.size}")
-        pixels[i] = np.asarray(image.convert("RGB")).transpose(2, 0, 1)
+        pixels[i] = np.asarray(image if image.mode == "RGB" else image.convert("RGB")).transpose(2, 0, 1)
     return {"image": pixels}
 
 
@@ -133,7 +133,7 @@ def _decode_images(encoded: list[bytes]) -> np.ndarray:
         if data is None:
             raise ValueError("image stored as a path, not bytes: load it with datasets' own formatting")
         with Image.open(io.BytesIO(data)) as image:
-            pixels = np.asarray(image.convert("RGB")).transpose(2, 0, 1)
+            pixels = np.asarray(image if image.mode == "RGB" else image.convert("RGB")).transpose(2, 0, 1)
         if out is None:
             out = np.empty((len(encoded), *pixels.shape), dtype=np.uint8)
         elif pixels.shape != out.shape[1:]:

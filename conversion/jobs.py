@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion import configs, sources, tables
+from conversion import configs, tables
 
 DATA = "data"
 STAGING = ".staging"
@@ -83,25 +83,20 @@ def run_job(
     """Build one part's split into ``out``'s layout; returns the shard paths now in place.
 
     Shards close at the first row group past ``max_shard_size``; row groups hold ``row_group_size``
-    rows (default: the builder's 1000 for 64-px images, datasets' image default of 100 for
-    original files), which also bounds the memory of writers and streaming readers.
+    rows (default: datasets' choice for image datasets, 100), which also bounds the memory of
+    writers and streaming readers.
     """
-    import datasets
-
     from genimage_cl import GenImageCL
 
     staging = Path(out) / STAGING / f"{job.config}-{job.split}-{uuid.uuid4().hex[:8]}"
     built = staging / "parquet"
-    row_group = row_group_size
-    if row_group is None and image_size == sources.ORIGINAL:
-        row_group = datasets.config.PARQUET_ROW_GROUP_SIZE_FOR_IMAGE_DATASETS
     builder = GenImageCL(
         config_name=job.config,
         data_dir=str(data_dir),
         image_size=image_size,
         splits=(job.split,),
         cache_dir=str(staging / "cache"),
-        writer_batch_size=row_group,
+        writer_batch_size=row_group_size,
     )
     builder.download_and_prepare(
         output_dir=str(built), file_format="parquet", max_shard_size=max_shard_size, num_proc=num_proc

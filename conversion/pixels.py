@@ -12,8 +12,14 @@ import io
 from PIL import Image
 
 
+PNG_EXACT_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA"})
+"""Modes a PNG round trip gives back unchanged: for them the release's save-and-reopen is skipped."""
+
+
 def ai_pixels(image: Image.Image, size: int) -> Image.Image:
     small = image.resize((size, size))
+    if small.mode in PNG_EXACT_MODES:
+        return small.convert("RGB")
     buffer = io.BytesIO()
     small.save(buffer, format="PNG")
     buffer.seek(0)

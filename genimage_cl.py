@@ -50,14 +50,14 @@ ORIGINAL = sources.ORIGINAL
 
 _ITEMS_PER_SHARD = 1000
 _MIN_SHARDS = 16
-"""At least this many input shards (of at least 100 items) so that num_proc jobs get equal work."""
+"""At least this many input shards (of at least 10 items) so that num_proc jobs get equal work."""
 _VERSION = datasets.Version("1.0.0")
 
 
 def _even_shards(items: list) -> list[list]:
     """Contiguous shards of near-equal size, at most _ITEMS_PER_SHARD items, at least _MIN_SHARDS of them
     when there are enough items; the rows' order does not depend on the shards."""
-    count = max(-(-len(items) // _ITEMS_PER_SHARD), min(_MIN_SHARDS, len(items) // 100), 1)
+    count = max(-(-len(items) // _ITEMS_PER_SHARD), min(_MIN_SHARDS, len(items) // 10), 1)
     bounds = [len(items) * i // count for i in range(count + 1)]
     return [items[bounds[i] : bounds[i + 1]] for i in range(count)]
 

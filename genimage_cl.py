@@ -65,8 +65,7 @@ class GenImageCLConfig(datasets.BuilderConfig):
     parts: tuple = ()
     image_size: Union[int, str] = 64
 
-    def __post_init__(self):
-        super().__post_init__()
+    def check(self):
         if self.image_size != ORIGINAL and not (isinstance(self.image_size, int) and self.image_size > 0):
             raise ValueError(f"image_size must be a positive integer or {ORIGINAL!r}, got {self.image_size!r}")
 
@@ -87,6 +86,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         if "image_size" in config_kwargs and config_kwargs["image_size"] is None:
             config_kwargs["image_size"] = ORIGINAL
         builder_config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
+        builder_config.check()
         self._source = None
         if builder_config.data_dir:
             generator_keys = sorted({g for g, _ in builder_config.parts})

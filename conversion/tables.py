@@ -129,3 +129,8 @@ def task_of_label() -> dict[int, tuple[int, int]]:
 @functools.lru_cache(maxsize=None)
 def release_pixels() -> dict:
     return _load_json(PIXELS_FILE)
+
+
+def generator_index(key: str) -> int:
+    """Position of a generator key in the ``generator`` ClassLabel."""
+    return list(generators()).index(key)

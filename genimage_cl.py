@@ -13,6 +13,7 @@ On datasets 3.6 the same file is a loading script:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -79,12 +80,15 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         GenImageCLConfig(name=name, version=_VERSION, parts=tuple(parts), description=configs.describe(name))
         for name, parts in configs.config_parts().items()
     ]
-    DEFAULT_WRITER_BATCH_SIZE = 1000
+    # rows per Arrow batch; as datasets' own image datasets, so full-size images stay bounded in memory
+    DEFAULT_WRITER_BATCH_SIZE = datasets.config.PARQUET_ROW_GROUP_SIZE_FOR_IMAGE_DATASETS
 
     def _create_builder_config(self, config_name=None, custom_features=None, **config_kwargs):
         """Opens the source and adds its listing's fingerprint to the cache key (no stale cache)."""
         if "image_size" in config_kwargs and config_kwargs["image_size"] is None:
             config_kwargs["image_size"] = ORIGINAL
+        if config_kwargs.get("data_dir"):
+            config_kwargs["data_dir"] = os.path.abspath(os.path.expanduser(config_kwargs["data_dir"]))
         builder_config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
         builder_config.check()
         self._source = None

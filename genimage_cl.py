@@ -80,8 +80,8 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         GenImageCLConfig(name=name, version=_VERSION, parts=tuple(parts), description=configs.describe(name))
         for name, parts in configs.config_parts().items()
     ]
-    # rows per Arrow batch; as datasets' own image datasets, so full-size images stay bounded in memory
-    DEFAULT_WRITER_BATCH_SIZE = datasets.config.PARQUET_ROW_GROUP_SIZE_FOR_IMAGE_DATASETS
+    # rows held before each Arrow write: bounds memory when full-size images are kept (~100 x 500 KB)
+    DEFAULT_WRITER_BATCH_SIZE = 100
 
     def _create_builder_config(self, config_name=None, custom_features=None, **config_kwargs):
         """Opens the source and adds its listing's fingerprint to the cache key (no stale cache)."""

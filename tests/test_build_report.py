@@ -185,3 +185,19 @@ def test_printed_paths_are_escaped():
     assert build_report.printable("a\nb\udcff.png") == "a\\nb\\udcff.png"
     assert build_report.relative_path("/elsewhere/x.png", "/data/GenImage") == "x.png"
     assert build_report.relative_path("/data/GenImage/A/b.png", "/data/GenImage") == "A/b.png"
+
+
+def test_card_section_counts_from_reports(defect_tree, built):
+    from conversion import card_differences
+
+    skipped = sum(o not in (sample_tree.KEPT, decode.RELEASE_DROPPED) for o in defect_tree[1].values())
+    reports = [report for _, _, report in built.values()]
+    text = card_differences.render(reports + reports[:1])  # a file counts once, however many builds hold it
+    assert "$" not in text
+    assert "converting the resized image to RGB" in text
+    assert ": 1 image(s) in the builds counted here" in text
+    assert f"with its reason: {skipped} file(s) in the builds counted here" in text
+    assert "| sdv15 | 1 | " in text
+    header = next(line for line in text.splitlines() if line.startswith("| generator"))
+    assert "skipped: decompression bomb" in header and "skipped: truncated" in header
+    assert "No file was left out" in card_differences.render([])

@@ -47,7 +47,7 @@ def load_tensor(path: str | os.PathLike, dtype: torch.dtype, shape: tuple[int | 
     try:
         value = _torch_load(path, mmap)
     except pickle.UnpicklingError as err:
-        found = re.search(r"Unsupported [^\n]*", str(err))
+        found = re.search(r"[^\n]*unsupported [^\n]*", str(err), re.IGNORECASE)
         why = found.group(0).strip() if found else type(err).__name__
         raise BadTensorFile(f"{path}: refused, it holds objects other than tensors ({why})") from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, zipfile.BadZipFile) as err:

@@ -63,7 +63,7 @@ def _write_json(path: Path, data) -> None:
 
 
 def _strict_error(path: str, reason: str) -> StrictError:
-    return StrictError(f"strict build: {path} skipped: {reason}")
+    return StrictError(f"strict build: {printable(path)} skipped: {printable(reason)}")
 
 
 class ShardLog:
@@ -82,7 +82,7 @@ class ShardLog:
     def skip(self, item, split: str, reason: str) -> None:
         if self.strict:
             raise _strict_error(item.path, reason)
-        logger.info(f"skipped {item.path}: {reason}")
+        logger.info(f"skipped {printable(item.path)}: {printable(reason)}")
         self.skips.append(self._row(item, split, reason))
 
     def kept(self, item, difference: str | None = None) -> None:
@@ -105,7 +105,7 @@ def plan_record(plan, root: str, split: str, num_shards: int, strict: bool) -> d
         more = f" (and {len(plan.skips) - 1} more)" if len(plan.skips) > 1 else ""
         raise _strict_error(first.path, first.reason + more)
     for skip in plan.skips:
-        logger.info(f"skipped {skip.path}: {skip.reason}")
+        logger.info(f"skipped {printable(skip.path)}: {printable(skip.reason)}")
     return {
         "split": split,
         "num_shards": num_shards,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import stat
 import warnings
 from dataclasses import dataclass
 
@@ -121,6 +123,8 @@ def convert(data: bytes, source: str, image_size: int | None) -> Converted:
 def read_limited(path: str) -> bytes:
     """The bytes of ``path``; :class:`Unreadable` if it cannot be read or is implausibly large."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise Unreadable("not a regular file")
         with open(path, "rb") as f:
             size = f.seek(0, io.SEEK_END)
             if size > MAX_FILE_BYTES:

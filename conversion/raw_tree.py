@@ -59,13 +59,22 @@ class Listing:
         return sum(len(v) for v in self.files.values())
 
 
+FOLDER_MARK = "/"
+"""Ends the listed name of a sub-folder: it is reported as skipped, never silently ignored."""
+
+
 def _list_folder(folder: Path) -> list[tuple[str, int, int]]:
+    """(name, size, mtime_ns) of every entry; sub-folders listed as ``name/`` with size -1."""
     entries = []
     with os.scandir(folder) as it:
         for entry in it:
-            if entry.is_file():
-                st = entry.stat()
-                entries.append((entry.name, st.st_size, st.st_mtime_ns))
+            try:
+                is_dir, st = entry.is_dir(), entry.stat()
+            except OSError:  # a broken link: listed, and reported when it cannot be read
+                entries.append((entry.name, -1, 0))
+                continue
+            name = entry.name + FOLDER_MARK if is_dir else entry.name
+            entries.append((name, -1 if is_dir else st.st_size, st.st_mtime_ns))
     entries.sort()
     return entries
 
@@ -104,6 +113,8 @@ SYSTEM_FILES = {
 
 def name_skip_reason(name: str) -> str | None:
     """Why a file is not even looked at as an image, judged by its name alone (None: look at it)."""
+    if name.endswith(FOLDER_MARK):
+        return "folder: sub-folders of a source folder are not searched"
     if name.lower() in SYSTEM_FILES:
         return SYSTEM_FILES[name.lower()]
     if name.startswith("._"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -201,3 +202,38 @@ def test_card_section_counts_from_reports(defect_tree, built):
     header = next(line for line in text.splitlines() if line.startswith("| generator"))
     assert "skipped: decompression bomb" in header and "skipped: truncated" in header
     assert "No file was left out" in card_differences.render([])
+
+
+def test_odd_entries_and_names_are_reported_and_write_nothing_outside(tmp_path):
+    """Sub-folders, broken links, FIFOs and hostile names: reported, escaped, and no write outside the cache."""
+    root = sample_tree.make_sample_tree(tmp_path / "tree" / "GenImage", generators=["wukong"], classes_per_task=1)
+    folder = sample_tree.generator_folder(root, tables.generators()["wukong"], "nested") / "train"
+    good = next((folder / "ai").iterdir()).read_bytes()
+    label = tables.task_classes()[1][0]
+    (folder / "nature" / tables.wnids()[label]).mkdir()  # ImageNet-style class folder
+    (folder / "ai" / "missing_350_wukong_1.png").symlink_to(tmp_path / "nowhere.png")
+    os.mkfifo(folder / "ai" / f"{label}_wukong_00777.png")
+    hostile = [f"..x_{label}_wukong_1.png", f"line\nbreak_{label}_wukong_2.png"]  # kept: they name a class
+    for name in hostile + ["..\n..evil.png"]:
+        (folder / "ai" / name).write_bytes(good)
+    os.close(os.open(os.path.join(os.fsencode(folder / "ai"), b"\xff_" + str(label).encode() + b"_wukong_3.png"),
+                     os.O_CREAT | os.O_WRONLY))
+    before = sorted(p for p in tmp_path.rglob("*") if "cache" not in p.parts)
+
+    builder = GenImageCL(config_name="wukong", data_dir=str(root), cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    assert sorted(p for p in tmp_path.rglob("*") if "cache" not in p.parts) == before
+    report = build_report.load(Path(builder.cache_dir) / build_report.REPORT_FILE)
+    reasons = {PurePosixPath(r["path"]).name: r["reason"] for r in report["skipped"]}
+    assert reasons[tables.wnids()[label]].startswith("folder: ")
+    assert reasons["missing_350_wukong_1.png"].startswith("cannot read file")
+    assert reasons[f"{label}_wukong_00777.png"] == "not a regular file"
+    assert reasons["\udcff_" + str(label) + "_wukong_3.png"] == "file name: not valid UTF-8"
+    names = builder.as_dataset()["train"]["file_name"]
+    assert all(name in names for name in hostile)
+    assert reasons["..\n..evil.png"].startswith("file name: ")
+    printed = build_report.format_report(report)
+    assert "\udcff" not in printed and "\n..evil" not in printed
+    assert "/\\udcff_" in printed and "/..\\n..evil.png: file name" in printed
+    t = report["totals"]["wukong/train/ai"]
+    assert t["found"] == t["kept"] + t["skipped"] + t["excluded"] == len(os.listdir(folder / "ai"))

@@ -115,8 +115,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         splits = []
         for split in (datasets.Split.TRAIN, datasets.Split.TEST):
             plan = self._source.split_plan(str(split), list(self.config.parts))
-            items = plan.items
-            shards = [items[i : i + _ITEMS_PER_SHARD] for i in range(0, len(items), _ITEMS_PER_SHARD)] or [[]]
+            shards = [plan.items[i : i + _ITEMS_PER_SHARD] for i in range(0, len(plan.items), _ITEMS_PER_SHARD)] or [[]]
             self._report_plans.append(
                 build_report.plan_record(plan, self.config.data_dir, str(split), len(shards), self.config.strict)
             )

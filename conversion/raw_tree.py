@@ -212,11 +212,5 @@ class RawTreeSource:
     def split_plan(self, split: str, parts: list[tuple[str, int]]) -> Plan:
         return plan(self.listing, split, parts)
 
-    def split_items(self, split: str, parts: list[tuple[str, int]]) -> list[Item]:
-        result = self.split_plan(split, parts)
-        for skip in result.skips:
-            logger.warning(f"skipped {skip.path}: {skip.reason}")
-        return result.items
-
     def examples(self, items: list[Item], split: str, image_size, log=None):
         return examples(items, split, image_size, log)

@@ -100,6 +100,15 @@ def open_checked(data: bytes) -> Image.Image:
     return image
 
 
+def _release_dropped(image: Image.Image) -> str | None:
+    """The note for an AI image the release could not save as PNG (judged on one pixel), else None."""
+    try:
+        image.crop((0, 0, 1, 1)).save(io.BytesIO(), format="PNG")
+    except (OSError, KeyError, ValueError) as err:
+        return f"{RELEASE_DROPPED} ({err})"
+    return None
+
+
 def _ai_pixels(image: Image.Image, size: int) -> Converted:
     """The release's AI pipeline; images it could not save as PNG are kept as RGB and marked."""
     try:
@@ -113,11 +122,14 @@ def convert(data: bytes, source: str, image_size: int | None) -> Converted:
     """``data`` checked and converted: release pixels as PNG, or ``data`` itself if ``image_size`` is None."""
     with _strict_pillow():
         with open_checked(data) as image:
-            if image_size is None:
-                return Converted(data)
-            if source == "ai":
-                return _ai_pixels(image, image_size)
-            return Converted(pixels.png_bytes(pixels.nature_pixels(image, image_size)))
+            try:
+                if image_size is None:
+                    return Converted(data, _release_dropped(image) if source == "ai" else None)
+                if source == "ai":
+                    return _ai_pixels(image, image_size)
+                return Converted(pixels.png_bytes(pixels.nature_pixels(image, image_size)))
+            except (OSError, ValueError) as err:  # decoded, but Pillow cannot convert its mode
+                raise Unreadable(f"cannot convert: {err}") from None
 
 
 def read_limited(path: str) -> bytes:

@@ -67,6 +67,9 @@ def test_cmyk_ai_image_is_kept_and_marked_where_the_release_dropped_it():
     with Image.open(io.BytesIO(data)) as image:
         expected = np.asarray(image.resize((64, 64)).convert("RGB"))
     assert np.array_equal(pixels_of(converted.data), expected)
+    original = decode.convert(data, "ai", None)
+    assert original.data == data and original.difference == converted.difference
+    assert decode.convert(data, "nature", None).difference is None
 
 
 @pytest.mark.parametrize("source", ["nature", "ai"])
@@ -158,3 +161,12 @@ def test_large_files_are_not_read(tmp_path, monkeypatch):
         decode.read_limited(str(path))
     with pytest.raises(decode.Unreadable, match="^cannot read file"):
         decode.read_limited(str(tmp_path / "missing.png"))
+
+
+def test_an_image_pillow_cannot_convert_is_skipped(monkeypatch):
+    def fail(image, size):
+        raise ValueError(f"conversion from {image.mode} not supported")
+
+    monkeypatch.setattr(pixels, "nature_pixels", fail)
+    with pytest.raises(decode.Unreadable, match="^cannot convert: conversion from RGB not supported"):
+        decode.convert(png_bytes(), "nature", 64)

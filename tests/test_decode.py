@@ -136,13 +136,16 @@ def test_unreadable_files_give_their_reason(data, kind):
         assert str(err.value).split(":")[0] == kind
 
 
-def test_bomb_limit_is_ours_not_pillows_global(monkeypatch):
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # a caller that disabled Pillow's check
-    with pytest.raises(decode.Unreadable, match="^decompression bomb"):
+@pytest.mark.parametrize("pillow_limit", [None, 1000])
+def test_bomb_limit_is_ours_not_pillows_global(monkeypatch, pillow_limit):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", pillow_limit)  # a caller that changed Pillow's check
+    with pytest.raises(decode.Unreadable, match="^decompression bomb: 30000x30000 = 900000000 pixels declared"):
         decode.convert(sample_tree.bomb_png(), "ai", 64)
     just_over = sample_tree.bomb_png(decode.MAX_IMAGE_PIXELS // 1000 + 1, 1000)
     with pytest.raises(decode.Unreadable, match="^decompression bomb"):
         decode.convert(just_over, "ai", 64)
+    assert decode.convert(png_bytes(), "ai", 64).difference is None  # 9600 pixels: fine, whatever Pillow's limit
+    assert Image.MAX_IMAGE_PIXELS == pillow_limit
 
 
 def test_truncation_is_caught_even_if_the_caller_allows_truncated_images(monkeypatch):

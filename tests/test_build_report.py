@@ -238,3 +238,16 @@ def test_odd_entries_and_names_are_reported_and_write_nothing_outside(tmp_path):
     assert "/\\udcff_" in printed and "/..\\n..evil.png: file name" in printed
     t = report["totals"]["wukong/train/ai"]
     assert t["found"] == t["kept"] + t["skipped"] + t["excluded"] == len(os.listdir(folder / "ai"))
+
+
+def test_demo_prints_the_report_of_a_defect_tree(defect_tree, tmp_path, capsys):
+    import argparse
+    import shutil
+
+    from conversion.commands import demo
+
+    shutil.copytree(defect_tree[0], tmp_path / "GenImage-defects")
+    demo.run(argparse.Namespace(config="sdv15", workdir=tmp_path, num_proc=None, defects=True))
+    out = capsys.readouterr().out
+    assert "sdv15/train/nature         10     7        1         2                     0" in out
+    assert "  stable_diffusion_v_1_5/imagenet_ai_0424_sdv5/train/nature/n02417914_901.JPEG: truncated: " in out

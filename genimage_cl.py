@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 import datasets
-from conversion import configs, features, sources
+from conversion import build_report, configs, features, sources
 
 logger = datasets.logging.get_logger(__name__)
 
@@ -61,10 +61,12 @@ class GenImageCLConfig(datasets.BuilderConfig):
         parts: the (generator key, task) pairs the config holds.
         image_size: side of the stored square images (64 reproduces the release), or
             ``"original"`` (or ``None``) to keep the source files untouched.
+        strict: raise on the first file that has to be skipped, instead of reporting it.
     """
 
     parts: tuple = ()
     image_size: Union[int, str] = 64
+    strict: bool = False
 
     def check(self):
         if self.image_size != ORIGINAL and not (isinstance(self.image_size, int) and self.image_size > 0):
@@ -92,6 +94,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         builder_config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
         builder_config.check()
         self._source = None
+        self._report_parts, self._report_plans = None, []
         if builder_config.data_dir:
             generator_keys = sorted({g for g, _ in builder_config.parts})
             self._source = sources.open_source(builder_config.data_dir, generator_keys)
@@ -115,11 +118,25 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
             )
         splits = []
         for split in (datasets.Split.TRAIN, datasets.Split.TEST):
-            items = self._source.split_items(str(split), list(self.config.parts))
-            shards = [items[i : i + _ITEMS_PER_SHARD] for i in range(0, len(items), _ITEMS_PER_SHARD)] or [[]]
-            splits.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards, "split": str(split)}))
+            plan = self._source.split_plan(str(split), list(self.config.parts))
+            shards = [plan.items[i : i + _ITEMS_PER_SHARD] for i in range(0, len(plan.items), _ITEMS_PER_SHARD)] or [[]]
+            self._report_plans.append(
+                build_report.plan_record(plan, self.config.data_dir, str(split), len(shards), self.config.strict)
+            )
+            gen_kwargs = {"shards": list(enumerate(shards)), "split": str(split)}
+            splits.append(datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs))
         return splits
 
     def _generate_examples(self, shards, split):
-        for items in shards:
-            yield from self._source.examples(items, split, self.config.image_size)
+        for index, items in shards:
+            log = build_report.ShardLog(self._report_parts, self.config.data_dir, split, index, self.config.strict)
+            yield from self._source.examples(items, split, self.config.image_size, log)
+            log.save()
+
+    def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
+        """Prepares the splits, then writes the build report (skips and totals) beside them."""
+        self._report_parts, self._report_plans = build_report.start(self._output_dir), []
+        with build_report.strict_errors_unwrapped():
+            super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
+        rows = {name: info.num_examples for name, info in self.info.splits.items()}
+        build_report.finish(self._output_dir, self._report_plans, rows, self.config.name, self.config.data_dir)

@@ -10,6 +10,8 @@ import sys
 COMMANDS = (
     "conversion.commands.demo",
     "conversion.commands.dictionaries",
+    "conversion.commands.report",
+    "conversion.commands.verify_downloads",
 )
 """Modules that each define ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``."""
 

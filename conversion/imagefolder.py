@@ -20,7 +20,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import datasets
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -132,6 +131,8 @@ def _check_image(path: Path) -> str | None:
 
 def export_dataset(views: dict[str, list], out: Path, layout: str, progress: bool = True) -> Outcome:
     """Write the rows of ``views`` ({split: [Dataset, ...]}) under ``out/<split>/<folder>/``."""
+    import datasets  # here, not at the top: ``python -m conversion --help`` stays quick
+
     outcome = Outcome()
     for split, parts in views.items():
         total = sum(len(v) for v in parts)

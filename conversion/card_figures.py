@@ -141,7 +141,7 @@ def class_counts(dataset, task: int, generator_id: int) -> np.ndarray:
 class ChartGeometry:
     left: int = 56
     top: int = 44
-    plot_height: int = 160
+    plot_height: int = 110
     bottom: int = 40
     right: int = 16
 

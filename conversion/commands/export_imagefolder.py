@@ -62,9 +62,14 @@ def add_arguments(parser) -> None:
 
 
 def _build(args, image_size):
+    """The config as built; for one task only that task's config (same rows, less to build)."""
     from genimage_cl import GenImageCL
 
-    builder = GenImageCL(config_name=args.config, data_dir=str(args.data_dir), image_size=image_size,
+    config = args.config
+    pairs = [(g, t) for g, t in configs.config_parts()[config] if t == args.task]
+    if args.task is not None and len(pairs) == 1:
+        config = configs.task_config_name(*pairs[0])
+    builder = GenImageCL(config_name=config, data_dir=str(args.data_dir), image_size=image_size,
                          cache_dir=str(args.cache_dir) if args.cache_dir else None)
     builder.download_and_prepare(num_proc=args.num_proc)
     return builder.as_dataset()

@@ -7,7 +7,8 @@ Build a config from an unzipped GenImage tree::
     builder.download_and_prepare()
     ds = builder.as_dataset()
 
-On datasets 3.6 the same file is a loading script:
+On datasets 3.6 the same file is a loading script (install the project first, ``pip install -e .``,
+so that ``conversion`` imports from the copy datasets makes in its modules cache):
 ``load_dataset("./genimage_cl.py", "sdv14", data_dir=..., trust_remote_code=True)``.
 """
 
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 import datasets
-from conversion import build_report, configs, features, sources
+# datasets 3.x checks this import before running the script; after "From:" is its install hint
+# (the PyPI package called "conversion" is another project).
+from conversion import build_report, configs, features, sources  # From: -e <the folder holding genimage_cl.py>
 
 logger = datasets.logging.get_logger(__name__)
 

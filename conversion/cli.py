@@ -12,6 +12,7 @@ COMMANDS = (
     "conversion.commands.dictionaries",
     "conversion.commands.report",
     "conversion.commands.verify_downloads",
+    "conversion.commands.export_imagefolder",
 )
 """Modules that each define ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``."""
 

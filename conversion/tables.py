@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-DICTIONARIES = Path(__file__).resolve().parent.parent / "dictionaries"
+DICTIONARIES = Path(__file__).parent / "dictionaries"
+"""The top-level dictionaries/ folder (linked here so that installed packages carry it)."""
 
 CLASSES_FILE = "imagenet_classes.json"
 VAL_FILE = "ilsvrc2012_val_wnids.txt"

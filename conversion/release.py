@@ -251,6 +251,13 @@ def release_file_name(generator: str, task: int, split: str, source: str, index:
     return f"{generator}/task{task}/{split}/{source}/{index:0{width}d}"
 
 
+_RELEASE_NAME = re.compile(r"^[a-z0-9]+/task\d+/(?:train|test)/(?:ai|nature)/\d+$")
+
+
+def is_release_name(file_name: str) -> bool:
+    return bool(_RELEASE_NAME.match(file_name))
+
+
 def release_index(file_name: str) -> int:
     """The X.pt row index of a :func:`release_file_name`."""
     return int(file_name.rsplit("/", 1)[1])

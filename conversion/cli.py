@@ -10,6 +10,7 @@ import sys
 COMMANDS = (
     "conversion.commands.demo",
     "conversion.commands.dictionaries",
+    "conversion.commands.publish",
 )
 """Modules that each define ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``."""
 

@@ -60,7 +60,8 @@ def make_sample_release(
     clsloc = tables.clsloc_of_label()
     keys = list(tables.task_order()) if generators is None else generators
     listing = raw_tree.scan(tree_root, keys)
-    for g_index, key in enumerate(keys):
+    for key in keys:
+        g_index = list(tables.generators()).index(key)
         parts = [(key, t) for t in range(configs.NUM_TASKS)]
         for split in SPLIT_FOLDERS:
             items, _skips, _excluded = raw_tree.plan(listing, split, parts)

@@ -80,7 +80,7 @@ def _classify(component: str, generator_names: dict[str, str]) -> tuple[str, obj
     if lower in SOURCE_NAMES:
         return "source", SOURCE_NAMES[lower]
     match = _TASK_NAME.match(component)
-    if match:
+    if match and int(match.group(1)) < len(tables.task_classes()):
         return "task", int(match.group(1))
     return None
 

@@ -298,3 +298,17 @@ def test_real_upload(mirror, tmp_path, monkeypatch):
     upload.upload(mirror, repo_id, api, private=True)
     loaded = datasets.load_dataset(repo_id, "sdv14-task0", split="test", cache_dir=str(tmp_path))
     assert len(loaded) == mirror.configs["sdv14-task0"][0].splits["test"]["num_examples"]
+
+
+def test_publish_from_a_raw_tree(tmp_path, monkeypatch):
+    from conversion.sample_tree import make_sample_tree
+
+    tree = make_sample_tree(tmp_path / "GenImage", generators=["sdv15"], layout="inner")
+    built = publish.build_mirror(tree, tmp_path / "hub" / "genimage-cl", log=lambda line: None)
+    assert sorted(built.configs) == sorted(["sdv15"] + [f"sdv15-task{t}" for t in range(6)])
+    assert not built.skipped_configs
+    monkeypatch.chdir(tmp_path / "hub")
+    loaded = datasets.load_dataset("genimage-cl", "sdv15-task1", split="test", cache_dir=str(tmp_path / "cache"))
+    assert len(loaded) == built.configs["sdv15-task1"][0].splits["test"]["num_examples"] > 0
+    assert set(loaded["task"]) == {1}
+    assert not any(release.is_release_name(n) for n in loaded["file_name"])

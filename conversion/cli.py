@@ -11,6 +11,7 @@ COMMANDS = (
     "conversion.commands.demo",
     "conversion.commands.dictionaries",
     "conversion.commands.publish",
+    "conversion.commands.sample_release",
 )
 """Modules that each define ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``."""
 

@@ -124,14 +124,13 @@ def discover(root: str | os.PathLike) -> list[Pair]:
     extra_files = 0
     for folder, dirs, files in os.walk(root):
         dirs.sort()
+        extra_files += sum(1 for f in files if f.startswith("X_") and f.endswith(".pt"))
         if X_FILE not in files:
-            extra_files += sum(1 for f in files if f.startswith("X_") and f.endswith(".pt"))
             continue
         folder = Path(folder)
         x_path, y_path = folder / X_FILE, folder / Y_FILE
         if Y_FILE not in files:
             raise ReleaseError(f"{x_path} has no {Y_FILE} beside it")
-        extra_files += sum(1 for f in files if f.startswith("X_") and f.endswith(".pt"))
         meaning = _describe_pair(root, x_path, list(folder.relative_to(root).parts), root_components)
         pair = Pair(meaning["generator"], meaning.get("task"), meaning["split"], meaning["source"], x_path, y_path)
         key = pair[:4]
@@ -234,7 +233,8 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 def exact_uint8(x: torch.Tensor, path, first_index: int = 0, indices=None) -> torch.Tensor:
     """uint8 pixels of ``x``; an error naming the file and row unless re-normalizing gives ``x`` bit for bit."""
     u8 = to_uint8(x)
-    same = (normalize(u8).view(len(x), -1) == x.view(len(x), -1)).all(dim=1)
+    bits = x.contiguous().view(torch.int32).view(len(x), -1)
+    same = (normalize(u8).view(torch.int32).view(len(x), -1) == bits).all(dim=1)
     if not bool(same.all()):
         row = int((~same).nonzero()[0])
         index = int(indices[row]) if indices is not None else first_index + row

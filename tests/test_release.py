@@ -192,3 +192,12 @@ def test_release_build_errors(sample_release, tmp_path):
     (tmp_path / "notes.txt").write_text("nothing here")
     with pytest.raises(layout.LayoutError, match=r"neither a raw GenImage tree nor a CL tensor release.*notes.txt"):
         sources.detect(tmp_path)
+
+
+def test_non_finite_values_are_refused():
+    u8 = torch.zeros((1, 3, 2, 2), dtype=torch.uint8)
+    x = release.normalize(u8)
+    assert torch.equal(release.exact_uint8(x, "t"), u8)
+    x[0, 0, 0, 0] = float("nan")
+    with pytest.raises(release.ReleaseError, match="t: row 0"):
+        release.exact_uint8(x, "t")

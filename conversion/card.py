@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-from conversion import tables
+from conversion import sources, tables
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "dataset_card" / "template.md"
 DEFAULT_REPO_ID = "<user>/genimage-cl"
@@ -36,7 +36,13 @@ def configs_table(mirror) -> str:
     return "\n".join(lines)
 
 
-def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID) -> str:
+BUILT_FROM = {
+    sources.RELEASE: "the CL tensor release itself (every row checked bit for bit against its X.pt)",
+    sources.RAW_TREE: "the raw GenImage files, through the release's pixel pipeline",
+}
+
+
+def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, source_kind: str = sources.RELEASE) -> str:
     """README.md text: ``card_data`` as YAML front matter, then the template filled in from ``mirror``."""
     from genimage_cl import _CITATION, _LICENSE
 
@@ -47,6 +53,7 @@ def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID) -> str:
         parquet_bytes=f"{mirror.parquet_bytes():,}",
         task_order=", ".join(tables.generators()[k].display_name for k in tables.task_order()),
         repo_id=repo_id,
+        built_from=BUILT_FROM[source_kind],
         license=_LICENSE,
         citation=_CITATION.strip(),
     )

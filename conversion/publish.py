@@ -244,7 +244,8 @@ def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | N
         parts.append(part)
     declared, skipped = declared_configs(parts)
     mirror = Mirror(out, parts, declared, skipped)
-    _write_atomic(out / "README.md", card.render(card_data(declared), mirror, repo_id or card.DEFAULT_REPO_ID))
+    _write_atomic(out / "README.md", card.render(card_data(declared), mirror, repo_id or card.DEFAULT_REPO_ID,
+                                                   sources.detect(data_dir)))
     return mirror
 
 

@@ -93,7 +93,8 @@ def test_card_declares_complete_configs_only(mirror):
     assert sdv14["download_size"] == sum(p.parquet_bytes() for p in mirror.configs["sdv14"])
     label = next(f for f in sdv14["features"] if f["name"] == "label")
     assert list(label["dtype"]["class_label"]["names"].values()) == list(tables.wnids())
-    assert "| `sdv14` | 0, 1, 2, 3, 4, 5 |" in (mirror.out / "README.md").read_text()
+    text = (mirror.out / "README.md").read_text()
+    assert "| `sdv14` | 0, 1, 2, 3, 4, 5 |" in text and "built from the CL tensor release itself" in text
 
 
 def _without_image(ds):
@@ -312,3 +313,4 @@ def test_publish_from_a_raw_tree(tmp_path, monkeypatch):
     assert len(loaded) == built.configs["sdv15-task1"][0].splits["test"]["num_examples"] > 0
     assert set(loaded["task"]) == {1}
     assert not any(release.is_release_name(n) for n in loaded["file_name"])
+    assert "built from the raw GenImage files" in (built.out / "README.md").read_text()

@@ -15,7 +15,6 @@ written, so an interrupted run leaves no partial part and a re-run skips finishe
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -30,8 +29,6 @@ from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
 from conversion import card, configs, features, sources, tables
-
-logger = logging.getLogger(__name__)
 
 STATE_DIR = ".publish"
 SPLITS = ("train", "test")

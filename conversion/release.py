@@ -233,14 +233,14 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return torch.round((x * std + mean) * 255).clamp_(0, 255).to(torch.uint8)
 
 
-def exact_uint8(x: torch.Tensor, path, first_index: int = 0, indices=None) -> torch.Tensor:
+def exact_uint8(x: torch.Tensor, path, indices=None) -> torch.Tensor:
     """uint8 pixels of ``x``; an error naming the file and row unless re-normalizing gives ``x`` bit for bit."""
     u8 = to_uint8(x)
     bits = x.contiguous().view(torch.int32).view(len(x), -1)
     same = (normalize(u8).view(torch.int32).view(len(x), -1) == bits).all(dim=1)
     if not bool(same.all()):
         row = int((~same).nonzero()[0])
-        index = int(indices[row]) if indices is not None else first_index + row
+        index = int(indices[row]) if indices is not None else row
         raise ReleaseError(
             f"{path}: row {index} is not the release pipeline's output: re-normalizing its uint8 pixels does not "
             f"give back X bit for bit (an edited or re-saved tensor?); refusing to store a rounded copy"

@@ -6,7 +6,6 @@ and skips what the repository already holds, so re-running after an interruption
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from huggingface_hub import HfApi, constants, get_token
 

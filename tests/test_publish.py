@@ -228,6 +228,11 @@ def test_same_layout_and_info_as_push_to_hub(small_release, tmp_path, build, mon
     assert _infos(card_pushed) == _infos(_card(ours))
     ours_configs = {c["config_name"]: c for c in _card(ours)["configs"]}
     assert card_pushed["configs"] == [ours_configs["sdv14-task0"]]
+    monkeypatch.chdir(tmp_path)
+    loaded = datasets.load_dataset("genimage-cl", "sdv14-task0", cache_dir=str(tmp_path / "cache"))
+    for split in ("train", "test"):
+        assert _without_image(loaded[split]) == _without_image(built[split])
+        assert _image_bytes(loaded[split]) == _image_bytes(built[split])
 
 
 def test_upload_fails_fast(monkeypatch):

@@ -195,11 +195,12 @@ def declared_configs(parts: list[Part]) -> tuple[dict[str, list[Part]], dict[str
     return declared, skipped
 
 
-def card_data(declared: dict[str, list[Part]]) -> DatasetCardData:
+def card_data(declared: dict[str, list[Part]], yaml_aliases: bool = True) -> DatasetCardData:
     data = DatasetCardData(**card.METADATA)
     DatasetInfosDict({name: dataset_info(name, parts) for name, parts in declared.items()}).to_dataset_card_data(data)
     MetadataConfigs({name: metadata_config(parts) for name, parts in declared.items()}).to_dataset_card_data(data)
-    share_features(data)
+    if yaml_aliases:
+        share_features(data)
     return data
 
 
@@ -218,7 +219,7 @@ def share_features(data: DatasetCardData) -> None:
 
 
 def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
-                 log=print) -> Mirror:
+                 yaml_aliases: bool = True, log=print) -> Mirror:
     """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``."""
     out = Path(out)
     max_shard_size = convert_file_size_to_int(max_shard_size)
@@ -241,7 +242,7 @@ def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | N
         parts.append(part)
     declared, skipped = declared_configs(parts)
     mirror = Mirror(out, parts, declared, skipped)
-    _write_atomic(out / "README.md", card.render(card_data(declared), mirror, repo_id or card.DEFAULT_REPO_ID,
+    _write_atomic(out / "README.md", card.render(card_data(declared, yaml_aliases), mirror, repo_id or card.DEFAULT_REPO_ID,
                                                    sources.detect(data_dir)))
     return mirror
 

@@ -319,3 +319,11 @@ def test_publish_from_a_raw_tree(tmp_path, monkeypatch):
     assert set(loaded["task"]) == {1}
     assert not any(release.is_release_name(n) for n in loaded["file_name"])
     assert "built from the raw GenImage files" in (built.out / "README.md").read_text()
+
+
+def test_card_features_written_once_or_in_full(mirror):
+    text = (mirror.out / "README.md").read_text().split("---\n")[1]
+    assert text.count("n01440764") == 1 and text.count("*id001") == len(mirror.configs) - 1
+    full = publish.card_data(mirror.configs, yaml_aliases=False).to_yaml()
+    assert full.count("n01440764") == len(mirror.configs) and "*id001" not in full
+    assert yaml.safe_load(full)["dataset_info"] == _card(mirror)["dataset_info"]

@@ -30,6 +30,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-shard-size", default=publish.MAX_SHARD_SIZE,
                         help=f"largest Parquet shard, as push_to_hub counts it (default {publish.MAX_SHARD_SIZE})")
     parser.add_argument("--num-proc", type=int, default=None, help="processes per build")
+    parser.add_argument("--no-yaml-aliases", action="store_true",
+                        help="write every config's features in full in README.md (as push_to_hub does; over 1 MB of "
+                             "YAML, seconds to parse per load) instead of once with YAML aliases")
 
 
 def run(args) -> int:
@@ -37,7 +40,8 @@ def run(args) -> int:
     if args.repo_id and not args.dry_run:
         api = upload.connect(args.repo_id)
     print(f"building {args.out} from {args.data_dir}")
-    mirror = publish.build_mirror(args.data_dir, args.out, args.max_shard_size, args.num_proc, args.repo_id)
+    mirror = publish.build_mirror(args.data_dir, args.out, args.max_shard_size, args.num_proc, args.repo_id,
+                                  yaml_aliases=not args.no_yaml_aliases)
     print()
     print(publish.summary(mirror))
     if args.dry_run:

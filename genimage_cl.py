@@ -100,7 +100,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         self._report_parts, self._report_plans = None, []
         if builder_config.data_dir:
             generator_keys = sorted({g for g, _ in builder_config.parts})
-            self._source = sources.open_source(builder_config.data_dir, generator_keys)
+            self._source = sources.open_source(builder_config.data_dir, generator_keys, builder_config.image_size)
             config_id = f"{config_id}-{self._source.fingerprint()[:16]}"
         return builder_config, config_id
 

@@ -13,6 +13,8 @@ COMMANDS = (
     "conversion.commands.report",
     "conversion.commands.verify_downloads",
     "conversion.commands.export_imagefolder",
+    "conversion.commands.publish",
+    "conversion.commands.sample_release",
 )
 """Modules that each define ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``."""
 

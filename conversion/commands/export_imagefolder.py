@@ -6,7 +6,7 @@ as in GenImage's own timm recipe). Splits are train (GenImage train) and test (G
 
 At the default 64 px the config is built (or taken from the datasets cache) and each image's PNG
 bytes are written. With --image-size original and a raw GenImage tree, nothing is built: the
-source files are hard-linked (same file system) or copied, each first checked by Pillow; files
+source files are hard-linked (same file system) or copied, each first decoded as a build would; files
 that cannot be read are skipped and listed in <out>/skipped.txt. Files are written under a
 temporary name and renamed: re-running after an interruption skips complete files.
 

@@ -22,7 +22,8 @@ ORIGINAL = "original"
 
 
 class Item(NamedTuple):
-    """One image to convert. Sorted tuples give the contract's row order."""
+    """One image to convert: a file, or row ``index`` of a release tensor file. Sorted tuples give
+    the contract's row order."""
 
     task: int
     source: int
@@ -30,6 +31,7 @@ class Item(NamedTuple):
     file_name: str
     generator: str
     path: str
+    index: int = 0
 
 
 class Skip(NamedTuple):

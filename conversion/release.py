@@ -54,18 +54,6 @@ class Pair(NamedTuple):
     y_path: Path
 
 
-class Item(NamedTuple):
-    """One row to convert: row ``index`` of ``path``. Sorted tuples give the contract's row order."""
-
-    task: int
-    source: int
-    label: int
-    file_name: str
-    generator: str
-    path: str
-    index: int
-
-
 def _generator_names() -> dict[str, str]:
     names = {}
     for key, g in tables.generators().items():
@@ -310,12 +298,12 @@ class ReleaseSource:
             source_id = tables.SOURCES.index(source)
             for index, label in enumerate(labels.tolist()):
                 name = release_file_name(generator, task, split, source, index, count)
-                items.append(Item(task, source_id, label, name, generator, str(pair.x_path), index))
+                items.append(raw_tree.Item(task, source_id, label, name, generator, str(pair.x_path), index))
         items.sort()
         found = Counter((item.generator, tables.SOURCES[item.source]) for item in items)
         return raw_tree.Plan(items, [], {cell: 0 for cell in found}, dict(found))
 
-    def examples(self, items: list[Item], split: str, image_size, log=None):
+    def examples(self, items: list[raw_tree.Item], split: str, image_size, log=None):
         """Rows as PNG, read in batches of rows of one ``X.pt`` (memory-mapped: only those rows are read)."""
         task_of_label = tables.task_of_label()
         size = tables.release_pixels()["image_size"]

@@ -192,22 +192,32 @@ def balance_chart(counts: np.ndarray, title: str, path: Path) -> Path:
     return _save(canvas, path)
 
 
+def sample_path(out_dir: str | os.PathLike, generator: str) -> Path:
+    return Path(out_dir) / f"samples-{generator}.png"
+
+
+def balance_path(out_dir: str | os.PathLike, generator: str, task: int) -> Path:
+    return Path(out_dir) / f"balance-{generator}-task{task}.png"
+
+
+def balance_title(generator: str, task: int, split: str) -> str:
+    return f"{tables.generators()[generator].display_name} task {task} ({split})"
+
+
 def render(dataset_dict, out_dir: str | os.PathLike, split: str = "train", pairs: int = 8) -> dict:
     """Every figure of a loaded config's ``split``.
 
     Returns ``{"samples": {generator: path}, "balance": {(generator, task): path}}``.
     """
     dataset = dataset_dict[split]
-    out_dir = Path(out_dir)
     cols = _columns(dataset, ["generator", "task"])
     names = dataset.features["generator"].names
     figures: dict = {"samples": {}, "balance": {}}
     for generator_id in sorted(set(cols["generator"].tolist())):
         generator = names[generator_id]
-        figures["samples"][generator] = sample_grid(dataset, generator, out_dir / f"samples-{generator}.png", pairs)
-        display = tables.generators()[generator].display_name
+        figures["samples"][generator] = sample_grid(dataset, generator, sample_path(out_dir, generator), pairs)
         for task in sorted(set(cols["task"][cols["generator"] == generator_id].tolist())):
             counts = class_counts(dataset, task, generator_id)
-            path = out_dir / f"balance-{generator}-task{task}.png"
-            figures["balance"][generator, task] = balance_chart(counts, f"{display} task {task} ({split})", path)
+            figures["balance"][generator, task] = balance_chart(counts, balance_title(generator, task, split),
+                                                                balance_path(out_dir, generator, task))
     return figures

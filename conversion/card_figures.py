@@ -165,8 +165,10 @@ def balance_chart(counts: np.ndarray, title: str, path: Path) -> Path:
     largest = int(counts.max()) if counts.size else 0
     present = counts[counts > 0]
     classes = int((counts.sum(axis=0) > 0).sum())
-    spread = (f"{classes}/100 classes, {int(present.min())} to {largest} images per class and source"
-              if present.size else "no images")
+    smallest = int(present.min()) if present.size else 0
+    per_class = f"{smallest} to {largest} images" if smallest != largest else \
+        f"{largest} image" + ("s" if largest != 1 else "")
+    spread = f"{classes}/100 classes, {per_class} per class and source" if present.size else "no images"
     draw.text((geometry.left, 6), f"{title}: {spread}", fill=INK, font=_font(14))
     x_legend = geometry.left
     for source in tables.SOURCES:
@@ -174,10 +176,14 @@ def balance_chart(counts: np.ndarray, title: str, path: Path) -> Path:
         draw.text((x_legend + 14, 25), source, fill=INK, font=_font(12))
         x_legend += 80
     base = geometry.top + geometry.plot_height
+    labelled = set()
     for fraction in (0.0, 0.5, 1.0):
         y = base - round(geometry.plot_height * fraction)
         draw.line((geometry.left, y, geometry.left + 100 * SLOT, y), fill=GRID_LINE)
-        draw.text((6, y - 7), str(round(largest * fraction)), fill=INK, font=_font(11))
+        value = round(largest * fraction)
+        if value not in labelled:  # small counts: no repeated axis label
+            labelled.add(value)
+            draw.text((6, y - 7), str(value), fill=INK, font=_font(11))
     for source_id, source in enumerate(tables.SOURCES):
         for task_label in range(100):
             count = int(counts[source_id, task_label])

@@ -34,6 +34,8 @@ from huggingface_hub import DatasetCardData
 from conversion import build_report, card, card_differences, configs, features, mirror_figures, sources, tables
 
 STATE_DIR = ".publish"
+LISTING = "reports/differences.csv"
+"""Files left out and images kept that the release dropped, shipped with a copy built from a raw tree."""
 SPLITS = ("train", "test")
 MAX_SHARD_SIZE = datasets.config.MAX_SHARD_SIZE
 
@@ -98,6 +100,8 @@ class Mirror:
         found = [(f["path"], f["size"]) for p in self.parts for s in p.splits.values() for f in s["files"]]
         for path in self.figure_paths():
             found.append((path.relative_to(self.out).as_posix(), path.stat().st_size))
+        if self.source_kind == sources.RAW_TREE:
+            found.append((LISTING, (self.out / LISTING).stat().st_size))
         readme = self.out / "README.md"
         return found + [("README.md", readme.stat().st_size)]
 
@@ -264,7 +268,13 @@ def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | N
     declared, skipped = declared_configs(parts)
     kind = sources.detect(data_dir)
     mirror = Mirror(out, parts, declared, skipped, kind, mirror_figures.render(out, parts))
-    differences = card_differences.render(mirror.reports()) if kind == sources.RAW_TREE else None
+    differences = None
+    if kind == sources.RAW_TREE:
+        reports = mirror.reports()
+        card_differences.write_listing(reports, out / LISTING)
+        differences = card_differences.render(reports, LISTING)
+    else:
+        (out / LISTING).unlink(missing_ok=True)
     _write_atomic(out / "README.md", card.render(card_data(declared, yaml_aliases), mirror, repo_id or card.DEFAULT_REPO_ID,
                                                    differences))
     return mirror

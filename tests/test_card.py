@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 from collections import Counter
@@ -106,6 +107,7 @@ def test_release_card_says_there_are_no_differences(release_mirror):
     body = _body(mirror)
     assert card.NO_DIFFERENCES in body
     assert "Files left out" not in body and "kept, release dropped" not in body
+    assert not (mirror.out / publish.LISTING).exists()
 
 
 def test_load_dataset_ignores_the_figures(release_mirror, tmp_path, monkeypatch):
@@ -154,6 +156,18 @@ def test_raw_tree_card_links_its_figures(defect_mirror):
     _, mirror = defect_mirror
     assert sorted(mirror.figures) == DEFECT_GENERATORS
     links = _local_links(mirror)
-    assert len(links) == len(mirror.figure_paths()) == len(DEFECT_GENERATORS) * 7
+    assert len(mirror.figure_paths()) == len(DEFECT_GENERATORS) * 7
+    assert sorted(links) == sorted([publish.LISTING] + [p.relative_to(mirror.out).as_posix() for p in mirror.figure_paths()])
     for link in links:
         assert (mirror.out / link).is_file(), link
+    assert publish.LISTING in {path for path, _ in mirror.files()}
+
+
+def test_raw_tree_copy_lists_each_file_left_out_or_kept_differently(defect_mirror):
+    expected, mirror = defect_mirror
+    with open(mirror.out / publish.LISTING, newline="", encoding="utf-8") as f:
+        listed = {row["path"]: row["reason"] for row in csv.DictReader(f)}
+    kinds = {path: decode.RELEASE_DROPPED if reason.startswith(decode.RELEASE_DROPPED) else reason.split(":", 1)[0]
+             for path, reason in listed.items()}
+    assert kinds == \
+        {path: kind for path, kind in expected.items() if kind != KEPT}

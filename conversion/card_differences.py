@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import os
 from collections import Counter
 from pathlib import Path
 from string import Template
@@ -35,10 +37,30 @@ def _table(skipped: list[dict], dropped: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def render(reports: list[dict]) -> str:
-    """The section with counts from ``reports`` (one per built config)."""
+def write_listing(reports: list[dict], path: str | os.PathLike) -> Path:
+    """CSV of every file left out and every image kept that the release dropped, each once (atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(build_report.COLUMNS)
+        for row in _unique_rows(reports, "skipped") + _unique_rows(reports, "differences"):
+            writer.writerow([build_report.printable(row[c]) for c in build_report.COLUMNS])
+    os.replace(tmp, path)
+    return path
+
+
+def render(reports: list[dict], listing: str | None = None) -> str:
+    """The section with counts from ``reports`` (one per built config).
+
+    ``listing``: the relative path of the :func:`write_listing` CSV shipped beside the card, if any.
+    """
     skipped, dropped = _unique_rows(reports, "skipped"), _unique_rows(reports, "differences")
+    listed = (f"Every such file is listed in [`{listing}`]({listing}) (path under the GenImage root, "
+              f"generator, split, source, reason).\n\n") if listing else ""
     return Template(TEMPLATE.read_text()).substitute(
+        listing=listed,
         kept_release_dropped=len(dropped),
         skipped=len(skipped),
         max_pixels=f"{decode.MAX_IMAGE_PIXELS:,}",

@@ -165,8 +165,10 @@ def balance_chart(counts: np.ndarray, title: str, path: Path) -> Path:
     largest = int(counts.max()) if counts.size else 0
     present = counts[counts > 0]
     classes = int((counts.sum(axis=0) > 0).sum())
-    spread = (f"{classes}/100 classes, {int(present.min())} to {largest} images per class and source"
-              if present.size else "no images")
+    smallest = int(present.min()) if present.size else 0
+    per_class = f"{smallest} to {largest} images" if smallest != largest else \
+        f"{largest} image" + ("s" if largest != 1 else "")
+    spread = f"{classes}/100 classes, {per_class} per class and source" if present.size else "no images"
     draw.text((geometry.left, 6), f"{title}: {spread}", fill=INK, font=_font(14))
     x_legend = geometry.left
     for source in tables.SOURCES:
@@ -174,10 +176,14 @@ def balance_chart(counts: np.ndarray, title: str, path: Path) -> Path:
         draw.text((x_legend + 14, 25), source, fill=INK, font=_font(12))
         x_legend += 80
     base = geometry.top + geometry.plot_height
+    labelled = set()
     for fraction in (0.0, 0.5, 1.0):
         y = base - round(geometry.plot_height * fraction)
         draw.line((geometry.left, y, geometry.left + 100 * SLOT, y), fill=GRID_LINE)
-        draw.text((6, y - 7), str(round(largest * fraction)), fill=INK, font=_font(11))
+        value = round(largest * fraction)
+        if value not in labelled:  # small counts: no repeated axis label
+            labelled.add(value)
+            draw.text((6, y - 7), str(value), fill=INK, font=_font(11))
     for source_id, source in enumerate(tables.SOURCES):
         for task_label in range(100):
             count = int(counts[source_id, task_label])
@@ -192,22 +198,32 @@ def balance_chart(counts: np.ndarray, title: str, path: Path) -> Path:
     return _save(canvas, path)
 
 
+def sample_path(out_dir: str | os.PathLike, generator: str) -> Path:
+    return Path(out_dir) / f"samples-{generator}.png"
+
+
+def balance_path(out_dir: str | os.PathLike, generator: str, task: int) -> Path:
+    return Path(out_dir) / f"balance-{generator}-task{task}.png"
+
+
+def balance_title(generator: str, task: int, split: str) -> str:
+    return f"{tables.generators()[generator].display_name} task {task} ({split})"
+
+
 def render(dataset_dict, out_dir: str | os.PathLike, split: str = "train", pairs: int = 8) -> dict:
     """Every figure of a loaded config's ``split``.
 
     Returns ``{"samples": {generator: path}, "balance": {(generator, task): path}}``.
     """
     dataset = dataset_dict[split]
-    out_dir = Path(out_dir)
     cols = _columns(dataset, ["generator", "task"])
     names = dataset.features["generator"].names
     figures: dict = {"samples": {}, "balance": {}}
     for generator_id in sorted(set(cols["generator"].tolist())):
         generator = names[generator_id]
-        figures["samples"][generator] = sample_grid(dataset, generator, out_dir / f"samples-{generator}.png", pairs)
-        display = tables.generators()[generator].display_name
+        figures["samples"][generator] = sample_grid(dataset, generator, sample_path(out_dir, generator), pairs)
         for task in sorted(set(cols["task"][cols["generator"] == generator_id].tolist())):
             counts = class_counts(dataset, task, generator_id)
-            path = out_dir / f"balance-{generator}-task{task}.png"
-            figures["balance"][generator, task] = balance_chart(counts, f"{display} task {task} ({split})", path)
+            figures["balance"][generator, task] = balance_chart(counts, balance_title(generator, task, split),
+                                                                balance_path(out_dir, generator, task))
     return figures

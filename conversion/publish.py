@@ -9,7 +9,10 @@ patterns, with the same ``dataset_info`` push_to_hub writes; no row is stored tw
 
 Work happens in ``FOLDER/.publish`` (the datasets cache and the finished parts' manifests): a part
 is written into a staging folder and renamed into ``data/`` when complete, then its manifest is
-written, so an interrupted run leaves no partial part and a re-run skips finished ones.
+written, so an interrupted run leaves no partial part and a re-run skips finished ones. Each part's
+build report is kept there too (for the card's differences section). The card's figures are drawn
+into ``FOLDER/figures/`` from the finished shards on every run (cheap: label columns and a few row
+groups), so they always match the data.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
-from conversion import card, configs, features, sources, tables
+from conversion import build_report, card, card_differences, configs, features, mirror_figures, sources, tables
 
 STATE_DIR = ".publish"
+LISTING = "reports/differences.csv"
+"""Files left out and images kept that the release dropped, shipped with a copy built from a raw tree."""
 SPLITS = ("train", "test")
 MAX_SHARD_SIZE = datasets.config.MAX_SHARD_SIZE
 
@@ -66,7 +71,7 @@ class Part:
         return sum(f["size"] for s in self.splits.values() for f in s["files"])
 
     def complete_in(self, out: Path) -> bool:
-        return all((out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["size"]
+        return _report_path(out, self.generator, self.task).is_file() and all((out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["size"]
                    for s in self.splits.values() for f in s["files"])
 
 
@@ -78,6 +83,8 @@ class Mirror:
     parts: list[Part]
     configs: dict[str, list[Part]]
     skipped_configs: dict[str, list[tuple[str, int]]]
+    source_kind: str = sources.RELEASE
+    figures: dict[str, dict] = field(default_factory=dict)
 
     def rows(self) -> int:
         return sum(p.rows() for p in self.parts)
@@ -91,12 +98,28 @@ class Mirror:
     def files(self) -> list[tuple[str, int]]:
         """(path in repo, bytes) of every file to upload."""
         found = [(f["path"], f["size"]) for p in self.parts for s in p.splits.values() for f in s["files"]]
+        for path in self.figure_paths():
+            found.append((path.relative_to(self.out).as_posix(), path.stat().st_size))
+        if self.source_kind == sources.RAW_TREE:
+            found.append((LISTING, (self.out / LISTING).stat().st_size))
         readme = self.out / "README.md"
         return found + [("README.md", readme.stat().st_size)]
+
+    def figure_paths(self) -> list[Path]:
+        drawn = self.figures.values()
+        return [p for d in drawn for p in [d["samples"], *d["balance"].values()] if p is not None]
+
+    def reports(self) -> list[dict]:
+        """The build report of every part."""
+        return [build_report.load(_report_path(self.out, p.generator, p.task)) for p in self.parts]
 
 
 def _manifest_path(out: Path, generator: str, task: int) -> Path:
     return out / STATE_DIR / "parts" / f"{generator}-task{task}.json"
+
+
+def _report_path(out: Path, generator: str, task: int) -> Path:
+    return out / STATE_DIR / "reports" / f"{generator}-task{task}.json"
 
 
 def _read_manifest(out: Path, generator: str, task: int) -> Part | None:
@@ -139,6 +162,7 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     part = Part(generator, task, fingerprint, max_shard_size)
     builder = GenImageCL(config_name=part.name, data_dir=str(data_dir), cache_dir=str(cache))
     builder.download_and_prepare(num_proc=num_proc)
+    (report,) = build_report.find(builder.cache_dir)
     built = builder.as_dataset()
     for split in SPLITS:
         ds = built[split]
@@ -155,6 +179,7 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, target)
+    _write_atomic(_report_path(out, generator, task), report.read_text())
     _write_atomic(_manifest_path(out, generator, task), json.dumps(part.__dict__, indent=1))
     shutil.rmtree(cache, ignore_errors=True)
     return part
@@ -241,9 +266,17 @@ def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | N
         log(f"  {part.name}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet")
         parts.append(part)
     declared, skipped = declared_configs(parts)
-    mirror = Mirror(out, parts, declared, skipped)
+    kind = sources.detect(data_dir)
+    mirror = Mirror(out, parts, declared, skipped, kind, mirror_figures.render(out, parts))
+    differences = None
+    if kind == sources.RAW_TREE:
+        reports = mirror.reports()
+        card_differences.write_listing(reports, out / LISTING)
+        differences = card_differences.render(reports, LISTING)
+    else:
+        (out / LISTING).unlink(missing_ok=True)
     _write_atomic(out / "README.md", card.render(card_data(declared, yaml_aliases), mirror, repo_id or card.DEFAULT_REPO_ID,
-                                                   sources.detect(data_dir)))
+                                                   differences))
     return mirror
 
 

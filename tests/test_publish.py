@@ -74,6 +74,8 @@ def test_folder_layout(mirror):
     assert not [f for f in files if f.endswith(".py")]
     shipped = [f for f in files if not f.startswith(publish.STATE_DIR + "/")]
     expected = ["README.md"] + [f"data/{g}/task{t}/{s}-00000-of-00001.parquet" for g, t in PARTS for s in ("test", "train")]
+    expected += [f"figures/samples-{g}.png" for g in sorted({g for g, _ in PARTS})]
+    expected += [f"figures/balance-{g}-task{t}.png" for g, t in PARTS]
     assert shipped == sorted(expected)
     assert sorted(p for p, _ in mirror.files()) == sorted(expected)
 

@@ -7,17 +7,21 @@ Build a config from an unzipped GenImage tree::
     builder.download_and_prepare()
     ds = builder.as_dataset()
 
-On datasets 3.6 the same file is a loading script:
+On datasets 3.6 the same file is a loading script (install the project first, ``pip install -e .``,
+so that ``conversion`` imports from the copy datasets makes in its modules cache):
 ``load_dataset("./genimage_cl.py", "sdv14", data_dir=..., trust_remote_code=True)``.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Optional, Union
 
 import datasets
-from conversion import configs, features, sources
+# datasets 3.x checks this import before running the script; after "From:" is its install hint
+# (the PyPI package called "conversion" is another project).
+from conversion import build_report, configs, features, sources  # From: -e <the folder holding genimage_cl.py>
 
 logger = datasets.logging.get_logger(__name__)
 
@@ -70,15 +74,16 @@ class GenImageCLConfig(datasets.BuilderConfig):
         parts: the (generator key, task) pairs the config holds.
         image_size: side of the stored square images (64 reproduces the release), or
             ``"original"`` (or ``None``) to keep the source files untouched.
+        strict: raise on the first file that has to be skipped, instead of reporting it.
         splits: the splits to build (default both); one split per cluster job, see conversion/jobs.py.
     """
 
     parts: tuple = ()
     image_size: Union[int, str] = 64
+    strict: bool = False
     splits: tuple = ("train", "test")
 
-    def __post_init__(self):
-        super().__post_init__()
+    def check(self):
         if self.image_size != ORIGINAL and not (isinstance(self.image_size, int) and self.image_size > 0):
             raise ValueError(f"image_size must be a positive integer or {ORIGINAL!r}, got {self.image_size!r}")
         self.splits = tuple(self.splits)
@@ -95,17 +100,22 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         GenImageCLConfig(name=name, version=_VERSION, parts=tuple(parts), description=configs.describe(name))
         for name, parts in configs.config_parts().items()
     ]
+    # rows held before each Arrow write: bounds memory when full-size images are kept (~100 x 500 KB)
+    DEFAULT_WRITER_BATCH_SIZE = 100
 
     def _create_builder_config(self, config_name=None, custom_features=None, **config_kwargs):
         """Opens the source and adds its listing's fingerprint to the cache key (no stale cache)."""
         if "image_size" in config_kwargs and config_kwargs["image_size"] is None:
             config_kwargs["image_size"] = ORIGINAL
+        if config_kwargs.get("data_dir"):
+            config_kwargs["data_dir"] = os.path.abspath(os.path.expanduser(config_kwargs["data_dir"]))
         builder_config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
-        builder_config.__post_init__()  # datasets sets keyword overrides after construction: check them too
+        builder_config.check()
         self._source = None
+        self._report_parts, self._report_plans = None, []
         if builder_config.data_dir:
             generator_keys = sorted({g for g, _ in builder_config.parts})
-            self._source = sources.open_source(builder_config.data_dir, generator_keys)
+            self._source = sources.open_source(builder_config.data_dir, generator_keys, builder_config.image_size)
             config_id = f"{config_id}-{self._source.fingerprint()[:16]}"
         return builder_config, config_id
 
@@ -126,11 +136,25 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
             )
         splits = []
         for split in self.config.splits:
-            items = self._source.split_items(str(split), list(self.config.parts))
-            shards = _even_shards(items)
-            splits.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards, "split": str(split)}))
+            plan = self._source.split_plan(str(split), list(self.config.parts))
+            shards = _even_shards(plan.items)
+            self._report_plans.append(
+                build_report.plan_record(plan, self.config.data_dir, str(split), len(shards), self.config.strict)
+            )
+            gen_kwargs = {"shards": list(enumerate(shards)), "split": str(split)}
+            splits.append(datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs))
         return splits
 
     def _generate_examples(self, shards, split):
-        for items in shards:
-            yield from self._source.examples(items, split, self.config.image_size)
+        for index, items in shards:
+            log = build_report.ShardLog(self._report_parts, self.config.data_dir, split, index, self.config.strict)
+            yield from self._source.examples(items, split, self.config.image_size, log)
+            log.save()
+
+    def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
+        """Prepares the splits, then writes the build report (skips and totals) beside them."""
+        self._report_parts, self._report_plans = build_report.start(self._output_dir), []
+        with build_report.strict_errors_unwrapped():
+            super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
+        rows = {name: info.num_examples for name, info in self.info.splits.items()}
+        build_report.finish(self._output_dir, self._report_plans, rows, self.config.name, self.config.data_dir)

@@ -32,7 +32,7 @@ def case(function):
 def items_of(data_dir: str, config: str) -> dict[str, list]:
     parts = configs.config_parts()[config]
     source = sources.open_source(data_dir, sorted({g for g, _ in parts}))
-    return {split: source.split_items(split, parts) for split in ("train", "test")}
+    return {split: source.split_plan(split, parts).items for split in ("train", "test")}
 
 
 def _paths(data_dir: str, config: str) -> list[str]:

@@ -10,6 +10,11 @@ import sys
 COMMANDS = (
     "conversion.commands.demo",
     "conversion.commands.dictionaries",
+    "conversion.commands.report",
+    "conversion.commands.verify_downloads",
+    "conversion.commands.export_imagefolder",
+    "conversion.commands.publish",
+    "conversion.commands.sample_release",
     "conversion.commands.build",
     "conversion.commands.assemble",
 )

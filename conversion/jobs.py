@@ -3,7 +3,8 @@
 A cluster job array runs one job per index; every job builds its part with the datasets builder
 straight to Parquet (``download_and_prepare(file_format="parquet")``, so ``num_proc`` and shard
 sizes are datasets' own) in a private staging folder inside the output, then moves the shards to
-the Hub copy's layout ``data/<generator>/task<k>/<split>-NNNNN-of-NNNNN.parquet``. Only complete
+the Hub copy's layout ``data/<generator>/task<k>/<split>-NNNNN-of-NNNNN.parquet`` (its build report
+to ``reports/<generator>/task<k>/<split>/``). Only complete
 shard sets are moved in; an interrupted job leaves its staging folder and is simply run again.
 :func:`collect_parts` checks and lists what the jobs wrote: the publish step writes the card from it.
 """
@@ -17,9 +18,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion import configs, tables
+from conversion import build_report, configs, tables
 
 DATA = "data"
+REPORTS = "reports"
 STAGING = ".staging"
 SPLITS = ("train", "test")
 MAX_SHARD_SIZE = "500MB"
@@ -102,8 +104,18 @@ def run_job(
         output_dir=str(built), file_format="parquet", max_shard_size=max_shard_size, num_proc=num_proc
     )
     placed = _move_shards(sorted(built.glob(f"*-{job.split}*.parquet")), job, job.folder(out))
+    reports = report_folder(out, job)
+    reports.mkdir(parents=True, exist_ok=True)
+    for name in (build_report.REPORT_FILE, build_report.SKIPS_FILE):
+        if (built / name).is_file():
+            os.replace(built / name, reports / name)
     shutil.rmtree(staging)
     return placed
+
+
+def report_folder(out: str | os.PathLike, job: Job) -> Path:
+    """Where a job leaves its build report (skipped files and totals): ``reports/<gen>/task<k>/<split>``."""
+    return Path(out) / REPORTS / job.generator / f"task{job.task}" / job.split
 
 
 def _move_shards(shards: list[Path], job: Job, folder: Path) -> list[Path]:

@@ -54,6 +54,8 @@ def release_pixels(image: Image.Image, source: str, size: int) -> Image.Image:
 
 
 def png_bytes(image: Image.Image) -> bytes:
+    """PNG of the pixels alone: no ICC profile, EXIF or other metadata carried over from the source."""
+    bare = Image.frombytes(image.mode, image.size, image.tobytes())
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    bare.save(buffer, format="PNG")
     return buffer.getvalue()

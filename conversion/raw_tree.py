@@ -7,16 +7,13 @@ source (names, sizes, modification times) and the sorted list of examples to con
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from PIL import Image
-
-from conversion import layout, naming, pixels, tables
+from conversion import decode, layout, naming, tables
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +22,8 @@ ORIGINAL = "original"
 
 
 class Item(NamedTuple):
-    """One image to convert. Sorted tuples give the contract's row order."""
+    """One image to convert: a file, or row ``index`` of a release tensor file. Sorted tuples give
+    the contract's row order."""
 
     task: int
     source: int
@@ -33,6 +31,7 @@ class Item(NamedTuple):
     file_name: str
     generator: str
     path: str
+    index: int = 0
 
 
 class Skip(NamedTuple):
@@ -62,13 +61,22 @@ class Listing:
         return sum(len(v) for v in self.files.values())
 
 
+FOLDER_MARK = "/"
+"""Ends the listed name of a sub-folder: it is reported as skipped, never silently ignored."""
+
+
 def _list_folder(folder: Path) -> list[tuple[str, int, int]]:
+    """(name, size, mtime_ns) of every entry; sub-folders listed as ``name/`` with size -1."""
     entries = []
     with os.scandir(folder) as it:
         for entry in it:
-            if entry.is_file():
-                st = entry.stat()
-                entries.append((entry.name, st.st_size, st.st_mtime_ns))
+            try:
+                is_dir, st = entry.is_dir(), entry.stat()
+            except OSError:  # a broken link: listed, and reported when it cannot be read
+                entries.append((entry.name, -1, 0))
+                continue
+            name = entry.name + FOLDER_MARK if is_dir else entry.name
+            entries.append((name, -1 if is_dir else st.st_size, st.st_mtime_ns))
     entries.sort()
     return entries
 
@@ -85,56 +93,103 @@ def scan(root: str | os.PathLike, generator_keys: list[str]) -> Listing:
     return listing
 
 
-def plan(
-    listing: Listing, split: str, wanted: list[tuple[str, int]]
-) -> tuple[list[Item], list[Skip], dict[tuple[str, str], int]]:
-    """Sorted items of ``split`` for the (generator, task) pairs in ``wanted``.
+class Plan(NamedTuple):
+    """One split's sorted items, the files skipped for their names, and the accounting of the rest.
 
-    Returns the items, the files skipped for their names, and the number of files per
-    (generator, source) whose class belongs to no wanted task (excluded, not skipped).
+    ``found`` and ``excluded`` count files per (generator, source): every file found is an item,
+    a skip, or excluded (its class belongs to no wanted task; excluded files are not skips).
     """
+
+    items: list[Item]
+    skips: list[Skip]
+    excluded: dict[tuple[str, str], int]
+    found: dict[tuple[str, str], int]
+
+
+SYSTEM_FILES = {
+    ".ds_store": "system file: .DS_Store (macOS folder metadata)",
+    "thumbs.db": "system file: Thumbs.db (Windows thumbnail cache)",
+    "desktop.ini": "system file: desktop.ini (Windows folder settings)",
+}
+
+
+def name_skip_reason(name: str) -> str | None:
+    """Why a file is not even looked at as an image, judged by its name alone (None: look at it)."""
+    if name.endswith(FOLDER_MARK):
+        return "folder: sub-folders of a source folder are not searched"
+    if name.lower() in SYSTEM_FILES:
+        return SYSTEM_FILES[name.lower()]
+    if name.startswith("._"):
+        return "system file: macOS resource fork (._ prefix)"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name: not valid UTF-8"
+    extension = naming.split_name(name)[1]
+    if extension not in naming.IMAGE_EXTENSIONS:
+        return f"not an image file: extension {extension or '(none)'!r}"
+    return None
+
+
+def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
+    """The :class:`Plan` of ``split`` for the (generator, task) pairs in ``wanted``."""
     task_of_label = tables.task_of_label()
     tags = {k: g.tag for k, g in tables.generators().items()}
     items: list[Item] = []
     skips: list[Skip] = []
     excluded: dict[tuple[str, str], int] = {}
+    found: dict[tuple[str, str], int] = {}
     tasks_of = {}
     for generator, task in wanted:
         tasks_of.setdefault(generator, set()).add(task)
     for generator in sorted(tasks_of):
         for source_id, source in enumerate(tables.SOURCES):
             folder = listing.folders[generator, split, source]
-            for name, _size, _mtime in listing.files[generator, split, source]:
+            names = listing.files[generator, split, source]
+            found[generator, source] = len(names)
+            excluded[generator, source] = 0
+            for name, _size, _mtime in names:
                 path = str(folder / name)
-                if naming.split_name(name)[1] not in naming.IMAGE_EXTENSIONS:
-                    skips.append(Skip(path, generator, split, source, "not an image file (extension)"))
-                    continue
-                try:
-                    label = naming.label_of(name, source, tags[generator])
-                except naming.BadFileName as err:
-                    skips.append(Skip(path, generator, split, source, f"file name: {err}"))
+                reason = name_skip_reason(name)
+                if reason is None:
+                    try:
+                        label = naming.label_of(name, source, tags[generator])
+                    except naming.BadFileName as err:
+                        reason = f"file name: {err}"
+                if reason is not None:
+                    skips.append(Skip(path, generator, split, source, reason))
                     continue
                 task = task_of_label.get(label, (None, None))[0]
                 if task in tasks_of[generator]:
                     items.append(Item(task, source_id, label, name, generator, path))
                 else:
-                    excluded[generator, source] = excluded.get((generator, source), 0) + 1
+                    excluded[generator, source] += 1
     items.sort()
-    return items, skips, excluded
+    return Plan(items, skips, excluded, found)
 
 
-def examples(items: list[Item], split: str, image_size):
-    """(key, example) for each item: release pixels as PNG, or the original bytes."""
+def examples(items: list[Item], split: str, image_size, log=None):
+    """(key, example) for each readable item: release pixels as PNG, or the original bytes.
+
+    Every file is decoded in full; unreadable ones are passed to ``log.skip(item, split, reason)``
+    (or logged) and left out, and every kept one to ``log.kept(item, difference)``.
+    """
     task_of_label = tables.task_of_label()
+    size = None if image_size == ORIGINAL else image_size
     for item in items:
         source = tables.SOURCES[item.source]
-        with open(item.path, "rb") as f:
-            data = f.read()
-        if image_size != ORIGINAL:
-            with Image.open(io.BytesIO(data)) as image:
-                data = pixels.png_bytes(pixels.release_pixels(image, source, image_size))
+        try:
+            converted = decode.convert(decode.read_limited(item.path), source, size)
+        except decode.Unreadable as err:
+            if log is None:
+                logger.warning(f"skipped {item.path}: {err}")
+            else:
+                log.skip(item, split, str(err))
+            continue
+        if log is not None:
+            log.kept(item, converted.difference)
         yield f"{item.generator}/{split}/{source}/{item.file_name}", {
-            "image": {"bytes": data, "path": None},
+            "image": {"bytes": converted.data, "path": None},
             "label": item.label,
             "task_label": task_of_label[item.label][1],
             "source": item.source,
@@ -156,11 +211,8 @@ class RawTreeSource:
     def fingerprint(self) -> str:
         return self.listing.fingerprint()
 
-    def split_items(self, split: str, parts: list[tuple[str, int]]) -> list[Item]:
-        items, skips, _excluded = plan(self.listing, split, parts)
-        for skip in skips:
-            logger.warning(f"skipped {skip.path}: {skip.reason}")
-        return items
+    def split_plan(self, split: str, parts: list[tuple[str, int]]) -> Plan:
+        return plan(self.listing, split, parts)
 
-    def examples(self, items: list[Item], split: str, image_size):
-        return examples(items, split, image_size)
+    def examples(self, items: list[Item], split: str, image_size, log=None):
+        return examples(items, split, image_size, log)

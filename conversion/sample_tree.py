@@ -11,7 +11,10 @@ generator's size divided by ``ai_scale`` (one RGBA and one palette image per fol
 from __future__ import annotations
 
 import functools
+import io
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +126,101 @@ def make_sample_tree(
                     _write_nature(nature_dir / nature_file_name(label, split, n), rng, size, gray=count == 1)
                     count += 1
     return root
+
+
+KEPT = "kept"
+"""Expected outcome of an injected file that is read and converted like any other."""
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _jpeg(image: Image.Image, **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90, **params)
+    return buffer.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def bomb_png(width: int = 30000, height: int = 30000) -> bytes:
+    """A valid-looking PNG of a few dozen bytes that declares ``width`` x ``height`` RGB pixels."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _png_chunk(b"IEND", b""))
+
+
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def inject_defects(root: str | os.PathLike, layout: str = "nested", seed: int = 1) -> dict[str, str]:
+    """Add real-world defects and oddities to a sample tree made by :func:`make_sample_tree`.
+
+    Spread over ADM, BigGAN, GLIDE, SD v1.4 and SD v1.5 (which must be in the tree): truncated
+    JPEG and PNG, an empty file, a PNG with a broken header, text named ``.png``, ``.DS_Store``,
+    ``Thumbs.db``, a macOS resource fork, stray text, names that parse to no class, CMYK JPEGs
+    (natural and AI), a 16-bit PNG, a PNG named ``.JPEG``, a JPEG named ``.png``, an EXIF-rotated
+    and an ICC-tagged JPEG, and a decompression bomb (the tree already has grayscale, RGBA and
+    palette images). Files are named for a task
+    class, so none is excluded. Returns {path relative to ``root``: expected outcome}: :data:`KEPT`,
+    :data:`conversion.decode.RELEASE_DROPPED`, or the kind of skip reason (text before ``:``).
+    """
+    from conversion import decode
+
+    root = Path(root)
+    table = tables.generators()
+    rng = np.random.default_rng(seed)
+    label = tables.task_classes()[0][0]
+    rgb = Image.fromarray(texture(rng, 120, 80))
+    png, jpeg = _png(rgb), _jpeg(rgb)
+    cmyk = _jpeg(rgb.convert("CMYK"))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    sixteen = _png(Image.fromarray(texture(rng, 64, 48, 1).astype(np.uint16) * 257))
+    counter = iter(range(900, 10**6))
+
+    def ai(key: str) -> str:
+        return ai_file_name(table[key], label, next(counter))
+
+    def nature_train() -> str:
+        return nature_file_name(label, "train", next(counter))
+
+    defects = [
+        ("sdv15", "train", "nature", nature_train(), jpeg[: len(jpeg) // 2], "truncated"),
+        ("adm", "train", "ai", ai("adm"), png[: len(png) // 2], "truncated"),
+        ("biggan", "train", "ai", ai("biggan"), b"", "empty file (0 bytes)"),
+        ("glide", "train", "ai", ai("glide"), png[:12] + b"IHDX" + png[16:], "bad header"),
+        ("sdv14", "train", "ai", ai("sdv14"), b"this is not an image\n", "not an image"),
+        ("sdv14", "train", "ai", ".DS_Store", b"\x00\x00\x00\x01Bud1", "system file"),
+        ("sdv14", "test", "nature", "Thumbs.db", b"\xd0\xcf\x11\xe0", "system file"),
+        ("adm", "test", "ai", "._" + ai("adm"), b"\x00\x05\x16\x07", "system file"),
+        ("glide", "test", "nature", "download_log.txt", b"wget ...\n", "not an image file"),
+        ("adm", "train", "ai", "x_adm_1.PNG", png, "file name"),
+        ("biggan", "train", "ai", "1234_biggan_00001.png", png, "file name"),
+        ("sdv14", "train", "nature", "n99999999_1.JPEG", jpeg, "file name"),
+        ("biggan", "test", "nature", "ILSVRC2012_val_00000000.JPEG", jpeg, "file name"),
+        ("glide", "test", "nature", "ILSVRC2012_val_00050001.JPEG", jpeg, "file name"),
+        ("sdv15", "train", "nature", nature_train(), cmyk, KEPT),
+        ("sdv15", "test", "ai", ai("sdv15"), cmyk, decode.RELEASE_DROPPED),
+        ("adm", "test", "ai", ai("adm"), sixteen, KEPT),
+        ("sdv14", "train", "nature", nature_train(), png, KEPT),
+        ("glide", "train", "ai", ai("glide"), jpeg, KEPT),
+        ("biggan", "train", "nature", nature_train(), _jpeg(rgb, exif=exif), KEPT),
+        ("glide", "train", "nature", nature_train(), _jpeg(rgb, icc_profile=_srgb_profile()), KEPT),
+        ("sdv14", "test", "ai", ai("sdv14"), bomb_png(), "decompression bomb"),
+    ]
+    expected = {}
+    for key, split, source, name, data, outcome in defects:
+        folder = generator_folder(root, table[key], layout) / SPLIT_FOLDERS[split] / source
+        path = folder / name
+        path.write_bytes(data)
+        expected[path.relative_to(root).as_posix()] = outcome
+    return expected

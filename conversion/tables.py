@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-DICTIONARIES = Path(__file__).resolve().parent.parent / "dictionaries"
+DICTIONARIES = Path(__file__).parent / "dictionaries"
+"""The top-level dictionaries/ folder (linked here so that installed packages carry it)."""
 
 CLASSES_FILE = "imagenet_classes.json"
 VAL_FILE = "ilsvrc2012_val_wnids.txt"
@@ -129,3 +130,8 @@ def task_of_label() -> dict[int, tuple[int, int]]:
 @functools.lru_cache(maxsize=None)
 def release_pixels() -> dict:
     return _load_json(PIXELS_FILE)
+
+
+def generator_index(key: str) -> int:
+    """Position of a generator key in the ``generator`` ClassLabel."""
+    return list(generators()).index(key)

@@ -20,6 +20,14 @@ def sample_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sample_release(sample_root, tmp_path_factory) -> Path:
+    """The release's six generators written from ``sample_root`` as the original scripts laid them out."""
+    from conversion.sample_release import make_sample_release
+
+    return make_sample_release(sample_root, tmp_path_factory.mktemp("release") / "release")
+
+
+@pytest.fixture(scope="session")
 def build(tmp_path_factory):
     """build(config_name, data_dir, **config_kwargs) -> DatasetDict, cached per session."""
     from genimage_cl import GenImageCL

@@ -56,7 +56,7 @@ def test_corpus_is_deterministic_and_refuses_a_different_one(small_corpus, tmp_p
 def test_original_pipeline_gives_our_pixels_and_release_labels(build, sample_root, tmp_path):
     """The baseline is faithful: its X.pt, de-normalized, equals the builder's 64-px pixels."""
     source = sources.open_source(sample_root, ["sdv14"])
-    items = {"train": source.split_items("train", [("sdv14", 1)])}
+    items = {"train": source.split_plan("train", [("sdv14", 1)]).items}
     assert original_pipeline.convert(items, tmp_path) == len(items["train"])
     ours = build("sdv14-task1", sample_root)["train"]
     release = tables.release_pixels()

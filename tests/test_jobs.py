@@ -10,7 +10,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from conversion import cli, configs, jobs, tables
+from conversion import build_report, cli, jobs, tables
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,6 +46,9 @@ def test_jobs_write_the_hub_layout_with_the_builder_rows(assembled, build, sampl
         loaded = datasets.load_dataset("parquet", data_files=str(assembled / part.data_files()), split="train")
         built = build(part.config, sample_root)[part.split]
         assert part.num_rows == len(built) == len(loaded) > 0
+        report = build_report.load(jobs.report_folder(assembled, jobs.Job(part.generator, part.task, part.split))
+                                   / build_report.REPORT_FILE)
+        assert build_report.sums(report)["kept"] == part.num_rows
         assert loaded.features == built.features
         assert loaded["file_name"] == built["file_name"]
         assert loaded.cast_column("image", datasets.Image(decode=False))["image"][0]["bytes"] == (

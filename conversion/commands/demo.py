@@ -5,6 +5,7 @@ build exercises exactly what a real one does, in seconds.
 
 Example:
   python -m conversion demo --config sdv14 --workdir genimage-cl-demo
+  python -m conversion demo --config sdv15 --defects   # a tree with real-world defects; prints the build report
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conversion import configs, sample_tree, summary
+from conversion import build_report, configs, sample_tree, summary
 
 NAME = "demo"
 HELP = "build a config from a generated sample GenImage tree and print its count table"
@@ -24,15 +25,19 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("genimage-cl-demo"),
                         help="folder for the sample tree and the datasets cache (default: ./genimage-cl-demo)")
     parser.add_argument("--num-proc", type=int, default=None, help="processes for the build")
+    parser.add_argument("--defects", action="store_true",
+                        help="add corrupt and odd files to the tree (ADM, BigGAN, GLIDE, SD v1.4/v1.5) and print the build report")
 
 
 def run(args) -> int:
     from genimage_cl import GenImageCL
 
-    tree = args.workdir / "GenImage"
+    tree = args.workdir / ("GenImage-defects" if args.defects else "GenImage")
     if not tree.exists():
         print(f"writing sample GenImage tree to {tree}")
         sample_tree.make_sample_tree(tree)
+        if args.defects:
+            sample_tree.inject_defects(tree)
     start = time.perf_counter()
     builder = GenImageCL(config_name=args.config, data_dir=str(tree), cache_dir=str(args.workdir / "cache"))
     builder.download_and_prepare(num_proc=args.num_proc)
@@ -40,4 +45,7 @@ def run(args) -> int:
     print(f"\nconfig {args.config}: {configs.describe(args.config)}")
     print(f"built in {time.perf_counter() - start:.1f} s into {builder.cache_dir}\n")
     print(summary.count_table(dataset))
+    if args.defects:
+        print()
+        print(build_report.format_report(build_report.load(Path(builder.cache_dir) / build_report.REPORT_FILE)))
     return 0

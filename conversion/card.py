@@ -1,0 +1,102 @@
+"""The Hub copy's README.md: YAML metadata (configs, dataset_info) and the body from ``dataset_card/``."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+from conversion import sources, tables
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "dataset_card" / "template.md"
+DEFAULT_REPO_ID = "<user>/genimage-cl"
+
+METADATA = {
+    "pretty_name": "GenImage-CL",
+    "license": "cc-by-nc-sa-4.0",
+    "task_categories": ["image-classification"],
+    "tags": ["continual-learning", "ai-generated-image-detection", "imagenet", "genimage"],
+}
+
+
+def size_category(rows: int) -> str:
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+              (10_000_000, "1M<n<10M")]
+    return next((name for bound, name in bounds if rows < bound), "10M<n<100M")
+
+
+def _config_rows(mirror, names: list[str]) -> list[str]:
+    header = "| config | tasks | train nature | train ai | test nature | test ai | rows |"
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|"]
+    for name in names:
+        parts = mirror.configs[name]
+        cells = [sum(p.splits[split]["sources"][source] for p in parts) for split in ("train", "test")
+                 for source in tables.SOURCES]
+        tasks = ", ".join(f"{p.generator}/{p.task}" for p in parts) if name == "disjoint" else \
+            ", ".join(str(p.task) for p in parts)
+        lines.append(f"| `{name}` | {tasks} | " + " | ".join(f"{n:,}" for n in cells) + f" | {sum(cells):,} |")
+    return lines
+
+
+def configs_table(mirror) -> str:
+    """Generators and ``disjoint`` in one table; the one-task configs (counts per task) in a collapsed one."""
+    single = [name for name, parts in mirror.configs.items() if len(parts) == 1]
+    lines = _config_rows(mirror, [name for name in mirror.configs if name not in single])
+    if single:
+        lines += ["", "<details>", f"<summary>Counts per task: the {len(single)} one-task configurations</summary>",
+                  "", *_config_rows(mirror, single), "", "</details>"]
+    return "\n".join(lines)
+
+
+BUILT_FROM = {
+    sources.RELEASE: "the CL tensor release itself (every row checked bit for bit against its X.pt)",
+    sources.RAW_TREE: "the raw GenImage files, through the release's pixel pipeline",
+}
+
+
+NO_DIFFERENCES = ("## Differences from the original release\n\nNone: this copy was converted from the release's "
+                  "tensors row for row, so it holds exactly the images the release holds, and no file was left out.")
+
+
+def _link(mirror, path: Path, alt: str) -> str:
+    return f"![{alt}]({path.relative_to(mirror.out).as_posix()})"
+
+
+def figures_section(mirror) -> str:
+    """Per generator: its sample grid, then its balance charts per task in a collapsed block."""
+    lines = []
+    for generator, drawn in mirror.figures.items():
+        display = tables.generators()[generator].display_name
+        lines += [f"### {display} (`{generator}`)", ""]
+        if drawn["samples"] is None:
+            lines += ["No sample grid: no class has both a natural and an AI-generated train image.", ""]
+        else:
+            lines += [_link(mirror, drawn["samples"], f"{display}: natural and AI-generated images, same class"), ""]
+        lines += ["<details>", f"<summary>Class balance of {display}'s tasks</summary>", ""]
+        for task, path in drawn["balance"].items():
+            lines += [_link(mirror, path, f"{display} task {task}: images per class"), ""]
+        lines += ["</details>", ""]
+    return "\n".join(lines).rstrip()
+
+
+def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str | None = None) -> str:
+    """README.md text: ``card_data`` as YAML front matter, then the template filled in from ``mirror``.
+
+    ``differences`` is the section on differences from the release (built from a raw tree); a copy
+    of the release itself has none, and says so.
+    """
+    from genimage_cl import _CITATION, _LICENSE
+
+    card_data["size_categories"] = [size_category(mirror.rows())]
+    body = string.Template(TEMPLATE.read_text()).substitute(
+        configs_table=configs_table(mirror),
+        rows=f"{mirror.rows():,}",
+        parquet_bytes=f"{mirror.parquet_bytes():,}",
+        task_order=", ".join(tables.generators()[k].display_name for k in tables.task_order()),
+        repo_id=repo_id,
+        built_from=BUILT_FROM[mirror.source_kind],
+        figures=figures_section(mirror),
+        differences=(differences or NO_DIFFERENCES).strip(),
+        license=_LICENSE,
+        citation=_CITATION.strip(),
+    )
+    return f"---\n{card_data.to_yaml()}\n---\n\n{body}"

@@ -1,0 +1,110 @@
+"""Write a config, one of its tasks, or one split as an ImageFolder tree for torchvision or timm.
+
+Layouts: --layout class gives <out>/<split>/<wnid>/<file> (classification, 1000-class wnid
+folders); --layout source gives <out>/<split>/{nature,ai}/<file> (real-versus-fake detection,
+as in GenImage's own timm recipe). Splits are train (GenImage train) and test (GenImage val).
+
+At the default 64 px the config is built (or taken from the datasets cache) and each image's PNG
+bytes are written. With --image-size original and a raw GenImage tree, nothing is built: the
+source files are hard-linked (same file system) or copied, each first decoded as a build would; files
+that cannot be read are skipped and listed in <out>/skipped.txt. Files are written under a
+temporary name and renamed: re-running after an interruption skips complete files.
+
+Examples:
+  python -m conversion export-imagefolder --data-dir /data/GenImage --config sdv14 --task 0 --out sdv14-t0
+  python -m conversion export-imagefolder --data-dir /data/GenImage --config sdv14 --layout source \\
+      --image-size original --out sdv14-detect
+Load the result with datasets' imagefolder (or torchvision.datasets.ImageFolder on <out>/train):
+  datasets.load_dataset("imagefolder", data_dir="sdv14-t0")
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from conversion import configs, imagefolder, sources, streams
+
+NAME = "export-imagefolder"
+HELP = "write a config, task or split as an ImageFolder tree (<split>/<wnid>/ or <split>/{nature,ai}/)"
+
+
+def _image_size(value: str):
+    if value in ("original", "none", "None"):
+        return sources.ORIGINAL
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size <= 0:
+        raise ValueError(f"--image-size must be a positive integer or 'original', got {value!r}")
+    return size
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--data-dir", type=Path, required=True, help="the unzipped GenImage root (or a build source)")
+    parser.add_argument("--config", required=True, choices=sorted(configs.config_parts()), metavar="CONFIG",
+                        help="config to export, e.g. sdv14, disjoint, adm-task2")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the ImageFolder tree into")
+    parser.add_argument("--task", type=int, default=None, help="export only this task (the task column, 0..5)")
+    parser.add_argument("--split", choices=("train", "test", "both"), default="both", help="split(s) (default: both)")
+    parser.add_argument("--source", choices=streams.SOURCE_CHOICES, default="both",
+                        help="images to export: both, ai or nature (default: both)")
+    parser.add_argument("--layout", choices=sorted(imagefolder.LAYOUTS), default="class",
+                        help="class: <split>/<wnid>/; source: <split>/{nature,ai}/ (default: class)")
+    parser.add_argument("--image-size", default="64", metavar="SIZE",
+                        help="64 (the release's pixels, default), another size, or 'original'")
+    parser.add_argument("--files", choices=imagefolder.FILE_MODES, default="auto",
+                        help="original size from a raw tree: hard-link, copy, or link where possible (default: auto)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="datasets cache for the build")
+    parser.add_argument("--num-proc", type=int, default=None, help="processes for the build")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _build(args, image_size):
+    """The config as built; for one task only that task's config (same rows, less to build)."""
+    from genimage_cl import GenImageCL
+
+    config = args.config
+    pairs = [(g, t) for g, t in configs.config_parts()[config] if t == args.task]
+    if args.task is not None and len(pairs) == 1:
+        config = configs.task_config_name(*pairs[0])
+    builder = GenImageCL(config_name=config, data_dir=str(args.data_dir), image_size=image_size,
+                         cache_dir=str(args.cache_dir) if args.cache_dir else None)
+    builder.download_and_prepare(num_proc=args.num_proc)
+    return builder.as_dataset()
+
+
+def run(args) -> int:
+    from conversion import raw_tree
+
+    image_size = _image_size(args.image_size)
+    splits = ("train", "test") if args.split == "both" else (args.split,)
+    parts = configs.config_parts()[args.config]
+    start = time.perf_counter()
+    source = sources.open_source(args.data_dir, sorted({g for g, _ in parts})) if image_size == sources.ORIGINAL else None
+    if isinstance(source, raw_tree.RawTreeSource):
+        items = imagefolder.select_items(source, parts, splits, args.task, args.source)
+        outcome = imagefolder.export_source_files(items, args.out, args.layout, args.files, not args.no_progress)
+    else:
+        if args.files == "link":
+            raise ValueError("--files link needs --image-size original and a raw GenImage tree as --data-dir")
+        views = imagefolder.select_views(_build(args, image_size), splits, args.task, args.source)
+        outcome = imagefolder.export_dataset(views, args.out, args.layout, not args.no_progress)
+    skipped = imagefolder.write_skip_list(args.out, outcome.skipped)
+    print(summary(args, outcome, time.perf_counter() - start, skipped))
+    return 0
+
+
+def summary(args, outcome: imagefolder.Outcome, seconds: float, skipped_file) -> str:
+    what = args.config + (f" task {args.task}" if args.task is not None else "")
+    lines = [f"\nexported {what} ({args.source} images, layout {args.layout}) to {args.out} in {seconds:.1f} s"]
+    actions = ", ".join(f"{n} {action}" for action, n in sorted(outcome.actions.items())) or "no files"
+    lines.append(f"files: {actions}; {outcome.bytes / 1e6:.1f} MB")
+    for split in sorted({s for s, _ in outcome.folders}):
+        folders = {f: n for (s, f), n in outcome.folders.items() if s == split}
+        lines.append(f"  {split}: {sum(folders.values())} images in {len(folders)} folders")
+    if skipped_file:
+        lines.append(f"skipped {len(outcome.skipped)} unreadable file(s), listed in {skipped_file}")
+    lines.append(f'load it with: datasets.load_dataset("imagefolder", data_dir="{args.out}")')
+    return "\n".join(lines)

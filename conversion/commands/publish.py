@@ -1,0 +1,54 @@
+"""Build the Hub copy of GenImage-CL (Parquet shards + README.md) and optionally upload it.
+
+DIR is a raw GenImage tree or the CL tensor release (detected). Each generator-task present is
+built once into FOLDER/data/<generator>/task<k>/; README.md declares every config whose tasks are
+all present (each generator, each generator-task, disjoint) as a view over those files. Re-running
+skips finished parts. With --repo-id the folder is uploaded with huggingface_hub (token from
+`hf auth login` or HF_TOKEN); --dry-run prints the upload plan instead.
+
+Examples:
+  python -m conversion publish --data-dir /data/processedSingleGenerators --out genimage-cl
+  python -m conversion publish --data-dir /data/GenImage --out genimage-cl --repo-id me/genimage-cl --dry-run
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conversion import publish, upload
+
+NAME = "publish"
+HELP = "build the Parquet Hub copy with its card and upload it (or --dry-run)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--data-dir", type=Path, required=True, help="raw GenImage tree or CL tensor release")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write (the dataset repository's content)")
+    parser.add_argument("--repo-id", default=None, help="upload to this Hub dataset repository (USER/NAME)")
+    parser.add_argument("--dry-run", action="store_true", help="print the upload plan; upload nothing")
+    parser.add_argument("--private", action="store_true", help="create the repository private")
+    parser.add_argument("--max-shard-size", default=publish.MAX_SHARD_SIZE,
+                        help=f"largest Parquet shard, as push_to_hub counts it (default {publish.MAX_SHARD_SIZE})")
+    parser.add_argument("--num-proc", type=int, default=None, help="processes per build")
+    parser.add_argument("--no-yaml-aliases", action="store_true",
+                        help="write every config's features in full in README.md (as push_to_hub does; over 1 MB of "
+                             "YAML, seconds to parse per load) instead of once with YAML aliases")
+
+
+def run(args) -> int:
+    api = None
+    if args.repo_id and not args.dry_run:
+        api = upload.connect(args.repo_id)
+    print(f"building {args.out} from {args.data_dir}")
+    mirror = publish.build_mirror(args.data_dir, args.out, args.max_shard_size, args.num_proc, args.repo_id,
+                                  yaml_aliases=not args.no_yaml_aliases)
+    print()
+    print(publish.summary(mirror))
+    if args.dry_run:
+        print()
+        print(upload.plan(mirror, args.repo_id))
+        print("dry run: nothing uploaded")
+    elif api is not None:
+        info = upload.upload(mirror, args.repo_id, api, private=args.private or None)
+        print(f"uploaded to https://huggingface.co/datasets/{args.repo_id} ({getattr(info, 'oid', '')})")
+    return 0

@@ -1,0 +1,35 @@
+"""Check downloaded GenImage zip parts (``<inner>.z01`` ... ``<inner>.zip``) against the official md5 list.
+
+Looks for parts anywhere below DIR and reports, per generator, missing, corrupt (md5 mismatch) and
+extra parts; exits with status 1 if there is any. Files are read in parallel.
+
+Example:
+  python -m conversion verify-downloads /data/GenImage-zips --jobs 8
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conversion import tables, verify_downloads
+
+NAME = "verify-downloads"
+HELP = "check GenImage zip parts against the official md5 list"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("path", type=Path, metavar="DIR", help="folder holding the downloaded zip parts")
+    parser.add_argument("--generators", nargs="+", choices=sorted(tables.generators()), metavar="KEY",
+                        help="generators that must be complete (default: every generator with a part in DIR)")
+    parser.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1),
+                        help="files read in parallel (default: CPUs, at most 8)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    checks = verify_downloads.verify(args.path, args.generators, args.jobs, progress=not args.no_progress)
+    print(verify_downloads.format_checks(checks))
+    problems = [c for c in checks if c.status in verify_downloads.PROBLEMS]
+    print(f"{len(checks) - len(problems)} parts ok, {len(problems)} problem(s)")
+    return 1 if problems else 0

@@ -1,0 +1,142 @@
+"""Check and convert one image file: fully decoded, the same way every time, or refused with a reason.
+
+Every image is decoded completely (``Image.load``), so truncated files are caught. What Pillow can
+read is converted by the release's pipeline (:mod:`conversion.pixels`) whatever its mode, format or
+file extension; EXIF orientation is left as the release left it (not applied) and ICC profiles are
+ignored, as the release's ``convert("RGB")`` did. What cannot be read raises :class:`Unreadable`
+whose message is the skip reason. Where the release would have dropped an image that we keep, the
+result carries a ``difference`` note.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import stat
+from dataclasses import dataclass
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from conversion import pixels
+
+MAX_IMAGE_PIXELS = 2 * 89_478_485
+"""Images declaring more pixels are refused as decompression bombs. This is the limit at which
+Pillow's default settings raise ``DecompressionBombError``, so we refuse what the release refused."""
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+"""Larger files are not read into memory (GenImage's largest images are a few MB)."""
+
+FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP")
+"""Formats Pillow may decode here; others (EPS, which runs Ghostscript, TIFF, ...) are refused."""
+
+_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
+
+RELEASE_DROPPED = "kept; the release dropped it"
+"""Prefix of a ``difference`` note: an image we keep that the release's pipeline could not save."""
+
+
+class Unreadable(Exception):
+    """An image file that cannot be decoded; the message is the skip reason."""
+
+
+@dataclass(frozen=True)
+class Converted:
+    data: bytes
+    difference: str | None = None
+
+
+@contextlib.contextmanager
+def _strict_pillow():
+    """Truncated files raise and our pixel limit applies, whatever the caller set in Pillow globally."""
+    saved = ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS
+    ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = False, None
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = saved
+
+
+def _registered_formats() -> tuple[str, ...]:
+    Image.init()
+    return tuple(f for f in FORMATS if f in Image.OPEN)
+
+
+def _signature(data: bytes) -> str | None:
+    return next((fmt for magic, fmt in _SIGNATURES.items() if data.startswith(magic)), None)
+
+
+def open_checked(data: bytes) -> Image.Image:
+    """The fully decoded image in ``data``; :class:`Unreadable` with the reason otherwise."""
+    if not data:
+        raise Unreadable("empty file (0 bytes)")
+    try:
+        image = Image.open(io.BytesIO(data), formats=_registered_formats())
+    except UnidentifiedImageError:
+        fmt = _signature(data)
+        if fmt:
+            raise Unreadable(f"bad header: {fmt} signature but the header cannot be read") from None
+        raise Unreadable("not an image: no JPEG or PNG signature and no format Pillow reads here") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise Unreadable(f"bad header: {err}") from None
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        image.close()
+        raise Unreadable(
+            f"decompression bomb: {width}x{height} = {width * height} pixels declared, limit {MAX_IMAGE_PIXELS}"
+        )
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        image.close()
+        reason = str(err) or type(err).__name__
+        kind = "truncated" if "truncated" in reason.lower() else "corrupt"
+        raise Unreadable(f"{kind}: {reason}") from None
+    return image
+
+
+def _release_dropped(image: Image.Image) -> str | None:
+    """The note for an AI image the release could not save as PNG (judged on one pixel), else None."""
+    try:
+        image.crop((0, 0, 1, 1)).save(io.BytesIO(), format="PNG")
+    except (OSError, KeyError, ValueError) as err:
+        return f"{RELEASE_DROPPED} ({err})"
+    return None
+
+
+def _ai_pixels(image: Image.Image, size: int) -> Converted:
+    """The release's AI pipeline; images it could not save as PNG are kept as RGB and marked."""
+    try:
+        return Converted(pixels.png_bytes(pixels.ai_pixels(image, size)))
+    except (OSError, KeyError, ValueError) as err:
+        small = image.resize((size, size)).convert("RGB")
+        return Converted(pixels.png_bytes(small), f"{RELEASE_DROPPED} ({err})")
+
+
+def convert(data: bytes, source: str, image_size: int | None) -> Converted:
+    """``data`` checked and converted: release pixels as PNG, or ``data`` itself if ``image_size`` is None."""
+    with _strict_pillow():
+        with open_checked(data) as image:
+            try:
+                if image_size is None:
+                    return Converted(data, _release_dropped(image) if source == "ai" else None)
+                if source == "ai":
+                    return _ai_pixels(image, image_size)
+                return Converted(pixels.png_bytes(pixels.nature_pixels(image, image_size)))
+            except (OSError, ValueError) as err:  # decoded, but Pillow cannot convert its mode
+                raise Unreadable(f"cannot convert: {err}") from None
+
+
+def read_limited(path: str) -> bytes:
+    """The bytes of ``path``; :class:`Unreadable` if it cannot be read or is implausibly large."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise Unreadable("not a regular file")
+        with open(path, "rb") as f:
+            size = f.seek(0, io.SEEK_END)
+            if size > MAX_FILE_BYTES:
+                raise Unreadable(f"file too large: {size} bytes, limit {MAX_FILE_BYTES}")
+            f.seek(0)
+            return f.read()
+    except OSError as err:
+        raise Unreadable(f"cannot read file: {err.strerror or err}") from None

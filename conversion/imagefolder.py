@@ -1,0 +1,200 @@
+"""Write a config, task or split as an ImageFolder tree: ``<split>/<wnid>/`` or ``<split>/{nature,ai}/``.
+
+Two ways to fill it:
+
+* from a built dataset (any image size, any build source): each row's image bytes are written as
+  they are stored (PNG at 64 px);
+* at original size from a raw GenImage tree: the source files themselves are hard-linked (or copied
+  where a link is impossible or not wanted), without building anything; each file is first fully
+  decoded with the build's own checks (:mod:`conversion.decode`) and skipped, with its reason, if
+  a build would skip it.
+
+Every file is written to a temporary name and renamed, so a file under its final name is complete:
+re-running skips it and finishes the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from conversion import decode, naming, streams, tables
+
+LAYOUTS = {"class": "one folder per wnid (classification)", "source": "nature/ and ai/ (detection, GenImage's recipe)"}
+FILE_MODES = ("auto", "link", "copy")
+_FORMAT_EXTENSIONS = {"PNG": ".png", "JPEG": ".JPEG", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tiff"}
+_FORMAT_OF_EXTENSION = {".png": "PNG", ".jpeg": "JPEG", ".jpg": "JPEG", ".webp": "WEBP", ".gif": "GIF", ".bmp": "BMP",
+                        ".tif": "TIFF", ".tiff": "TIFF"}
+
+
+@dataclass
+class Outcome:
+    """What an export did: file counts per action and per (split, folder), skipped files with reasons."""
+
+    actions: Counter = field(default_factory=Counter)
+    folders: Counter = field(default_factory=Counter)
+    bytes: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    targets: set = field(default_factory=set)
+
+    def claim(self, target: Path) -> Path:
+        """Refuse a second row for the same file: an export never overwrites its own output."""
+        if target in self.targets:
+            raise ValueError(f"two images of the export map to {target}; export fewer generators or one source")
+        self.targets.add(target)
+        return target
+
+
+def folder_name(layout: str, label: int, source: int) -> str:
+    if layout == "class":
+        return tables.wnids()[label]
+    if layout == "source":
+        return tables.SOURCES[source]
+    raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
+
+
+def _image_format(data: bytes) -> str | None:
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if data[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if data[:2] == b"BM":
+        return "BMP"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    return None
+
+
+def file_name_for(file_name: str, data: bytes) -> str:
+    """A safe single-component name: the row's file name, with an extension that matches the bytes."""
+    parts = [p for p in file_name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    name = "_".join(parts).lstrip(".") or "image"
+    stem, ext = naming.split_name(name)
+    actual = _image_format(data)
+    if actual is None or _FORMAT_OF_EXTENSION.get(ext) == actual:
+        return name
+    return f"{stem}{_FORMAT_EXTENSIONS[actual]}"
+
+
+def _part(target: Path) -> Path:
+    return target.with_name(f".{target.name}.part")
+
+
+def write_bytes(target: Path, data: bytes) -> str:
+    """Write ``data`` to ``target`` atomically; ``"kept"`` if a complete file is already there."""
+    if target.is_file() and target.stat().st_size == len(data):
+        return "kept"
+    part = _part(target)
+    part.write_bytes(data)
+    os.replace(part, target)
+    return "written"
+
+
+def place_file(source: Path, target: Path, mode: str) -> str:
+    """Hard-link (``link``), copy (``copy``) or link-else-copy (``auto``) ``source`` to ``target`` atomically."""
+    if target.is_file() and (os.path.samefile(source, target) or target.stat().st_size == source.stat().st_size):
+        return "kept"
+    part = _part(target)
+    part.unlink(missing_ok=True)
+    action = "copied"
+    if mode in ("auto", "link"):
+        try:
+            os.link(source, part)
+            action = "linked"
+        except OSError as err:
+            if mode == "link":
+                raise OSError(f"cannot hard-link {source} into {target.parent} ({err}); use --files copy") from err
+    if action == "copied":
+        shutil.copyfile(source, part)
+    os.replace(part, target)
+    return action
+
+
+def _check_image(path: Path, source: str) -> str | None:
+    """Why a build would skip ``path`` (the same full decode and checks), or None."""
+    try:
+        decode.convert(decode.read_limited(str(path)), source, None)
+    except decode.Unreadable as err:
+        return str(err)
+    return None
+
+
+def export_dataset(views: dict[str, list], out: Path, layout: str, progress: bool = True) -> Outcome:
+    """Write the rows of ``views`` ({split: [Dataset, ...]}) under ``out/<split>/<folder>/``."""
+    import datasets  # here, not at the top: ``python -m conversion --help`` stays quick
+
+    outcome = Outcome()
+    for split, parts in views.items():
+        total = sum(len(v) for v in parts)
+        with tqdm(total=total, desc=f"export {split}", unit="img", disable=not progress) as bar:
+            for view in parts:
+                raw = view.select_columns(["image", "label", "source", "file_name"]).cast_column(
+                    "image", datasets.Image(decode=False)
+                )
+                for batch in raw.iter(batch_size=256):
+                    for image, label, source, name in zip(batch["image"], batch["label"], batch["source"],
+                                                          batch["file_name"]):
+                        data = image["bytes"] if image["bytes"] is not None else Path(image["path"]).read_bytes()
+                        folder = folder_name(layout, label, source)
+                        directory = out / split / folder
+                        directory.mkdir(parents=True, exist_ok=True)
+                        outcome.actions[write_bytes(outcome.claim(directory / file_name_for(name, data)), data)] += 1
+                        outcome.folders[split, folder] += 1
+                        outcome.bytes += len(data)
+                    bar.update(len(batch["file_name"]))
+    return outcome
+
+
+def export_source_files(items: dict[str, list], out: Path, layout: str, mode: str, progress: bool = True) -> Outcome:
+    """Link or copy raw-tree items ({split: [raw_tree.Item, ...]}) under ``out/<split>/<folder>/``."""
+    outcome = Outcome()
+    for split, split_items in items.items():
+        for item in tqdm(split_items, desc=f"export {split}", unit="img", disable=not progress):
+            path = Path(item.path)
+            reason = _check_image(path, tables.SOURCES[item.source])
+            if reason:
+                outcome.skipped.append((str(path), reason))
+                continue
+            folder = folder_name(layout, item.label, item.source)
+            directory = out / split / folder
+            directory.mkdir(parents=True, exist_ok=True)
+            outcome.actions[place_file(path, outcome.claim(directory / item.file_name), mode)] += 1
+            outcome.folders[split, folder] += 1
+            outcome.bytes += path.stat().st_size
+    return outcome
+
+
+def select_views(dataset_dict, splits, task: int | None, source: str) -> dict[str, list]:
+    """{split: [view, ...]}: the chosen task (or every task) and source of each split, in row order."""
+    chosen = streams.tasks(dataset_dict, source=source, splits=tuple(splits))
+    if task is not None:
+        chosen = [t for t in chosen if t.index == task]
+        if not chosen:
+            raise ValueError(f"task {task} has no rows in this config")
+    return {split: [t.splits[split] for t in chosen] for split in splits}
+
+
+def select_items(source, parts, splits, task: int | None, source_choice: str) -> dict[str, list]:
+    """The raw-tree items the builder would convert, narrowed to one task and source."""
+    wanted = [(g, t) for g, t in parts if task is None or t == task]
+    if not wanted:
+        raise ValueError(f"task {task} is not part of this config")
+    keep = set(range(len(tables.SOURCES))) if source_choice == "both" else {tables.SOURCES.index(source_choice)}
+    return {split: [i for i in source.split_plan(split, wanted).items if i.source in keep] for split in splits}
+
+
+def write_skip_list(out: Path, skipped: list[tuple[str, str]]) -> Path | None:
+    if not skipped:
+        return None
+    path = out / "skipped.txt"
+    write_bytes(path, "".join(f"{p}\t{reason}\n" for p, reason in skipped).encode())
+    return path

@@ -1,0 +1,328 @@
+"""Read the CL release's tensors (design.md section 2) as a build source.
+
+The release holds one ``X.pt``/``y.pt`` pair per generator, task, split and source, under folder
+names that vary (the original scripts wrote
+``processedSingleGenerators/<Generator>/single_generator/<task>/<val|train>/<ai|nature>/X.pt``).
+Each pair is found by its path components: a generator name (key, display name, top or inner
+folder), a task (``3``, ``task3``, ``task_3``), a split (``train``; ``val`` or ``test``) and a
+source (``ai``; ``nature``). ``X`` is float32 ``[N, 3, 64, 64]``, normalized; ``y`` is int64
+``[N]`` holding clsloc id - 1. Every row is turned back into uint8 pixels and re-normalized in
+float32 torch ops; only a bit-exact match is accepted, so the PNG stored is lossless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections import Counter
+import logging
+import os
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from PIL import Image
+
+from conversion import pixels, raw_tree, safe_tensors, tables
+
+logger = logging.getLogger(__name__)
+
+X_FILE = "X.pt"
+Y_FILE = "y.pt"
+SPLIT_NAMES = {"train": "train", "val": "test", "test": "test"}
+"""Release split folder -> contract split (the loaders call GenImage's val split ``test`` too)."""
+SOURCE_NAMES = {"ai": "ai", "nature": "nature"}
+BATCH_ROWS = 256
+"""Rows converted together: large enough for vectorized checks, small enough to stay in cache."""
+_TASK_NAME = re.compile(r"^(?:task[_-]?)?(\d+)$", re.IGNORECASE)
+
+
+class ReleaseError(ValueError):
+    """The tensor release is incomplete, ambiguous or holds something else than the release's tensors."""
+
+
+class Pair(NamedTuple):
+    """One ``X.pt``/``y.pt`` pair and what its path says it holds (``task`` None if the path has none)."""
+
+    generator: str
+    task: int | None
+    split: str
+    source: str
+    x_path: Path
+    y_path: Path
+
+
+def _generator_names() -> dict[str, str]:
+    names = {}
+    for key, g in tables.generators().items():
+        for name in (key, g.display_name, g.top_folder, g.inner_folder):
+            names[name.lower()] = key
+    return names
+
+
+def _classify(component: str, generator_names: dict[str, str]) -> tuple[str, object] | None:
+    """(kind, value) of a path component that names a generator, task, split or source."""
+    lower = component.lower()
+    if lower in generator_names:
+        return "generator", generator_names[lower]
+    if lower in SPLIT_NAMES:
+        return "split", SPLIT_NAMES[lower]
+    if lower in SOURCE_NAMES:
+        return "source", SOURCE_NAMES[lower]
+    match = _TASK_NAME.match(component)
+    if match and int(match.group(1)) < len(tables.task_classes()):
+        return "task", int(match.group(1))
+    return None
+
+
+def _describe_pair(root: Path, x_path: Path, components: list[str], root_components: list[str]) -> dict:
+    """What the folders between ``root`` and ``x_path`` say, falling back on the root's own names."""
+    names = _generator_names()
+    found: dict[str, set] = {}
+    for component in components:
+        kind = _classify(component, names)
+        if kind:
+            found.setdefault(kind[0], set()).add(kind[1])
+    for kind, values in found.items():
+        if len(values) > 1:
+            raise ReleaseError(
+                f"{x_path}: its folders name more than one {kind} ({', '.join(sorted(map(str, values)))}); "
+                f"expected one generator, task, split and source folder on the way from {root}"
+            )
+    meaning = {kind: values.pop() for kind, values in found.items()}
+    for component in reversed(root_components):
+        kind = _classify(component, names)
+        if kind and kind[0] not in meaning:
+            meaning[kind[0]] = kind[1]
+    missing = [k for k in ("generator", "split", "source") if k not in meaning]
+    if missing:
+        raise ReleaseError(
+            f"{x_path}: no {' or '.join(missing)} folder on its path; expected a generator "
+            f"({', '.join(sorted({g.top_folder for g in tables.generators().values()}))} or a key), "
+            f"a split ({'/'.join(SPLIT_NAMES)}) and a source ({'/'.join(SOURCE_NAMES)})"
+        )
+    return meaning
+
+
+def discover(root: str | os.PathLike) -> list[Pair]:
+    """Every ``X.pt``/``y.pt`` pair under ``root``, sorted by (generator, task, split, source)."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise ReleaseError(f"release root {str(root)!r} is not a directory")
+    root_components = list(root.resolve().parts[1:])
+    pairs: dict[tuple, Pair] = {}
+    extra_files = 0
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        extra_files += sum(1 for f in files if f.startswith("X_") and f.endswith(".pt"))
+        if X_FILE not in files:
+            continue
+        folder = Path(folder)
+        x_path, y_path = folder / X_FILE, folder / Y_FILE
+        if Y_FILE not in files:
+            raise ReleaseError(f"{x_path} has no {Y_FILE} beside it")
+        meaning = _describe_pair(root, x_path, list(folder.relative_to(root).parts), root_components)
+        pair = Pair(meaning["generator"], meaning.get("task"), meaning["split"], meaning["source"], x_path, y_path)
+        key = pair[:4]
+        if key in pairs:
+            raise ReleaseError(f"two tensor files for the same generator, task, split and source: "
+                               f"{pairs[key].x_path} and {x_path}")
+        pairs[key] = pair
+    if extra_files:
+        logger.info(f"ignored {extra_files} corrupted-copy tensor files (X_<corruption>.pt) under {root}")
+    return sorted(pairs.values(), key=lambda p: (p.generator, -1 if p.task is None else p.task, p.split, p.source))
+
+
+def looks_like_release(root: str | os.PathLike) -> bool:
+    """True if an ``X.pt`` file lies anywhere under ``root``."""
+    for _folder, dirs, files in os.walk(Path(root).expanduser()):
+        if X_FILE in files:
+            return True
+    return False
+
+
+def load_pair(pair: Pair) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both tensors of a pair, memory-mapped, loaded with ``weights_only`` and checked."""
+    try:
+        return safe_tensors.load_release_pair(pair.x_path, pair.y_path, tables.release_pixels()["image_size"])
+    except safe_tensors.BadTensorFile as err:
+        raise ReleaseError(str(err)) from None
+
+
+def standard_labels(pair: Pair, y: torch.Tensor) -> np.ndarray:
+    """Standard ImageNet-1k labels of ``y`` (clsloc id - 1)."""
+    clsloc = y.numpy() + 1
+    bad = clsloc[(clsloc < 1) | (clsloc > 1000)]
+    if len(bad):
+        raise ReleaseError(f"{pair.y_path}: values {sorted(set((bad - 1).tolist()))[:5]} outside 0..999 "
+                           f"(y is clsloc id - 1)")
+    table = np.zeros(1001, dtype=np.int64)
+    for clsloc_id, label in tables.label_of_clsloc().items():
+        table[clsloc_id] = label
+    return table[clsloc]
+
+
+def task_of_labels(pair: Pair, labels: np.ndarray) -> int:
+    """The task whose class set holds every label; it must agree with the task folder if there is one."""
+    present = set(np.unique(labels).tolist())
+    fitting = [t for t, classes in enumerate(tables.task_classes()) if present <= set(classes)]
+    if not present:
+        if pair.task is None:
+            raise ReleaseError(f"{pair.y_path}: empty, and no task folder on its path to tell its task")
+        return pair.task
+    if not fitting:
+        of_label = tables.task_of_label()
+        tasks = sorted({of_label[label][0] for label in present if label in of_label})
+        outside = sorted(label for label in present if label not in of_label)
+        raise ReleaseError(
+            f"{pair.y_path}: its labels match no single task class set (they fall in tasks {tasks}"
+            + (f"; standard labels {outside[:5]} belong to no task" if outside else "")
+            + ")"
+        )
+    task = fitting[0]
+    if pair.task is not None and pair.task != task:
+        raise ReleaseError(f"{pair.y_path}: its folder says task {pair.task} but its labels are task {task}'s class set")
+    return task
+
+
+def _normalization() -> tuple[torch.Tensor, torch.Tensor]:
+    constants = tables.release_pixels()
+    mean = torch.tensor(constants["mean"], dtype=torch.float32).view(-1, 1, 1)
+    std = torch.tensor(constants["std"], dtype=torch.float32).view(-1, 1, 1)
+    return mean, std
+
+
+def normalize(u8: torch.Tensor) -> torch.Tensor:
+    """uint8 ``[..., 3, H, W]`` -> the release's float32 (ToTensor then Normalize)."""
+    mean, std = _normalization()
+    return (u8.to(torch.float32) / 255 - mean) / std
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Invert :func:`normalize`: ``round((X * std + mean) * 255)`` clamped to 0..255."""
+    mean, std = _normalization()
+    return torch.round((x * std + mean) * 255).clamp_(0, 255).to(torch.uint8)
+
+
+def exact_uint8(x: torch.Tensor, path, indices=None) -> torch.Tensor:
+    """uint8 pixels of ``x``; an error naming the file and row unless re-normalizing gives ``x`` bit for bit."""
+    u8 = to_uint8(x)
+    bits = x.contiguous().view(torch.int32).view(len(x), -1)
+    same = (normalize(u8).view(torch.int32).view(len(x), -1) == bits).all(dim=1)
+    if not bool(same.all()):
+        row = int((~same).nonzero()[0])
+        index = int(indices[row]) if indices is not None else row
+        raise ReleaseError(
+            f"{path}: row {index} is not the release pipeline's output: re-normalizing its uint8 pixels does not "
+            f"give back X bit for bit (an edited or re-saved tensor?); refusing to store a rounded copy"
+        )
+    return u8
+
+
+def release_file_name(generator: str, task: int, split: str, source: str, index: int, count: int) -> str:
+    """Stable id of a release row; the index is zero-padded so that names sort like indices."""
+    width = max(6, len(str(max(count - 1, 0))))
+    return f"{generator}/task{task}/{split}/{source}/{index:0{width}d}"
+
+
+_RELEASE_NAME = re.compile(r"^[a-z0-9]+/task\d+/(?:train|test)/(?:ai|nature)/\d+$")
+
+
+def is_release_name(file_name: str) -> bool:
+    return bool(_RELEASE_NAME.match(file_name))
+
+
+def release_index(file_name: str) -> int:
+    """The X.pt row index of a :func:`release_file_name`."""
+    return int(file_name.rsplit("/", 1)[1])
+
+
+class ReleaseSource:
+    """A CL tensor release as a build source: discovered once, validated when planned, converted lazily."""
+
+    kind = "CL tensor release"
+
+    def __init__(self, root: str | os.PathLike, generator_keys: list[str], image_size=64):
+        size = tables.release_pixels()["image_size"]
+        if image_size != size:
+            raise ReleaseError(
+                f"{root} is a tensor release: its images exist only as {size}x{size} pixels, so image_size must be "
+                f"{size} (got {image_size!r}); build from the raw GenImage tree for other sizes or original files"
+            )
+        self.root = Path(root).expanduser()
+        found = discover(self.root)
+        present = sorted({p.generator for p in found})
+        missing = [k for k in generator_keys if k not in present]
+        if missing:
+            raise ReleaseError(
+                f"the tensor release under {str(self.root)!r} has no {', '.join(missing)} tensors; "
+                f"it holds {', '.join(present) or 'no X.pt/y.pt pair'}"
+            )
+        self.pairs = [p for p in found if p.generator in generator_keys]
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for pair in self.pairs:
+            for path in (pair.x_path, pair.y_path):
+                st = path.stat()
+                digest.update(repr((str(path.relative_to(self.root)), st.st_size, st.st_mtime_ns)).encode())
+        return digest.hexdigest()
+
+    def parts(self) -> list[tuple[str, int]]:
+        """Every (generator, task) present, task read from the labels where the path names none."""
+        return sorted({(p.generator, self._task(p)[0]) for p in self.pairs})
+
+    def _task(self, pair: Pair) -> tuple[int, np.ndarray, int]:
+        """(task, standard labels, row count) of a pair, checking both tensors."""
+        x, y = load_pair(pair)
+        labels = standard_labels(pair, y)
+        return task_of_labels(pair, labels), labels, len(x)
+
+    def split_plan(self, split: str, parts: list[tuple[str, int]]) -> raw_tree.Plan:
+        """The split's rows for ``parts``; a release has no name skips and nothing excluded."""
+        wanted = set(parts)
+        cells = {}
+        for pair in self.pairs:
+            if pair.split != split or (pair.task is not None and (pair.generator, pair.task) not in wanted):
+                continue
+            task, labels, count = self._task(pair)
+            if (pair.generator, task) in wanted:
+                cells[pair.generator, task, pair.source] = (pair, labels, count)
+        missing = [f"{g} task {t} {split} {s}" for g, t in sorted(wanted) for s in tables.SOURCES if (g, t, s) not in cells]
+        if missing:
+            raise ReleaseError(f"the tensor release under {str(self.root)!r} lacks X.pt/y.pt for: {'; '.join(missing)}")
+        items = []
+        for (generator, task, source), (pair, labels, count) in cells.items():
+            source_id = tables.SOURCES.index(source)
+            for index, label in enumerate(labels.tolist()):
+                name = release_file_name(generator, task, split, source, index, count)
+                items.append(raw_tree.Item(task, source_id, label, name, generator, str(pair.x_path), index))
+        items.sort()
+        found = Counter((item.generator, tables.SOURCES[item.source]) for item in items)
+        return raw_tree.Plan(items, [], {cell: 0 for cell in found}, dict(found))
+
+    def examples(self, items: list[raw_tree.Item], split: str, image_size, log=None):
+        """Rows as PNG, read in batches of rows of one ``X.pt`` (memory-mapped: only those rows are read)."""
+        task_of_label = tables.task_of_label()
+        size = tables.release_pixels()["image_size"]
+        for path, run in itertools.groupby(items, key=lambda item: item.path):
+            x = safe_tensors.load_tensor(path, torch.float32, (None, 3, size, size))
+            run = list(run)
+            for start in range(0, len(run), BATCH_ROWS):
+                batch = run[start : start + BATCH_ROWS]
+                indices = torch.tensor([item.index for item in batch], dtype=torch.int64)
+                u8 = exact_uint8(x.index_select(0, indices), path, indices=indices)
+                for item, image in zip(batch, u8.permute(0, 2, 3, 1).numpy()):
+                    if log is not None:
+                        log.kept(item)
+                    yield item.file_name, {
+                        "image": {"bytes": pixels.png_bytes(Image.fromarray(image, "RGB")), "path": None},
+                        "label": item.label,
+                        "task_label": task_of_label[item.label][1],
+                        "source": item.source,
+                        "generator": item.generator,
+                        "task": item.task,
+                        "file_name": item.file_name,
+                    }

@@ -1,0 +1,82 @@
+"""Write an original-style CL tensor release from a GenImage tree (design.md section 2).
+
+The release pipeline is re-done step by step: the release pixels of every image, then ToTensor
+(HWC uint8 -> CHW float32 / 255) and Normalize (``(x - mean) / std`` in float32 torch ops), stacked
+into ``X.pt``; ``y.pt`` is int64 clsloc id - 1. Rows are written in a seeded shuffled order, as the
+original scripts wrote them in file-system order. Used by the tests and the publish demo.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from conversion import configs, pixels, raw_tree, tables
+
+RELEASE_LAYOUTS = {
+    "original": "processedSingleGenerators/{top}/single_generator/{task}/{split_folder}/{source}",
+    "keys": "{key}/task{task}/{split}/{source}",
+    "named": "genimage_cl_release/{display}/task_{task}/{split_folder}/{source}",
+}
+"""Folder of each tensor pair: the original scripts' output, and two plausible renamings."""
+SPLIT_FOLDERS = {"train": "train", "test": "val"}
+
+
+def release_folder(root: Path, layout: str, generator: str, task: int, split: str, source: str) -> Path:
+    g = tables.generators()[generator]
+    relative = RELEASE_LAYOUTS[layout].format(
+        top=g.top_folder, key=generator, display=g.display_name, task=task, split=split,
+        split_folder=SPLIT_FOLDERS[split], source=source,
+    )
+    return root / relative
+
+
+def to_tensor_normalized(image: Image.Image) -> torch.Tensor:
+    """torchvision's ToTensor then Normalize, written out on the release's constants."""
+    constants = tables.release_pixels()
+    chw = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
+    x = chw.to(torch.float32).div(255)
+    mean = torch.as_tensor(constants["mean"], dtype=torch.float32).view(-1, 1, 1)
+    std = torch.as_tensor(constants["std"], dtype=torch.float32).view(-1, 1, 1)
+    return x.sub_(mean).div_(std)
+
+
+def make_sample_release(
+    tree_root: str | os.PathLike,
+    out_root: str | os.PathLike,
+    layout: str = "original",
+    generators: list[str] | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write ``X.pt``/``y.pt`` for every (generator, task, split, source) of the tree; return ``out_root``."""
+    if layout not in RELEASE_LAYOUTS:
+        raise ValueError(f"layout must be one of {sorted(RELEASE_LAYOUTS)}, got {layout!r}")
+    out_root = Path(out_root)
+    size = tables.release_pixels()["image_size"]
+    clsloc = tables.clsloc_of_label()
+    keys = list(tables.task_order()) if generators is None else generators
+    listing = raw_tree.scan(tree_root, keys)
+    for key in keys:
+        g_index = list(tables.generators()).index(key)
+        parts = [(key, t) for t in range(configs.NUM_TASKS)]
+        for split in SPLIT_FOLDERS:
+            items = raw_tree.plan(listing, split, parts).items
+            for task in range(configs.NUM_TASKS):
+                for source_id, source in enumerate(tables.SOURCES):
+                    cell = [i for i in items if i.task == task and i.source == source_id]
+                    order = np.random.default_rng([seed, g_index, task, source_id, len(split)]).permutation(len(cell))
+                    images, labels = [], []
+                    for item in (cell[i] for i in order):
+                        with Image.open(item.path) as image:
+                            images.append(to_tensor_normalized(pixels.release_pixels(image, source, size)))
+                        labels.append(clsloc[item.label] - 1)
+                    folder = release_folder(out_root, layout, key, task, split, source)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    x = torch.stack(images) if images else torch.empty((0, 3, size, size), dtype=torch.float32)
+                    torch.save(x, folder / "X.pt")
+                    torch.save(torch.tensor(labels, dtype=torch.int64), folder / "y.pt")
+    return out_root

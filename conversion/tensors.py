@@ -1,0 +1,90 @@
+"""Turn a loaded split back into the paper's tensors, so training code written for X.pt/y.pt runs unchanged.
+
+``paper_tensors(ds["train"])`` returns ``{(task, source): (X, y)}`` with ``X`` float32
+``[N, 3, 64, 64]`` normalized exactly as the release (or uint8 pixels) and ``y`` in the chosen
+notation: ``"clsloc"`` (clsloc id - 1, as the release's ``y.pt``), ``"standard"`` (the ``label``
+column) or ``"rank"`` (the paper's loader: rank among the task's unique clsloc ids in the split,
+0..99). Rows keep the dataset's order, except that rows built from the tensor release go back to
+their order in ``X.pt``, so the result equals the release bit for bit.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import NamedTuple
+
+import datasets
+import numpy as np
+import torch
+from PIL import Image
+
+from conversion import release, tables
+
+NOTATIONS = ("clsloc", "standard", "rank")
+DTYPES = ("float32", "uint8")
+
+
+class Tensors(NamedTuple):
+    X: torch.Tensor
+    y: torch.Tensor
+
+
+def _labels(standard: np.ndarray, notation: str, task_clsloc: np.ndarray) -> np.ndarray:
+    clsloc = np.asarray(tables.clsloc_of_label(), dtype=np.int64)[standard] - 1
+    if notation == "clsloc":
+        return clsloc
+    if notation == "standard":
+        return standard
+    return np.searchsorted(task_clsloc, clsloc)
+
+
+def _decode(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def paper_tensors(
+    split: datasets.Dataset,
+    task: int | None = None,
+    source: str | None = None,
+    dtype: str = "float32",
+    labels: str = "clsloc",
+    batch_size: int = 1000,
+) -> dict[tuple[int, str], Tensors]:
+    """``{(task, source): Tensors(X, y)}`` of one split, optionally one task and/or one source."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    if labels not in NOTATIONS:
+        raise ValueError(f"labels must be one of {NOTATIONS}, got {labels!r}")
+    if source is not None and source not in tables.SOURCES:
+        raise ValueError(f"source must be one of {tables.SOURCES}, got {source!r}")
+    task_col = np.asarray(split.data.column("task").to_numpy(), dtype=np.int64)
+    source_col = np.asarray(split.data.column("source").to_numpy(), dtype=np.int64)
+    keep = np.ones(len(split), dtype=bool)
+    if task is not None:
+        keep &= task_col == task
+    if source is not None:
+        keep &= source_col == tables.SOURCES.index(source)
+    rows = np.flatnonzero(keep)
+    raw = split.cast_column("image", datasets.Image(decode=False)).select_columns(["image", "label", "file_name"])
+    cells: dict[tuple[int, str], list[int]] = {}
+    for row in rows:
+        cells.setdefault((int(task_col[row]), tables.SOURCES[source_col[row]]), []).append(int(row))
+    result = {}
+    for (t, s), cell_rows in sorted(cells.items()):
+        part = raw.select(cell_rows)
+        names = part["file_name"]
+        order = np.arange(len(part))
+        if all(release.is_release_name(n) for n in names):
+            order = np.argsort([release.release_index(n) for n in names], kind="stable")
+        standard = np.asarray(part["label"], dtype=np.int64)[order]
+        images = [_decode(image["bytes"]) for batch in part.iter(batch_size=batch_size) for image in batch["image"]]
+        if len({image.shape for image in images}) > 1:
+            raise ValueError(f"task {t} {s}: images of different sizes cannot be stacked; build the config "
+                             f"with one image_size (64 reproduces the release)")
+        u8 = torch.from_numpy(np.stack(images)[order]).permute(0, 3, 1, 2).contiguous()
+        task_clsloc = np.sort(np.unique(np.asarray(tables.clsloc_of_label(), dtype=np.int64)[
+            np.asarray(split.data.column("label").to_numpy())[task_col == t]] - 1))
+        y = torch.from_numpy(_labels(standard, labels, task_clsloc).astype(np.int64))
+        result[t, s] = Tensors(release.normalize(u8) if dtype == "float32" else u8, y)
+    return result

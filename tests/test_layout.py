@@ -1,0 +1,96 @@
+"""Every supported layout is found; every bad data_dir fails at once with what was looked for and found."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conversion import layout, tables
+from conversion.sample_tree import generator_folder, make_sample_tree
+from genimage_cl import GenImageCL
+
+
+@pytest.fixture(scope="module")
+def mixed_root(tmp_path_factory):
+    """adm nested, biggan without its top folder, glide in the CL scripts' raw layout."""
+    root = tmp_path_factory.mktemp("mixed")
+    for key, kind in (("adm", "nested"), ("biggan", "inner"), ("glide", "raw")):
+        make_sample_tree(root, generators=[key], layout=kind, classes_per_task=1)
+    return root
+
+
+def test_every_layout_is_found(mixed_root):
+    generators = tables.generators()
+    found = layout.find_generators(mixed_root)
+    assert found == {
+        "adm": generator_folder(mixed_root, generators["adm"], "nested"),
+        "biggan": generator_folder(mixed_root, generators["biggan"], "inner"),
+        "glide": generator_folder(mixed_root, generators["glide"], "raw"),
+    }
+
+
+def test_root_may_be_the_generator_folder(mixed_root):
+    folder = generator_folder(mixed_root, tables.generators()["adm"], "nested")
+    assert layout.find_generators(folder) == {"adm": folder}
+    assert layout.find_generators(folder.parent) == {"adm": folder}
+
+
+def test_folder_names_match_without_case(tmp_path):
+    make_sample_tree(tmp_path, generators=["glide"], layout="nested", classes_per_task=1)
+    (tmp_path / "glide").rename(tmp_path / "GLIDE")
+    assert set(layout.find_generators(tmp_path)) == {"glide"}
+
+
+def test_builds_from_each_layout(mixed_root, build):
+    task1 = tables.task_classes()[1]
+    for key in ("adm", "biggan", "glide"):
+        rows = build(f"{key}-task1", mixed_root)["train"]
+        assert rows["source"] == [0, 1] and rows["label"] == [task1[0], task1[0]]
+        assert set(rows["generator"]) == {tables.generator_index(key)}
+
+
+def test_missing_data_dir(tmp_path):
+    with pytest.raises(layout.LayoutError, match="is not a directory"):
+        GenImageCL(config_name="sdv14", data_dir=str(tmp_path / "nowhere"))
+
+
+def test_empty_data_dir(tmp_path):
+    with pytest.raises(layout.LayoutError, match=r"neither a raw GenImage tree nor a CL tensor release.*looked for sdv14: stable_diffusion_v_1_4/imagenet_ai_0419_sdv4.*empty folder"):
+        GenImageCL(config_name="sdv14", data_dir=str(tmp_path))
+
+
+def test_unrelated_data_dir_names_its_content(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(layout.LayoutError, match=r"looked for adm: ADM/imagenet_ai_0508_adm.*the folder holds notes.txt, photos"):
+        GenImageCL(config_name="adm", data_dir=str(tmp_path))
+
+
+def test_generator_missing_from_tree(mixed_root):
+    with pytest.raises(layout.LayoutError, match=r"sdv14 not found.*Found adm at .*biggan at .*glide at"):
+        GenImageCL(config_name="sdv14", data_dir=str(mixed_root))
+
+
+def test_disjoint_needs_every_task_generator(mixed_root):
+    with pytest.raises(layout.LayoutError, match=r"midjourney, sdv14, vqdm not found"):
+        GenImageCL(config_name="disjoint", data_dir=str(mixed_root))
+
+
+def test_generator_without_a_source_folder(tmp_path):
+    make_sample_tree(tmp_path, generators=["wukong"], classes_per_task=1)
+    folder = generator_folder(tmp_path, tables.generators()["wukong"], "nested")
+    shutil.rmtree(folder / "val" / "nature")
+    with pytest.raises(layout.LayoutError, match=r"has no val/nature/ folder.*val/ holds ai"):
+        GenImageCL(config_name="wukong", data_dir=str(tmp_path))
+
+
+def test_no_data_dir_is_explained(tmp_path):
+    builder = GenImageCL(config_name="sdv14", cache_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="cannot be downloaded automatically: pass data_dir"):
+        builder.download_and_prepare()
+
+
+def test_unknown_config_lists_the_available_ones(sample_root):
+    with pytest.raises(ValueError, match="'sdv14-task9' not found.*'adm', 'biggan'"):
+        GenImageCL(config_name="sdv14-task9", data_dir=str(sample_root))

@@ -1,0 +1,79 @@
+"""File names of every generator, in every notation, map to the standard label."""
+
+from __future__ import annotations
+
+import pytest
+
+from conversion import naming, tables
+from conversion.sample_tree import ai_file_name
+
+
+@pytest.mark.parametrize(
+    "key, file_name, label",
+    [
+        ("adm", "115_adm_141.PNG", 115),
+        ("biggan", "116_biggan_00094.png", 116),
+        ("glide", "GLIDE_1000_200_08_808_glide_00033.png", 808),
+        ("midjourney", "208_midjourney_76.png", 208),
+        ("sdv14", "033_sdv4_00134.png", 33),
+        ("sdv15", "033_sdv5_00134.png", 33),
+        ("vqdm", "VQDM_1000_200_00_033_vqdm_00000.png", 33),
+        ("wukong", "033_wukong_00000.png", 33),
+        ("sdv14", "7_sdv4_1.PNG", 7),
+        ("glide", "0_glide_00001.png", 0),
+    ],
+)
+def test_ai_names(key, file_name, label):
+    assert naming.label_of(file_name, "ai", tables.generators()[key].tag) == label
+
+
+def test_every_generator_example_round_trips():
+    for generator in tables.generators().values():
+        for label in (0, 33, 999):
+            name = ai_file_name(generator, label, 12)
+            assert naming.ai_label(name, generator.tag) == label
+
+
+@pytest.mark.parametrize(
+    "file_name, message",
+    [
+        ("abc_adm_1.png", "not a number"),
+        ("1000_adm_1.png", "out of range"),
+        ("115_sdv4_1.png", "no '<class>_adm_<number>'"),
+        ("adm_1.png", "no '<class>_adm_<number>'"),
+        ("115_adm.png", "no '<class>_adm_<number>'"),
+    ],
+)
+def test_bad_ai_names(file_name, message):
+    with pytest.raises(naming.BadFileName, match=message):
+        naming.ai_label(file_name, "adm")
+
+
+@pytest.mark.parametrize(
+    "file_name, label",
+    [
+        ("ILSVRC2012_val_00000001.JPEG", 65),
+        ("ILSVRC2012_val_00000002.JPEG", 970),
+        ("ILSVRC2012_val_00000003.JPEG", 230),
+        ("ILSVRC2012_val_00050000.JPEG", 355),
+        ("n01440764_10026.JPEG", 0),
+        ("n02437616_7.jpeg", 355),
+    ],
+)
+def test_nature_names(file_name, label):
+    assert naming.label_of(file_name, "nature", "adm") == label
+
+
+@pytest.mark.parametrize(
+    "file_name, message",
+    [
+        ("ILSVRC2012_val_00000000.JPEG", "out of range"),
+        ("ILSVRC2012_val_00050001.JPEG", "out of range"),
+        ("n99999999_1.JPEG", "unknown wnid"),
+        ("photo.JPEG", "neither"),
+        ("ILSVRC2012_val_123.JPEG", "neither"),
+    ],
+)
+def test_bad_nature_names(file_name, message):
+    with pytest.raises(naming.BadFileName, match=message):
+        naming.nature_label(file_name)

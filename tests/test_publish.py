@@ -1,0 +1,331 @@
+"""The Hub copy: layout, card, loading with plain datasets, round trip to the release, resume, upload."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import datasets
+import pytest
+import torch
+import yaml
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, constants
+
+from conversion import cli, configs, publish, release, tables, upload
+from conversion import sample_release as release_writer
+from conversion.tensors import paper_tensors
+
+DISJOINT_PARTS = [(key, task) for task, key in enumerate(tables.task_order())]
+PARTS = sorted(set(DISJOINT_PARTS) | {("sdv14", t) for t in range(6)})
+
+
+def _pair_folder(root: Path, generator: str, task: int, split: str, source: str) -> Path:
+    return release_writer.release_folder(root, "original", generator, task, split, source)
+
+
+@pytest.fixture(scope="session")
+def small_release(sample_release, tmp_path_factory) -> Path:
+    """sdv14's six tasks plus the parts of ``disjoint``: adm, biggan, ... configs are incomplete."""
+    root = tmp_path_factory.mktemp("small_release") / "release"
+    for generator, task in PARTS:
+        for split in ("train", "test"):
+            for source in tables.SOURCES:
+                shutil.copytree(_pair_folder(sample_release, generator, task, split, source),
+                                _pair_folder(root, generator, task, split, source))
+    return root
+
+
+@pytest.fixture(scope="session")
+def mirror(small_release, tmp_path_factory):
+    out = tmp_path_factory.mktemp("hub") / "genimage-cl"
+    return publish.build_mirror(small_release, out, log=lambda line: None)
+
+
+@pytest.fixture
+def load(mirror, tmp_path_factory, monkeypatch):
+    """load_dataset("genimage-cl", ...) run from the folder's parent, as a user would."""
+    monkeypatch.chdir(mirror.out.parent)
+    cache = tmp_path_factory.mktemp("load_cache")
+
+    def _load(*args, **kwargs):
+        kwargs.setdefault("cache_dir", str(cache))
+        return datasets.load_dataset(mirror.out.name, *args, **kwargs)
+
+    return _load
+
+
+def _card(mirror) -> dict:
+    text = (mirror.out / "README.md").read_text()
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def _infos(card: dict) -> dict[str, dict]:
+    """dataset_info per config: a list for several configs, a single mapping for one."""
+    infos = card["dataset_info"]
+    return {i["config_name"]: i for i in (infos if isinstance(infos, list) else [infos])}
+
+
+def test_folder_layout(mirror):
+    files = sorted(str(p.relative_to(mirror.out)) for p in mirror.out.rglob("*") if p.is_file())
+    assert not [f for f in files if f.endswith(".py")]
+    shipped = [f for f in files if not f.startswith(publish.STATE_DIR + "/")]
+    expected = ["README.md"] + [f"data/{g}/task{t}/{s}-00000-of-00001.parquet" for g, t in PARTS for s in ("test", "train")]
+    expected += [f"figures/samples-{g}.png" for g in sorted({g for g, _ in PARTS})]
+    expected += [f"figures/balance-{g}-task{t}.png" for g, t in PARTS]
+    assert shipped == sorted(expected)
+    assert sorted(p for p, _ in mirror.files()) == sorted(expected)
+
+
+def test_card_declares_complete_configs_only(mirror):
+    card = _card(mirror)
+    names = [c["config_name"] for c in card["configs"]]
+    assert sorted(names) == sorted(["sdv14", "disjoint"] + [configs.task_config_name(g, t) for g, t in PARTS])
+    assert "adm" not in names and "adm" in mirror.skipped_configs
+    disjoint = next(c for c in card["configs"] if c["config_name"] == "disjoint")
+    assert disjoint["data_files"][0] == {"split": "train", "path": [f"data/{g}/task{t}/train-*" for g, t in DISJOINT_PARTS]}
+    infos = _infos(card)
+    assert infos.keys() == set(names)
+    sdv14 = infos["sdv14"]
+    assert [s["name"] for s in sdv14["splits"]] == ["train", "test"]
+    assert sdv14["splits"][0]["num_examples"] == sum(p.splits["train"]["num_examples"] for p in mirror.configs["sdv14"])
+    assert sdv14["download_size"] == sum(p.parquet_bytes() for p in mirror.configs["sdv14"])
+    label = next(f for f in sdv14["features"] if f["name"] == "label")
+    assert list(label["dtype"]["class_label"]["names"].values()) == list(tables.wnids())
+    text = (mirror.out / "README.md").read_text()
+    assert "| `sdv14` | 0, 1, 2, 3, 4, 5 |" in text and "built from the CL tensor release itself" in text
+
+
+def _without_image(ds):
+    return {c: ds[c] for c in ds.column_names if c != "image"}
+
+
+def _image_bytes(ds):
+    return [x["bytes"] for x in ds.cast_column("image", datasets.Image(decode=False))["image"]]
+
+
+def test_load_dataset_gives_the_builder_rows(load, small_release, build):
+    loaded = load("sdv14")
+    built = build("sdv14", small_release)
+    for split in ("train", "test"):
+        assert loaded[split].features == built[split].features
+        assert _without_image(loaded[split]) == _without_image(built[split])
+        assert _image_bytes(loaded[split]) == _image_bytes(built[split])
+
+
+def test_disjoint_and_streaming(load):
+    disjoint = load("disjoint", split="test")
+    pairs = sorted(set(zip(disjoint["generator"], disjoint["task"])), key=lambda p: p[1])
+    names = disjoint.features["generator"].names
+    assert [(names[g], t) for g, t in pairs] == DISJOINT_PARTS
+    streamed = load("sdv14-task3", streaming=True)
+    rows = list(streamed["train"])
+    assert rows and {r["task"] for r in rows} == {3}
+    assert rows[0]["image"].size == (64, 64)
+    assert [r["file_name"] for r in rows] == load("sdv14-task3", split="train")["file_name"]
+
+
+def test_round_trip_equals_the_release_bit_for_bit(load, small_release):
+    loaded = load("sdv14")
+    for split in ("train", "test"):
+        tensors = paper_tensors(loaded[split], labels="clsloc")
+        assert sorted(tensors) == sorted((t, s) for t in range(6) for s in tables.SOURCES)
+        for (task, source), (x, y) in tensors.items():
+            pair = _pair_folder(small_release, "sdv14", task, split, source)
+            x_release = torch.load(pair / "X.pt", weights_only=True)
+            assert x.dtype == torch.float32
+            assert torch.equal(x.view(torch.int32), x_release.view(torch.int32))
+            assert torch.equal(y, torch.load(pair / "y.pt", weights_only=True))
+        standard = paper_tensors(loaded[split], task=2, source="ai", labels="standard")[2, "ai"].y
+        y_release = torch.load(_pair_folder(small_release, "sdv14", 2, split, "ai") / "y.pt", weights_only=True)
+        assert standard.tolist() == [tables.label_of_clsloc()[int(v) + 1] for v in y_release]
+
+
+def test_datasets_cli_test_passes(mirror, tmp_path):
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "datasets.commands.datasets_cli", "test", mirror.out.name, "--all_configs",
+         "--cache_dir", str(tmp_path)],
+        cwd=mirror.out.parent, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Test successful" in result.stdout + result.stderr
+    assert (result.stdout + result.stderr).count("Testing builder") == len(mirror.configs)
+
+
+def test_rerun_resumes(small_release, mirror, tmp_path):
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
+    lines = []
+    publish.build_mirror(small_release, out, log=lines.append)
+    assert all("done before" in line for line in lines) and len(lines) == len(PARTS)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == before
+    truncated = out / "data/sdv14/task1/train-00000-of-00001.parquet"
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    (out / publish.STATE_DIR / "parts" / "glide-task3.json").unlink()
+    lines.clear()
+    again = publish.build_mirror(small_release, out, log=lines.append)
+    rebuilt = sorted(line.split(":")[0].strip() for line in lines if "done before" not in line)
+    assert rebuilt == ["glide-task3", "sdv14-task1"]
+    assert again.parquet_bytes() == mirror.parquet_bytes()
+    assert not (out / publish.STATE_DIR / "staging").exists() or not any((out / publish.STATE_DIR / "staging").iterdir())
+
+
+class FakeHub:
+    """Just enough of HfApi for push_to_hub, storing the repository in a local folder."""
+
+    def __init__(self, repo: Path):
+        self.repo = repo
+
+    def repo_info(self, repo_id, **kwargs):
+        return SimpleNamespace(id=repo_id, sha="0" * 40)
+
+    def preupload_lfs_files(self, repo_id, additions, **kwargs):
+        for op in additions:
+            target = self.repo / op.path_in_repo
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(op.path_or_fileobj, target)
+
+    def create_commit(self, repo_id, operations, **kwargs):
+        for op in operations:
+            if isinstance(op, CommitOperationAdd) and isinstance(op.path_or_fileobj, bytes):
+                (self.repo / op.path_in_repo).write_bytes(op.path_or_fileobj)
+            elif isinstance(op, CommitOperationDelete):
+                (self.repo / op.path_in_repo).unlink()
+        return SimpleNamespace(oid="1")
+
+
+def test_same_layout_and_info_as_push_to_hub(small_release, tmp_path, build, monkeypatch):
+    """push_to_hub of one generator-task (with a fake Hub) writes the same shards and dataset_info."""
+    from datasets import arrow_dataset
+    from fsspec.implementations.dirfs import DirFileSystem
+    from fsspec.implementations.local import LocalFileSystem
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.setattr(arrow_dataset, "HfApi", lambda *a, **k: FakeHub(repo))
+    monkeypatch.setattr(arrow_dataset, "HfFileSystem", lambda *a, **k: None)
+    monkeypatch.setattr(arrow_dataset, "DirFileSystem", lambda fs, path: DirFileSystem(fs=LocalFileSystem(), path=str(repo)))
+    one_part = tmp_path / "release"
+    for split in ("train", "test"):
+        for source in tables.SOURCES:
+            shutil.copytree(_pair_folder(small_release, "sdv14", 0, split, source),
+                            _pair_folder(one_part, "sdv14", 0, split, source))
+    built = build("sdv14-task0", one_part)
+    for split in ("train", "test"):
+        built[split].push_to_hub("me/genimage-cl", config_name="sdv14-task0", data_dir="data/sdv14/task0",
+                                 split=split, max_shard_size="10KB")
+    out = tmp_path / "genimage-cl"
+    ours = publish.build_mirror(one_part, out, max_shard_size="10KB", log=lambda line: None)
+    pushed = sorted(p.relative_to(repo) for p in (repo / "data").rglob("*.parquet"))
+    written = sorted(p.relative_to(out) for p in (out / "data" / "sdv14" / "task0").rglob("*.parquet"))
+    assert pushed == written and len(pushed) > 2
+    for path in pushed:
+        assert (repo / path).read_bytes() == (out / path).read_bytes()
+    card_pushed = yaml.safe_load((repo / "README.md").read_text().split("---\n")[1])
+    assert _infos(card_pushed) == _infos(_card(ours))
+    ours_configs = {c["config_name"]: c for c in _card(ours)["configs"]}
+    assert card_pushed["configs"] == [ours_configs["sdv14-task0"]]
+    monkeypatch.chdir(tmp_path)
+    loaded = datasets.load_dataset("genimage-cl", "sdv14-task0", cache_dir=str(tmp_path / "cache"))
+    for split in ("train", "test"):
+        assert _without_image(loaded[split]) == _without_image(built[split])
+        assert _image_bytes(loaded[split]) == _image_bytes(built[split])
+
+
+def test_upload_fails_fast(monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(upload.UploadError, match="HF_HUB_OFFLINE is set"):
+        upload.connect("me/genimage-cl")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(upload, "get_token", lambda: None)
+    with pytest.raises(upload.UploadError, match="no Hugging Face token"):
+        upload.connect("me/genimage-cl")
+    with pytest.raises(upload.UploadError, match="USER/NAME"):
+        upload.connect("genimage-cl", token="hf_x")
+
+    class Unreachable:
+        def whoami(self):
+            raise ConnectionError("Name or service not known")
+
+    with pytest.raises(upload.UploadError, match="cannot reach the Hugging Face Hub.*Name or service"):
+        upload.connect("me/genimage-cl", token="hf_x", api=Unreachable())
+
+
+def test_upload_sends_the_folder(mirror, monkeypatch):
+    calls = []
+
+    class Recorder:
+        def whoami(self):
+            return {"name": "me"}
+
+        def create_repo(self, repo_id, **kwargs):
+            calls.append(("create_repo", repo_id, kwargs))
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs))
+            return SimpleNamespace(oid="abc")
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    api = upload.connect("me/genimage-cl", token="hf_x", api=Recorder())
+    upload.upload(mirror, "me/genimage-cl", api)
+    assert calls[0] == ("create_repo", "me/genimage-cl", {"repo_type": "dataset", "exist_ok": True, "private": None})
+    sent = calls[1][1]
+    assert sent["repo_id"] == "me/genimage-cl" and sent["repo_type"] == "dataset"
+    assert Path(sent["folder_path"]) == mirror.out
+    assert f"{publish.STATE_DIR}/**" in sent["ignore_patterns"]
+
+
+def test_cli_dry_run_uploads_nothing(small_release, mirror, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    monkeypatch.setattr(upload, "HfApi", None)  # any client use would fail
+    with pytest.raises(SystemExit) as done:
+        cli.main(["publish", "--data-dir", str(small_release), "--out", str(out), "--repo-id", "me/genimage-cl", "--dry-run"])
+    assert done.value.code == 0
+    printed = capsys.readouterr().out
+    assert "dry run: nothing uploaded" in printed
+    assert "data/sdv14/task3/train-00000-of-00001.parquet" in printed
+    rows = sum(p.rows() for p in mirror.parts)
+    assert f"rows:    {rows:,}" in printed
+    assert f"ratio:   {mirror.parquet_bytes() / publish.tensor_bytes(rows):.3f}" in printed
+    assert publish.tensor_bytes(rows) == rows * (3 * 64 * 64 * 4 + 8)
+
+
+@pytest.mark.skipif(not (os.environ.get("GENIMAGE_CL_HUB_TEST_REPO") and os.environ.get("HF_TOKEN")),
+                    reason="real upload: set GENIMAGE_CL_HUB_TEST_REPO=user/name and HF_TOKEN to run")
+def test_real_upload(mirror, tmp_path, monkeypatch):
+    repo_id = os.environ["GENIMAGE_CL_HUB_TEST_REPO"]
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    api = upload.connect(repo_id)
+    upload.upload(mirror, repo_id, api, private=True)
+    loaded = datasets.load_dataset(repo_id, "sdv14-task0", split="test", cache_dir=str(tmp_path))
+    assert len(loaded) == mirror.configs["sdv14-task0"][0].splits["test"]["num_examples"]
+
+
+def test_publish_from_a_raw_tree(tmp_path, monkeypatch):
+    from conversion.sample_tree import make_sample_tree
+
+    tree = make_sample_tree(tmp_path / "GenImage", generators=["sdv15"], layout="inner")
+    built = publish.build_mirror(tree, tmp_path / "hub" / "genimage-cl", log=lambda line: None)
+    assert sorted(built.configs) == sorted(["sdv15"] + [f"sdv15-task{t}" for t in range(6)])
+    assert not built.skipped_configs
+    monkeypatch.chdir(tmp_path / "hub")
+    loaded = datasets.load_dataset("genimage-cl", "sdv15-task1", split="test", cache_dir=str(tmp_path / "cache"))
+    assert len(loaded) == built.configs["sdv15-task1"][0].splits["test"]["num_examples"] > 0
+    assert set(loaded["task"]) == {1}
+    assert not any(release.is_release_name(n) for n in loaded["file_name"])
+    assert "built from the raw GenImage files" in (built.out / "README.md").read_text()
+
+
+def test_card_features_written_once_or_in_full(mirror):
+    text = (mirror.out / "README.md").read_text().split("---\n")[1]
+    assert text.count("n01440764") == 1 and text.count("*id001") == len(mirror.configs) - 1
+    full = publish.card_data(mirror.configs, yaml_aliases=False).to_yaml()
+    assert full.count("n01440764") == len(mirror.configs) and "*id001" not in full
+    assert yaml.safe_load(full)["dataset_info"] == _card(mirror)["dataset_info"]

@@ -6,7 +6,7 @@ sizes are datasets' own) in a private staging folder inside the output, then mov
 the Hub copy's layout ``data/<generator>/task<k>/<split>-NNNNN-of-NNNNN.parquet`` (its build report
 to ``reports/<generator>/task<k>/<split>/``). Only complete
 shard sets are moved in; an interrupted job leaves its staging folder and is simply run again.
-:func:`collect_parts` checks and lists what the jobs wrote: the publish step writes the card from it.
+:func:`collect_parts` checks and lists what the jobs wrote, for the step that writes the card.
 """
 
 from __future__ import annotations

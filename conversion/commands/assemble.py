@@ -2,7 +2,7 @@
 
 Every part's shards must be complete (NNNNN-of-NNNNN, one run); with --generators, every job of
 those generators must be present. Exits non-zero otherwise, naming what to re-run. The publish
-step writes the card from the same listing (conversion.jobs.collect_parts).
+step can write the card from the same listing (conversion.jobs.collect_parts).
 
 Example:
   python -m conversion assemble --out genimage-cl --generators adm,biggan,glide,midjourney,sdv14,vqdm

@@ -155,7 +155,7 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     from genimage_cl import GenImageCL
 
     state = out / STATE_DIR
-    cache = state / "cache"
+    cache = state / "cache" / f"{generator}-task{task}"  # one per part: parts may be built by parallel jobs
     staging = state / "staging" / f"{generator}-task{task}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -243,17 +243,14 @@ def share_features(data: DatasetCardData) -> None:
                 info["features"] = first
 
 
-def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
-                 yaml_aliases: bool = True, log=print) -> Mirror:
-    """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``."""
-    out = Path(out)
-    max_shard_size = convert_file_size_to_int(max_shard_size)
-    present = sources.present_parts(data_dir)
-    if not present:
+def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
+                 num_proc: int | None = None, log=print) -> list[Part]:
+    """Build each wanted (generator, task) not already finished in ``out`` for the same source."""
+    if not wanted:
         raise ValueError(f"{data_dir} holds no (generator, task) to publish")
     fingerprints = {}
     parts = []
-    for generator, task in present:
+    for generator, task in wanted:
         if generator not in fingerprints:
             fingerprints[generator] = sources.open_source(data_dir, [generator]).fingerprint()
         done = _read_manifest(out, generator, task)
@@ -265,6 +262,33 @@ def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | N
         part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc)
         log(f"  {part.name}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet")
         parts.append(part)
+    return parts
+
+
+def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: int | None = None,
+                     max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print) -> list[Part]:
+    """One job of a cluster array: build the parts named (``sdv14-task3``) or the ``job_index``-th
+    part present, and nothing else (no card, no upload). A final plain publish run finds them done."""
+    present = sources.present_parts(data_dir)
+    by_name = {configs.task_config_name(g, t): (g, t) for g, t in present}
+    if job_index is not None:
+        if not 0 <= job_index < len(present):
+            raise ValueError(f"job index {job_index} out of range: {data_dir} holds {len(present)} parts (0..{len(present) - 1})")
+        wanted = [present[job_index]]
+    else:
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ValueError(f"part(s) {', '.join(unknown)} not in {data_dir}; it holds {', '.join(by_name)}")
+        wanted = [by_name[n] for n in names]
+    return ensure_parts(data_dir, Path(out), wanted, convert_file_size_to_int(max_shard_size), num_proc, log)
+
+
+def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
+                 yaml_aliases: bool = True, log=print) -> Mirror:
+    """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``."""
+    out = Path(out)
+    max_shard_size = convert_file_size_to_int(max_shard_size)
+    parts = ensure_parts(data_dir, out, sources.present_parts(data_dir), max_shard_size, num_proc, log)
     declared, skipped = declared_configs(parts)
     kind = sources.detect(data_dir)
     mirror = Mirror(out, parts, declared, skipped, kind, mirror_figures.render(out, parts))

@@ -15,7 +15,7 @@ import torch
 import yaml
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, constants
 
-from conversion import cli, configs, publish, release, tables, upload
+from conversion import cli, configs, publish, release, sources, tables, upload
 from conversion import sample_release as release_writer
 from conversion.tensors import paper_tensors
 
@@ -329,3 +329,29 @@ def test_card_features_written_once_or_in_full(mirror):
     full = publish.card_data(mirror.configs, yaml_aliases=False).to_yaml()
     assert full.count("n01440764") == len(mirror.configs) and "*id001" not in full
     assert yaml.safe_load(full)["dataset_info"] == _card(mirror)["dataset_info"]
+
+
+def test_job_array_parts_then_assembly(small_release, mirror, tmp_path):
+    """Each job builds one part (in parallel processes); a final run builds nothing and writes the same card."""
+    out = tmp_path / "genimage-cl"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-m", "conversion", "publish", "--data-dir", str(small_release), "--out", str(out)]
+    present = sources.present_parts(small_release)
+    jobs = [subprocess.Popen(command + ["--job-index", str(i)], env=env, stdout=subprocess.DEVNULL)
+            for i in range(2)]
+    assert [job.wait() for job in jobs] == [0, 0]
+    named = configs.task_config_name(*present[2])
+    subprocess.run(command + ["--part", named], env=env, check=True, stdout=subprocess.DEVNULL)
+    assert not (out / "README.md").exists()
+    lines = []
+    final = publish.build_mirror(small_release, out, log=lines.append)
+    assert sum("done before" in line for line in lines) == 3 and len(lines) == len(present)
+    assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text()
+    assert final.parquet_bytes() == mirror.parquet_bytes()
+
+
+def test_job_index_out_of_range(small_release, tmp_path):
+    with pytest.raises(ValueError, match=r"job index 99 out of range: .* holds \d+ parts"):
+        publish.build_parts_only(small_release, tmp_path / "out", job_index=99)
+    with pytest.raises(ValueError, match=r"part\(s\) wukong-task0 not in"):
+        publish.build_parts_only(small_release, tmp_path / "out", names=["wukong-task0"])

@@ -6,9 +6,14 @@ all present (each generator, each generator-task, disjoint) as a view over those
 skips finished parts. With --repo-id the folder is uploaded with huggingface_hub (token from
 `hf auth login` or HF_TOKEN); --dry-run prints the upload plan instead.
 
+On a cluster, a job array builds the parts in parallel into the same FOLDER (--job-index N builds
+the N-th part present, --part one named part; no card, no upload); a final plain run then finds
+every part done, writes the card and uploads.
+
 Examples:
   python -m conversion publish --data-dir /data/processedSingleGenerators --out genimage-cl
   python -m conversion publish --data-dir /data/GenImage --out genimage-cl --repo-id me/genimage-cl --dry-run
+  python -m conversion publish --data-dir /data/GenImage --out genimage-cl --job-index $SLURM_ARRAY_TASK_ID
 """
 
 from __future__ import annotations
@@ -30,12 +35,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-shard-size", default=publish.MAX_SHARD_SIZE,
                         help=f"largest Parquet shard, as push_to_hub counts it (default {publish.MAX_SHARD_SIZE})")
     parser.add_argument("--num-proc", type=int, default=None, help="processes per build")
+    parser.add_argument("--part", action="append", metavar="GEN-taskK",
+                        help="build only this part (repeatable), e.g. sdv14-task3; no card, no upload")
+    parser.add_argument("--job-index", type=int, default=None,
+                        help="build only the N-th part present (0-based, for job arrays); no card, no upload")
     parser.add_argument("--no-yaml-aliases", action="store_true",
                         help="write every config's features in full in README.md (as push_to_hub does; over 1 MB of "
                              "YAML, seconds to parse per load) instead of once with YAML aliases")
 
 
 def run(args) -> int:
+    if args.part or args.job_index is not None:
+        if args.repo_id:
+            raise ValueError("--part/--job-index build parts only; upload with a final run without them")
+        parts = publish.build_parts_only(args.data_dir, args.out, args.part, args.job_index, args.max_shard_size,
+                                         args.num_proc)
+        print(f"built {len(parts)} part(s) into {args.out}; run publish without --part/--job-index to write the card")
+        return 0
     api = None
     if args.repo_id and not args.dry_run:
         api = upload.connect(args.repo_id)

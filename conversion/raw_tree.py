@@ -168,13 +168,25 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
     return Plan(items, skips, excluded, found)
 
 
+def row(item: Item, image_bytes: bytes) -> dict:
+    """The contract's columns for one item whose stored image is ``image_bytes``."""
+    return {
+        "image": {"bytes": image_bytes, "path": None},
+        "label": item.label,
+        "task_label": tables.task_of_label()[item.label][1],
+        "source": item.source,
+        "generator": item.generator,
+        "task": item.task,
+        "file_name": item.file_name,
+    }
+
+
 def examples(items: list[Item], split: str, image_size, log=None):
     """(key, example) for each readable item: release pixels as PNG, or the original bytes.
 
     Every file is decoded in full; unreadable ones are passed to ``log.skip(item, split, reason)``
     (or logged) and left out, and every kept one to ``log.kept(item, difference)``.
     """
-    task_of_label = tables.task_of_label()
     size = None if image_size == ORIGINAL else image_size
     for item in items:
         source = tables.SOURCES[item.source]
@@ -188,15 +200,7 @@ def examples(items: list[Item], split: str, image_size, log=None):
             continue
         if log is not None:
             log.kept(item, converted.difference)
-        yield f"{item.generator}/{split}/{source}/{item.file_name}", {
-            "image": {"bytes": converted.data, "path": None},
-            "label": item.label,
-            "task_label": task_of_label[item.label][1],
-            "source": item.source,
-            "generator": item.generator,
-            "task": item.task,
-            "file_name": item.file_name,
-        }
+        yield f"{item.generator}/{split}/{source}/{item.file_name}", row(item, converted.data)
 
 
 class RawTreeSource:

@@ -305,7 +305,6 @@ class ReleaseSource:
 
     def examples(self, items: list[raw_tree.Item], split: str, image_size, log=None):
         """Rows as PNG, read in batches of rows of one ``X.pt`` (memory-mapped: only those rows are read)."""
-        task_of_label = tables.task_of_label()
         size = tables.release_pixels()["image_size"]
         for path, run in itertools.groupby(items, key=lambda item: item.path):
             x = safe_tensors.load_tensor(path, torch.float32, (None, 3, size, size))
@@ -317,12 +316,4 @@ class ReleaseSource:
                 for item, image in zip(batch, u8.permute(0, 2, 3, 1).numpy()):
                     if log is not None:
                         log.kept(item)
-                    yield item.file_name, {
-                        "image": {"bytes": pixels.png_bytes(Image.fromarray(image, "RGB")), "path": None},
-                        "label": item.label,
-                        "task_label": task_of_label[item.label][1],
-                        "source": item.source,
-                        "generator": item.generator,
-                        "task": item.task,
-                        "file_name": item.file_name,
-                    }
+                    yield item.file_name, raw_tree.row(item, pixels.png_bytes(Image.fromarray(image, "RGB")))

@@ -312,7 +312,7 @@ def summary(mirror: Mirror) -> str:
         f"parts:   {len(mirror.parts)} generator-tasks",
         f"rows:    {mirror.rows():,} (" + ", ".join(
             f"{split} {sum(p.splits[split]['num_examples'] for p in mirror.parts):,}" for split in SPLITS) + ")",
-        f"bytes:   {parquet:,} in {len(mirror.files()) - 1} Parquet files",
+        f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} Parquet files",
         f"tensors: {tensor:,} bytes as the release's float32 X + int64 y",
         f"ratio:   {parquet / tensor:.3f} (mirror Parquet / release tensors)" if tensor else "ratio:   n/a (no rows)",
     ]

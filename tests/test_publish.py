@@ -355,3 +355,9 @@ def test_job_index_out_of_range(small_release, tmp_path):
         publish.build_parts_only(small_release, tmp_path / "out", job_index=99)
     with pytest.raises(ValueError, match=r"part\(s\) wukong-task0 not in"):
         publish.build_parts_only(small_release, tmp_path / "out", names=["wukong-task0"])
+
+
+def test_summary_counts_parquet_files_only(mirror):
+    shards = sorted(mirror.out.glob("data/*/*/*.parquet"))
+    assert (mirror.out / "figures").is_dir()
+    assert f"in {len(shards)} Parquet files" in publish.summary(mirror)

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from conversion import configs, sample_tree, tables
+from conversion.layout import SPLIT_FOLDERS
 
 NATURAL_SIZES = ((500, 375), (500, 375), (375, 500), (500, 333), (500, 500), (333, 500), (500, 400), (640, 480))
 """Common ImageNet train sizes, the landscape 500x375 twice as often."""
@@ -105,14 +106,14 @@ def make_corpus(
     parts = configs.config_parts()[config]
     counts = _counts(images, len(parts), test_fraction)
     for key, _task in parts:
-        for folder in sample_tree.SPLIT_FOLDERS.values():
+        for folder in SPLIT_FOLDERS.values():
             for source in tables.SOURCES:
                 base = sample_tree.generator_folder(root, tables.generators()[key], "nested")
                 (base / folder / source).mkdir(parents=True, exist_ok=True)
     jobs = [
         (str(root), p_index, key, task, s_index, split, folder, start, min(start + CHUNK, counts[split]), seed)
         for p_index, (key, task) in enumerate(parts)
-        for s_index, (split, folder) in enumerate(sample_tree.SPLIT_FOLDERS.items())
+        for s_index, (split, folder) in enumerate(SPLIT_FOLDERS.items())
         for start in range(0, counts[split], CHUNK)
     ]
     with multiprocessing.Pool(num_proc or os.cpu_count()) as pool:

@@ -18,12 +18,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion import build_report, configs, tables
+from conversion import build_report, configs, layout, tables
 
 DATA = "data"
 REPORTS = "reports"
 STAGING = ".staging"
-SPLITS = ("train", "test")
+SPLITS = tuple(layout.SPLIT_FOLDERS)
 MAX_SHARD_SIZE = "500MB"
 SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
 PART_FOLDER = re.compile(r"^task(?P<task>\d+)$")

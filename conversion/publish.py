@@ -31,12 +31,12 @@ from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
-from conversion import build_report, card, card_differences, configs, features, mirror_figures, sources, tables
+from conversion import build_report, card, card_differences, configs, features, layout, mirror_figures, sources, tables
 
 STATE_DIR = ".publish"
 LISTING = "reports/differences.csv"
 """Files left out and images kept that the release dropped, shipped with a copy built from a raw tree."""
-SPLITS = ("train", "test")
+SPLITS = tuple(layout.SPLIT_FOLDERS)
 MAX_SHARD_SIZE = datasets.config.MAX_SHARD_SIZE
 
 

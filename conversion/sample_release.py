@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from conversion import configs, pixels, raw_tree, tables
+from conversion.layout import SPLIT_FOLDERS
 
 RELEASE_LAYOUTS = {
     "original": "processedSingleGenerators/{top}/single_generator/{task}/{split_folder}/{source}",
@@ -23,7 +24,6 @@ RELEASE_LAYOUTS = {
     "named": "genimage_cl_release/{display}/task_{task}/{split_folder}/{source}",
 }
 """Folder of each tensor pair: the original scripts' output, and two plausible renamings."""
-SPLIT_FOLDERS = {"train": "train", "test": "val"}
 
 
 def release_folder(root: Path, layout: str, generator: str, task: int, split: str, source: str) -> Path:

@@ -21,12 +21,12 @@ import numpy as np
 from PIL import Image
 
 from conversion import tables
+from conversion.layout import SPLIT_FOLDERS
 
 LAYOUTS = ("nested", "inner", "raw")
 """``<Top>/<inner>/``, ``<inner>/``, and the original CL scripts' ``<Top>/raw/``."""
 
 NATURAL_SIZES = ((500, 375), (375, 500), (500, 333), (640, 480), (500, 500), (333, 500), (48, 40))
-SPLIT_FOLDERS = {"train": "train", "test": "val"}
 
 
 def generator_folder(root: Path, generator: tables.Generator, layout: str) -> Path:

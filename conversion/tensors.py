@@ -5,12 +5,15 @@
 notation: ``"clsloc"`` (clsloc id - 1, as the release's ``y.pt``), ``"standard"`` (the ``label``
 column) or ``"rank"`` (the paper's loader: rank among the task's unique clsloc ids in the split,
 0..99). Rows keep the dataset's order, except that rows built from the tensor release go back to
-their order in ``X.pt``, so the result equals the release bit for bit.
+their order in ``X.pt``, so the result equals the release bit for bit. ``paper_loader=True`` gives
+what the paper's loader feeds its model (design.md section 2b): the first floor(N / 10) * 10 rows of
+each (task, source) and, by default, their ranks among the labels those rows hold.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import datasets
@@ -18,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conversion import release, tables
+from conversion import release, streams, tables
 
 NOTATIONS = ("clsloc", "standard", "rank")
 DTYPES = ("float32", "uint8")
@@ -48,10 +51,19 @@ def paper_tensors(
     task: int | None = None,
     source: str | None = None,
     dtype: str = "float32",
-    labels: str = "clsloc",
+    labels: str | None = None,
     batch_size: int = 1000,
+    paper_loader: bool = False,
 ) -> dict[tuple[int, str], Tensors]:
-    """``{(task, source): Tensors(X, y)}`` of one split, optionally one task and/or one source."""
+    """``{(task, source): Tensors(X, y)}`` of one split, optionally one task and/or one source.
+
+    ``labels`` defaults to ``"clsloc"`` (as ``y.pt``), or ``"rank"`` with ``paper_loader=True``, whose
+    ranks are taken among the kept rows of each (task, source), as the paper's loader does.
+    """
+    if isinstance(split, Mapping):
+        raise ValueError(f"paper_tensors takes one split (e.g. ds['train']), not a DatasetDict of {list(split)}")
+    if labels is None:
+        labels = "rank" if paper_loader else "clsloc"
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if labels not in NOTATIONS:
@@ -66,6 +78,10 @@ def paper_tensors(
     if source is not None:
         keep &= source_col == tables.SOURCES.index(source)
     rows = np.flatnonzero(keep)
+    if not len(rows):
+        present = sorted({(int(t), tables.SOURCES[s]) for t, s in zip(task_col, source_col)})
+        asked = " ".join(f"{name}={value!r}" for name, value in (("task", task), ("source", source)) if value is not None)
+        raise ValueError(f"no rows of {asked} in this split; it holds (task, source) {present}")
     raw = split.cast_column("image", datasets.Image(decode=False)).select_columns(["image", "label", "file_name"])
     cells: dict[tuple[int, str], list[int]] = {}
     for row in rows:
@@ -77,14 +93,17 @@ def paper_tensors(
         order = np.arange(len(part))
         if all(release.is_release_name(n) for n in names):
             order = np.argsort([release.release_index(n) for n in names], kind="stable")
+        if paper_loader:
+            order = order[: streams.paper_count(len(order))]
         standard = np.asarray(part["label"], dtype=np.int64)[order]
         images = [_decode(image["bytes"]) for batch in part.iter(batch_size=batch_size) for image in batch["image"]]
         if len({image.shape for image in images}) > 1:
             raise ValueError(f"task {t} {s}: images of different sizes cannot be stacked; build the config "
                              f"with one image_size (64 reproduces the release)")
         u8 = torch.from_numpy(np.stack(images)[order]).permute(0, 3, 1, 2).contiguous()
-        task_clsloc = np.sort(np.unique(np.asarray(tables.clsloc_of_label(), dtype=np.int64)[
-            np.asarray(split.data.column("label").to_numpy())[task_col == t]] - 1))
+        clsloc = np.asarray(tables.clsloc_of_label(), dtype=np.int64)
+        ranked = standard if paper_loader else np.asarray(split.data.column("label").to_numpy())[task_col == t]
+        task_clsloc = np.unique(clsloc[ranked] - 1)
         y = torch.from_numpy(_labels(standard, labels, task_clsloc).astype(np.int64))
         result[t, s] = Tensors(release.normalize(u8) if dtype == "float32" else u8, y)
     return result

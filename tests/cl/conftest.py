@@ -25,3 +25,14 @@ def rows(ds, split: str, task: int, source: str | None = None) -> dict[str, list
     if source is not None:
         keep &= columns["source"] == tables.SOURCES.index(source)
     return {name: np.asarray(values)[keep].tolist() for name, values in columns.items()}
+
+
+@pytest.fixture(scope="session")
+def hub_copy(sample_root, tmp_path_factory):
+    """The Hub copy (Parquet shards + card) of sdv14's six tasks, as ``publish --out genimage-cl`` writes it."""
+    from conversion import publish
+    from conversion.sample_release import make_sample_release
+
+    root = tmp_path_factory.mktemp("copy")
+    release = make_sample_release(sample_root, root / "release", generators=["sdv14"])
+    return publish.build_mirror(release, root / "genimage-cl", log=lambda line: None).out

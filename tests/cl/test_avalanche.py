@@ -17,6 +17,8 @@ from avalanche.training.plugins import EvaluationPlugin  # noqa: E402
 from conversion import cl, streams, tables  # noqa: E402
 from conversion.torch_pairs import Pairs  # noqa: E402
 
+from tests.test_paper_loader import _paper_loader, paper_ds, paper_release  # noqa: E402,F401  (fixtures)
+
 from .conftest import rows  # noqa: E402
 
 STRATEGIES = {
@@ -129,3 +131,12 @@ def test_one_source_per_task_and_natural_tests(ds):
 def test_bad_scenario(ds):
     with pytest.raises(ValueError, match="scenario"):
         cl.avalanche_benchmark(ds, scenario="domain")
+
+
+def test_the_papers_exact_view(paper_release, paper_ds):
+    benchmark = cl.avalanche_benchmark(paper_ds, scenario="class", source="ai", test_source="ai", paper_loader=True)
+    for name, split in (("train_stream", "train"), ("test_stream", "test")):
+        for position, experience in enumerate(getattr(benchmark, name)):
+            _, y = _paper_loader(paper_release, position, split, "ai")
+            assert list(experience.dataset.targets) == [position * 100 + rank for rank in y.tolist()]
+            assert experience.classes_in_this_experience == sorted({position * 100 + rank for rank in y.tolist()})

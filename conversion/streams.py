@@ -144,22 +144,24 @@ def _paper_view(dataset, ranges: dict[int, tuple[int, int]], source: str, where:
     return dataset.select(np.concatenate(rows) if rows else []), ranks or {}
 
 
-def _sources_per_split(splits, source: str, sources: Sequence[str] | None, test_source: str | None, count: int):
-    """{split: [source of each stream position]} after checking the options."""
+def _check_sources(source: str, sources: Sequence[str] | None, test_source: str | None) -> None:
     if source not in SOURCE_CHOICES:
         raise StreamError(f"source must be one of {SOURCE_CHOICES}, got {source!r}")
-    if sources is not None:
-        sources = list(sources)
-        if len(sources) != count:
-            raise StreamError(f"sources has {len(sources)} entries, one per task is needed: the stream has {count} tasks")
-        bad = [s for s in sources if s not in SOURCE_CHOICES]
-        if bad:
-            raise StreamError(f"sources entries must be among {SOURCE_CHOICES}, got {bad[0]!r}")
+    bad = [s for s in (sources or ()) if s not in SOURCE_CHOICES]
+    if bad:
+        raise StreamError(f"sources entries must be among {SOURCE_CHOICES}, got {bad[0]!r}")
+    if test_source is not None and test_source not in SOURCE_CHOICES:
+        raise StreamError(f"test_source must be one of {SOURCE_CHOICES}, got {test_source!r}")
+
+
+def _sources_per_split(splits, source: str, sources: Sequence[str] | None, test_source: str | None, count: int):
+    """{split: [source of each stream position]}: ``sources`` for all splits but test, ``test_source`` there."""
+    if sources is not None and len(sources) != count:
+        raise StreamError(f"sources has {len(sources)} entries, one per task is needed: the stream has {count} tasks")
     if test_source is None:
         test_source = "nature" if sources is not None else source
-    if test_source not in SOURCE_CHOICES:
-        raise StreamError(f"test_source must be one of {SOURCE_CHOICES}, got {test_source!r}")
-    return {split: [test_source] * count if split == "test" else (sources or [source] * count) for split in splits}
+    per_task = list(sources) if sources is not None else [source] * count
+    return {split: [test_source] * count if split == "test" else per_task for split in splits}
 
 
 def tasks(
@@ -189,6 +191,7 @@ def tasks(
                           f"(got {type(dataset_dict).__name__}); choose splits with splits=(...)")
     if order not in ORDERS:
         raise StreamError(f"order must be one of {ORDERS}, got {order!r}")
+    _check_sources(source, sources, test_source)
     missing = [s for s in splits if s not in dataset_dict]
     if missing:
         raise StreamError(f"split(s) {missing} not in the dataset, which has {list(dataset_dict)}")

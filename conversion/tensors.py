@@ -70,8 +70,8 @@ def paper_tensors(
         raise ValueError(f"labels must be one of {NOTATIONS}, got {labels!r}")
     if source is not None and source not in tables.SOURCES:
         raise ValueError(f"source must be one of {tables.SOURCES}, got {source!r}")
-    task_col = np.asarray(split.data.column("task").to_numpy(), dtype=np.int64)
-    source_col = np.asarray(split.data.column("source").to_numpy(), dtype=np.int64)
+    columns = split.select_columns(["task", "source", "label"]).with_format("numpy")[:]  # honours a view's indices
+    task_col, source_col = (np.asarray(columns[name], dtype=np.int64) for name in ("task", "source"))
     keep = np.ones(len(split), dtype=bool)
     if task is not None:
         keep &= task_col == task
@@ -102,7 +102,7 @@ def paper_tensors(
                              f"with one image_size (64 reproduces the release)")
         u8 = torch.from_numpy(np.stack(images)[order]).permute(0, 3, 1, 2).contiguous()
         clsloc = np.asarray(tables.clsloc_of_label(), dtype=np.int64)
-        ranked = standard if paper_loader else np.asarray(split.data.column("label").to_numpy())[task_col == t]
+        ranked = standard if paper_loader else np.asarray(columns["label"], dtype=np.int64)[task_col == t]
         task_clsloc = np.unique(clsloc[ranked] - 1)
         y = torch.from_numpy(_labels(standard, labels, task_clsloc).astype(np.int64))
         result[t, s] = Tensors(release.normalize(u8) if dtype == "float32" else u8, y)

@@ -58,7 +58,8 @@ def test_stream_views_hold_the_papers_rows_and_ranks(paper_release, paper_ds):
             ranks = [task.ranks[split][t] for t in view["task_label"]]
             assert ranks == y.tolist()
             u8 = torch.stack([torch.from_numpy(np.array(r["image"])).permute(2, 0, 1) for r in view])
-            assert torch.equal(u8, paper_tensors(view, dtype="uint8").popitem()[1].X)
+            (key, (x_view, _)), = paper_tensors(view, dtype="uint8").items()   # a view with an indices mapping
+            assert key == (task.index, "ai") and torch.equal(u8, x_view)
 
 
 def test_per_task_sources_and_natural_test_stream(paper_ds):

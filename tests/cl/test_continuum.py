@@ -45,3 +45,9 @@ def test_task_incremental_images_and_labels(ds):
         assert t == position and y == view[0]["task_label"]
         assert torch.equal(x, torch.from_numpy(np.array(view[0]["image"])).permute(2, 0, 1).float() / 255)
         assert len(taskset) == len(rows(ds, "test", position, "ai")["label"])
+
+
+def test_images_of_different_sizes_are_refused(sample_root, build):
+    original = build("sdv14-task1", sample_root, image_size=None)
+    with pytest.raises(ValueError, match="task 1: images of different sizes"):
+        cl.continuum_scenario(original)

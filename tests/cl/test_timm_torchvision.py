@@ -82,7 +82,10 @@ def test_pairs_says_when_a_views_transform_drops_the_image(ds):
 def test_avalanche_takes_v2_transforms(ds):
     pytest.importorskip("avalanche")
     augment = v2.Compose([v2.RandomHorizontalFlip(p=1.0), v2.ToDtype(torch.float32, scale=True)])
-    experience = cl.avalanche_benchmark(ds, transform=augment).train_stream[1]
-    x, _, _ = experience.dataset[0]
+    benchmark = cl.avalanche_benchmark(ds, transform=augment)
+    x, _, _ = benchmark.train_stream[1].dataset[0]
     row = streams.tasks(ds)[1].train[0]
     assert torch.allclose(x, torch.from_numpy(np.array(row["image"])).permute(2, 0, 1).flip(-1).float() / 255, atol=1e-6)
+    eval_x, _, _ = cl.avalanche_benchmark(ds, transform=augment, eval_transform=cl.to_float).test_stream[1].dataset[0]
+    test_row = streams.tasks(ds)[1].test[0]
+    assert torch.equal(eval_x, torch.from_numpy(np.array(test_row["image"])).permute(2, 0, 1).float() / 255)

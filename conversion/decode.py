@@ -24,6 +24,12 @@ MAX_IMAGE_PIXELS = 2 * 89_478_485
 """Images declaring more pixels are refused as decompression bombs. This is the limit at which
 Pillow's default settings raise ``DecompressionBombError``, so we refuse what the release refused."""
 
+MAX_RESIZED_PIXELS = 2**25
+"""Natural images whose shorter-side resize would exceed this many pixels (about 100 MB as RGB) are
+refused as aspect-ratio bombs: a 952-byte 300000x1 PNG would otherwise become 19200000x64 before its
+crop. At 64 px this allows aspect ratios up to 8192:1, far beyond any photograph; images within the
+limit take the release's path unchanged."""
+
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """Larger files are not read into memory (GenImage's largest images are a few MB)."""
 
@@ -113,10 +119,22 @@ def _ai_pixels(image: Image.Image, size: int) -> Converted:
         return Converted(pixels.png_bytes(small), f"{RELEASE_DROPPED} ({err})")
 
 
+def _check_resize(image: Image.Image, size: int) -> None:
+    """:class:`Unreadable` if the natural-image resize of ``image`` to ``size`` would exceed the pixel limit."""
+    width, height = pixels.resized_size(*image.size, size)
+    if width * height > MAX_RESIZED_PIXELS:
+        raise Unreadable(
+            f"aspect-ratio bomb: {image.width}x{image.height} resized to {width}x{height} = {width * height} pixels "
+            f"before the crop, limit {MAX_RESIZED_PIXELS}"
+        )
+
+
 def convert(data: bytes, source: str, image_size: int | None) -> Converted:
     """``data`` checked and converted: release pixels as PNG, or ``data`` itself if ``image_size`` is None."""
     with _strict_pillow():
         with open_checked(data) as image:
+            if image_size is not None and source != "ai":
+                _check_resize(image, image_size)
             try:
                 if image_size is None:
                     return Converted(data, _release_dropped(image) if source == "ai" else None)

@@ -25,8 +25,8 @@ REPORTS = "reports"
 STAGING = ".staging"
 SPLITS = tuple(layout.SPLIT_FOLDERS)
 MAX_SHARD_SIZE = "500MB"
-SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
-PART_FOLDER = re.compile(r"^task(?P<task>\d+)$")
+SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>[0-9]{5})-of-(?P<total>[0-9]{5})\.parquet$")
+PART_FOLDER = re.compile(r"^task(?P<task>[0-9]+)$")
 
 
 class IncompletePart(ValueError):

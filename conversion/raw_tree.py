@@ -148,14 +148,16 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
             names = listing.files[generator, split, source]
             found[generator, source] = len(names)
             excluded[generator, source] = 0
-            for name, _size, _mtime in names:
+            for name, *_stat in names:
                 path = str(folder / name)
-                reason = name_skip_reason(name)
-                if reason is None:
-                    try:
+                try:
+                    reason = name_skip_reason(name)
+                    if reason is None:
                         label = naming.label_of(name, source, tags[generator])
-                    except naming.BadFileName as err:
-                        reason = f"file name: {err}"
+                except naming.BadFileName as err:
+                    reason = f"file name: {err}"
+                except Exception as err:  # one odd name never stops the build
+                    reason = f"file name: {unexpected(err)}"
                 if reason is not None:
                     skips.append(Skip(path, generator, split, source, reason))
                     continue
@@ -166,6 +168,12 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
                     excluded[generator, source] += 1
     items.sort()
     return Plan(items, skips, excluded, found)
+
+
+def unexpected(err: Exception) -> str:
+    """Skip reason for an error no check foresaw: the exception's type and text."""
+    text = str(err)
+    return f"unexpected error: {type(err).__name__}" + (f": {text}" if text else "")
 
 
 def row(item: Item, image_bytes: bytes) -> dict:
@@ -192,11 +200,12 @@ def examples(items: list[Item], split: str, image_size, log=None):
         source = tables.SOURCES[item.source]
         try:
             converted = decode.convert(decode.read_limited(item.path), source, size)
-        except decode.Unreadable as err:
+        except Exception as err:  # whatever one file raises is that file's skip, never the build's end
+            reason = str(err) if isinstance(err, decode.Unreadable) else unexpected(err)
             if log is None:
-                logger.warning(f"skipped {item.path}: {err}")
+                logger.warning(f"skipped {item.path}: {reason}")
             else:
-                log.skip(item, split, str(err))
+                log.skip(item, split, reason)
             continue
         if log is not None:
             log.kept(item, converted.difference)

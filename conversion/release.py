@@ -36,7 +36,7 @@ SPLIT_NAMES = {"train": "train", "val": "test", "test": "test"}
 SOURCE_NAMES = {"ai": "ai", "nature": "nature"}
 BATCH_ROWS = 256
 """Rows converted together: large enough for vectorized checks, small enough to stay in cache."""
-_TASK_NAME = re.compile(r"^(?:task[_-]?)?(\d+)$", re.IGNORECASE)
+_TASK_NAME = re.compile(r"^(?:task[_-]?)?([0-9]+)$", re.IGNORECASE)
 
 
 class ReleaseError(ValueError):
@@ -227,7 +227,7 @@ def release_file_name(generator: str, task: int, split: str, source: str, index:
     return f"{generator}/task{task}/{split}/{source}/{index:0{width}d}"
 
 
-_RELEASE_NAME = re.compile(r"^[a-z0-9]+/task\d+/(?:train|test)/(?:ai|nature)/\d+$")
+_RELEASE_NAME = re.compile(r"^[a-z0-9]+/task[0-9]+/(?:train|test)/(?:ai|nature)/[0-9]+$")
 
 
 def is_release_name(file_name: str) -> bool:

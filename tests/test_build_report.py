@@ -251,3 +251,25 @@ def test_demo_prints_the_report_of_a_defect_tree(defect_tree, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "sdv15/train/nature         10     7        1         2                     0" in out
     assert "  stable_diffusion_v_1_5/imagenet_ai_0424_sdv5/train/nature/n02417914_901.JPEG: truncated: " in out
+
+
+def test_an_unexpected_error_in_one_file_is_that_files_skip(tmp_path, monkeypatch):
+    root = sample_tree.make_sample_tree(tmp_path / "GenImage", generators=["wukong"], classes_per_task=1)
+    wukong = tables.generators()["wukong"]
+    victim = sample_tree.generator_folder(root, wukong, "nested") / "train" / "ai" / sample_tree.ai_file_name(
+        wukong, tables.task_classes()[0][0], 0)
+    convert = decode.convert
+
+    def fail_on_victim(data, source, image_size):
+        if data == victim.read_bytes():
+            raise MemoryError  # what a 2,000,000x1 resize raised before: no file named, build lost
+        return convert(data, source, image_size)
+
+    monkeypatch.setattr(decode, "convert", fail_on_victim)
+    builder = GenImageCL(config_name="wukong", data_dir=str(root), cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    report = build_report.load(Path(builder.cache_dir) / build_report.REPORT_FILE)
+    assert [(PurePosixPath(r["path"]).name, r["reason"]) for r in report["skipped"]] == [
+        (victim.name, "unexpected error: MemoryError")
+    ]
+    assert builder.as_dataset()["train"].num_rows == build_report.sums(report)["kept"] - len(builder.as_dataset()["test"])

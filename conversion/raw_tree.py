@@ -1,7 +1,7 @@
 """One scan of a raw GenImage tree: list every file once, label it, assign it to a task.
 
 The scan is done once per build (not once per task) and gives both the cache fingerprint of the
-source (names, sizes, modification times) and the sorted list of examples to convert.
+source (names, sizes, modification and change times, inodes) and the sorted list of examples to convert.
 """
 
 from __future__ import annotations
@@ -44,10 +44,15 @@ class Skip(NamedTuple):
 
 @dataclass
 class Listing:
-    """Files found per (generator, split, source) folder, as (name, size, mtime_ns)."""
+    """Files found per (generator, split, source) folder, as (name, size, mtime_ns, ctime_ns, inode).
+
+    The change time and inode make the fingerprint catch a repair that keeps size and modification
+    time (``unzip -o`` of a fixed zip, ``cp -p``, ``rsync -t``): writing a file or replacing it always
+    sets them, whatever the tool does to the modification time.
+    """
 
     folders: dict[tuple[str, str, str], Path] = field(default_factory=dict)
-    files: dict[tuple[str, str, str], list[tuple[str, int, int]]] = field(default_factory=dict)
+    files: dict[tuple[str, str, str], list[tuple[str, int, int, int, int]]] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
@@ -65,18 +70,18 @@ FOLDER_MARK = "/"
 """Ends the listed name of a sub-folder: it is reported as skipped, never silently ignored."""
 
 
-def _list_folder(folder: Path) -> list[tuple[str, int, int]]:
-    """(name, size, mtime_ns) of every entry; sub-folders listed as ``name/`` with size -1."""
+def _list_folder(folder: Path) -> list[tuple[str, int, int, int, int]]:
+    """(name, size, mtime_ns, ctime_ns, inode) of every entry; sub-folders listed as ``name/`` with size -1."""
     entries = []
     with os.scandir(folder) as it:
         for entry in it:
             try:
                 is_dir, st = entry.is_dir(), entry.stat()
             except OSError:  # a broken link: listed, and reported when it cannot be read
-                entries.append((entry.name, -1, 0))
+                entries.append((entry.name, -1, 0, 0, 0))
                 continue
             name = entry.name + FOLDER_MARK if is_dir else entry.name
-            entries.append((name, -1 if is_dir else st.st_size, st.st_mtime_ns))
+            entries.append((name, -1 if is_dir else st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
     entries.sort()
     return entries
 

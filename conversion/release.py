@@ -263,11 +263,14 @@ class ReleaseSource:
         self.pairs = [p for p in found if p.generator in generator_keys]
 
     def fingerprint(self) -> str:
+        """Names, sizes, modification and change times and inodes of the tensor files (as a raw tree's
+        listing), so a repaired file is rebuilt even if its size and modification time were kept."""
         digest = hashlib.sha256()
         for pair in self.pairs:
             for path in (pair.x_path, pair.y_path):
                 st = path.stat()
-                digest.update(repr((str(path.relative_to(self.root)), st.st_size, st.st_mtime_ns)).encode())
+                entry = (str(path.relative_to(self.root)), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                digest.update(repr(entry).encode())
         return digest.hexdigest()
 
     def parts(self) -> list[tuple[str, int]]:

@@ -361,3 +361,36 @@ def test_summary_counts_parquet_files_only(mirror):
     shards = sorted(mirror.out.glob("data/*/*/*.parquet"))
     assert (mirror.out / "figures").is_dir()
     assert f"in {len(shards)} Parquet files" in publish.summary(mirror)
+
+
+def test_a_repaired_tensor_file_with_size_and_mtime_kept_is_rebuilt(small_release, tmp_path):
+    root = tmp_path / "release"
+    for split in ("train", "test"):
+        for source in tables.SOURCES:
+            shutil.copytree(_pair_folder(small_release, "sdv14", 1, split, source), _pair_folder(root, "sdv14", 1, split, source))
+    out = tmp_path / "genimage-cl"
+    lines = []
+
+    def labels_by_name():
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(sorted((out / "data/sdv14/task1").glob("train-*.parquet")), columns=["file_name", "label"])
+        return dict(zip(table["file_name"].to_pylist(), table["label"].to_pylist()))
+
+    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    before = labels_by_name()
+    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    assert "done before" in lines[-1]
+    y_path = _pair_folder(root, "sdv14", 1, "train", "ai") / release.Y_FILE
+    stat = y_path.stat()
+    y = torch.load(y_path, weights_only=True)
+    assert len(set(y.tolist())) > 1
+    saved = tmp_path / "y.pt"
+    torch.save(y.flip(0), saved)  # the same task's labels in another order: same size
+    assert saved.stat().st_size == stat.st_size
+    with open(y_path, "r+b") as f:  # in place, as unzip -o rewrites a file
+        f.write(saved.read_bytes())
+    os.utime(y_path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    assert "done before" not in lines[-1]
+    assert labels_by_name() != before

@@ -316,6 +316,9 @@ def summary(mirror: Mirror) -> str:
         f"tensors: {tensor:,} bytes as the release's float32 X + int64 y",
         f"ratio:   {parquet / tensor:.3f} (mirror Parquet / release tensors)" if tensor else "ratio:   n/a (no rows)",
     ]
+    empty = [line for report in mirror.reports() for line in report.get("empty", [])]
+    if empty:
+        lines.append(f"warning: {len(empty)} empty part(s): " + "; ".join(empty))
     for name, missing in mirror.skipped_configs.items():
         lines.append(f"not declared: {name} (missing {', '.join(f'{g} task {t}' for g, t in missing)})")
     return "\n".join(lines)

@@ -103,12 +103,23 @@ class Plan(NamedTuple):
 
     ``found`` and ``excluded`` count files per (generator, source): every file found is an item,
     a skip, or excluded (its class belongs to no wanted task; excluded files are not skips).
+    ``empty`` describes each wanted (generator, task, source) without any item: warned, not an error.
     """
 
     items: list[Item]
     skips: list[Skip]
     excluded: dict[tuple[str, str], int]
     found: dict[tuple[str, str], int]
+    empty: tuple[str, ...] = ()
+
+
+def empty_parts(items: list[Item], wanted: list[tuple[str, int]], split: str, why) -> tuple[str, ...]:
+    """One line per wanted (generator, task) and source of ``split`` that has no item, ending with
+    ``why(generator, task, source)``, the source's own explanation."""
+    present = {(item.generator, item.task, item.source) for item in items}
+    return tuple(f"{generator} task {task} {split} {source}: no image ({why(generator, task, source)})"
+                 for generator, task in sorted(set(wanted)) for source_id, source in enumerate(tables.SOURCES)
+                 if (generator, task, source_id) not in present)
 
 
 SYSTEM_FILES = {
@@ -172,7 +183,14 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
                 else:
                     excluded[generator, source] += 1
     items.sort()
-    return Plan(items, skips, excluded, found)
+
+    def why(generator, task, source):
+        folder = listing.folders[generator, split, source]
+        if not found[generator, source]:
+            return f"folder {folder} is empty"
+        return f"none of the {found[generator, source]} entries of {folder} is an image of this task's classes"
+
+    return Plan(items, skips, excluded, found, empty_parts(items, wanted, split, why))
 
 
 def unexpected(err: Exception) -> str:

@@ -303,8 +303,15 @@ class ReleaseSource:
                 name = release_file_name(generator, task, split, source, index, count)
                 items.append(raw_tree.Item(task, source_id, label, name, generator, str(pair.x_path), index))
         items.sort()
-        found = Counter((item.generator, tables.SOURCES[item.source]) for item in items)
-        return raw_tree.Plan(items, [], {cell: 0 for cell in found}, dict(found))
+        found = Counter({(generator, source): 0 for generator, _task, source in cells})  # N=0 pairs too
+        found.update((item.generator, tables.SOURCES[item.source]) for item in items)
+
+        def why(generator, task, source):
+            pair = cells[generator, task, source][0]
+            return f"{pair.x_path} and {pair.y_path} hold N=0 rows"
+
+        empty = raw_tree.empty_parts(items, parts, split, why)
+        return raw_tree.Plan(items, [], {cell: 0 for cell in found}, dict(found), empty)
 
     def examples(self, items: list[raw_tree.Item], split: str, image_size, log=None):
         """Rows as PNG, read in batches of rows of one ``X.pt`` (memory-mapped: only those rows are read)."""

@@ -31,7 +31,8 @@ from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
-from conversion import build_report, card, card_differences, configs, features, layout, mirror_figures, sources, tables
+from conversion import (build_report, card, card_differences, configs, features, layout, mirror_figures, parquet_pages,
+                        sources, tables)
 
 STATE_DIR = ".publish"
 LISTING = "reports/differences.csv"
@@ -144,7 +145,8 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
     files = []
     for index in range(num_shards):
         name = f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
-        ds.shard(num_shards=num_shards, index=index, contiguous=True).to_parquet(folder / name, batch_size=batch_size)
+        ds.shard(num_shards=num_shards, index=index, contiguous=True).to_parquet(
+            folder / name, batch_size=batch_size, **parquet_pages.WRITE_OPTIONS)
         files.append({"name": name, "size": (folder / name).stat().st_size})
     return files
 

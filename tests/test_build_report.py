@@ -311,3 +311,23 @@ def test_a_tensor_pair_with_no_rows_is_warned(sample_release, tmp_path):
     assert report["empty"] == [f"vqdm task 5 test nature: no image ({emptied / 'X.pt'} and {emptied / 'y.pt'} hold N=0 rows)"]
     assert report["totals"]["vqdm/test/nature"]["found"] == 0
     assert "1 empty part(s): vqdm task 5 test nature" in build_report.summary_line(report, "x")
+
+
+def test_an_unexpected_error_while_parsing_a_name_is_that_files_skip(tmp_path, monkeypatch):
+    from conversion import naming, raw_tree
+
+    root = sample_tree.make_sample_tree(tmp_path / "GenImage", generators=["wukong"], classes_per_task=1)
+    label_of = naming.label_of
+    victim = sample_tree.ai_file_name(tables.generators()["wukong"], tables.task_classes()[0][0], 0)
+
+    def odd(name, source, tag):
+        if name == victim:
+            raise UnicodeError("a name no rule foresaw")
+        return label_of(name, source, tag)
+
+    monkeypatch.setattr(naming, "label_of", odd)
+    plan = raw_tree.plan(raw_tree.scan(root, ["wukong"]), "train", [("wukong", 0)])
+    assert [(PurePosixPath(s.path).name, s.reason) for s in plan.skips] == [
+        (victim, "file name: unexpected error: UnicodeError: a name no rule foresaw")
+    ]
+    assert plan.items and victim not in [item.file_name for item in plan.items]

@@ -190,6 +190,10 @@ def test_aspect_ratio_bombs_are_skipped_before_the_resize():
         assert pixels_of(decode.convert(data, "ai", 64).data).shape == (64, 64, 3)  # squashed: bounded work
         assert np.array_equal(pixels_of(decode.convert(data, "ai", 64).data), release(data, "ai"))
         assert decode.convert(data, "nature", None).data == data  # original bytes: no resize at all
+    long_side = one_pixel_high(decode.MAX_SIDE + 1)  # squashed to 64x64, its resize weights alone take 134 MB
+    for source in ("ai", "nature"):
+        with pytest.raises(decode.Unreadable, match=rf"^aspect-ratio bomb: {decode.MAX_SIDE + 1}x1, a side over"):
+            decode.convert(long_side, source, 64)
 
 
 def test_wide_images_within_the_limit_keep_the_release_pixels():
@@ -210,7 +214,7 @@ def test_aspect_ratio_bombs_keep_memory_flat():
         "import resource, io\n"
         "from PIL import Image\n"
         "from conversion import decode\n"
-        "for width in (300_000, 2_000_000):\n"
+        "for width in (300_000, 2_000_000, 20_000_000):\n"
         "    buffer = io.BytesIO(); Image.new('RGB', (width, 1)).save(buffer, format='PNG')\n"
         "    for source in ('nature', 'ai'):\n"
         "        try:\n"

@@ -13,23 +13,25 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conversion import build_report, configs, sample_tree, summary
+from conversion import configs
+from conversion.commands import options
 
 NAME = "demo"
 HELP = "build a config from a generated sample GenImage tree and print its count table"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--config", default="sdv14", choices=sorted(configs.config_parts()), metavar="CONFIG",
+    parser.add_argument("--config", default="sdv14", type=options.config_name, metavar="CONFIG",
                         help="config to build (default: sdv14; e.g. disjoint, adm-task2)")
     parser.add_argument("--workdir", type=Path, default=Path("genimage-cl-demo"),
                         help="folder for the sample tree and the datasets cache (default: ./genimage-cl-demo)")
-    parser.add_argument("--num-proc", type=int, default=None, help="processes for the build")
+    parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes for the build")
     parser.add_argument("--defects", action="store_true",
                         help="add corrupt and odd files to the tree (ADM, BigGAN, GLIDE, SD v1.4/v1.5) and print the build report")
 
 
 def run(args) -> int:
+    from conversion import build_report, sample_tree, summary
     from genimage_cl import GenImageCL
 
     tree = args.workdir / ("GenImage-defects" if args.defects else "GenImage")

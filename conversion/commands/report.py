@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conversion import build_report
 
 NAME = "report"
 HELP = "print the build report(s) found in a built config's folder or a cache tree"
@@ -22,6 +21,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from conversion import build_report
+
     found = build_report.find(args.path)
     if not found:
         raise FileNotFoundError(f"no {build_report.REPORT_FILE} under {args.path}")

@@ -162,7 +162,10 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
                 build_report.plan_record(plan, self.config.data_dir, str(split), len(shards), self.config.strict)
             )
             gen_kwargs = {"shards": list(enumerate(shards)), "split": str(split)}
-            splits.append(datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs))
+            generator = datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs)
+            # the progress bar's total and time left: files to convert (datasets sets the rows written after)
+            generator.split_info.num_examples = len(plan.items)
+            splits.append(generator)
         return splits
 
     def _generate_examples(self, shards, split):

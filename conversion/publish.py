@@ -31,7 +31,8 @@ from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
-from conversion import build_report, card, card_differences, configs, features, layout, mirror_figures, sources, tables
+from conversion import (build_report, card, card_differences, configs, features, layout, mirror_figures, progress,
+                        sources, tables)
 
 STATE_DIR = ".publish"
 LISTING = "reports/differences.csv"
@@ -167,7 +168,8 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     for split in SPLITS:
         ds = built[split]
         sources_col = ds.data.column("source").to_pylist()
-        files = write_shards(ds, staging, split, max_shard_size)
+        with progress.hidden():
+            files = write_shards(ds, staging, split, max_shard_size)
         part.splits[split] = {
             "num_examples": len(ds),
             "num_bytes": ds._estimate_nbytes(),
@@ -250,17 +252,19 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
         raise ValueError(f"{data_dir} holds no (generator, task) to publish")
     fingerprints = {}
     parts = []
-    for generator, task in wanted:
+    for number, (generator, task) in enumerate(wanted, 1):
+        step = f"part {number} of {len(wanted)}: {configs.task_config_name(generator, task)}"
         if generator not in fingerprints:
             fingerprints[generator] = sources.open_source(data_dir, [generator]).fingerprint()
         done = _read_manifest(out, generator, task)
         if (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
                 and done.complete_in(out)):
-            log(f"  {done.name}: done before ({done.rows()} rows), kept")
+            log(f"{step}: done before ({done.rows()} rows), kept")
             parts.append(done)
             continue
+        log(f"{step}: building")
         part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc)
-        log(f"  {part.name}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet")
+        log(f"{step}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet")
         parts.append(part)
     return parts
 
@@ -314,7 +318,9 @@ def summary(mirror: Mirror) -> str:
             f"{split} {sum(p.splits[split]['num_examples'] for p in mirror.parts):,}" for split in SPLITS) + ")",
         f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} Parquet files",
         f"tensors: {tensor:,} bytes as the release's float32 X + int64 y",
-        f"ratio:   {parquet / tensor:.3f} (mirror Parquet / release tensors)" if tensor else "ratio:   n/a (no rows)",
+        f"ratio:   {parquet / tensor:.3f} (Parquet copy / release tensors)" if tensor else "ratio:   n/a (no rows)",
+        f"skipped: {sum(build_report.sums(r)['skipped'] for r in mirror.reports()):,} files; build reports in "
+        f"{mirror.out / STATE_DIR / 'reports'} (python -m conversion report {mirror.out})",
     ]
     for name, missing in mirror.skipped_configs.items():
         lines.append(f"not declared: {name} (missing {', '.join(f'{g} task {t}' for g, t in missing)})")

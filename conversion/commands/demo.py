@@ -26,13 +26,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("genimage-cl-demo"),
                         help="folder for the sample tree and the datasets cache (default: ./genimage-cl-demo)")
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes for the build")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--defects", action="store_true",
                         help="add corrupt and odd files to the tree (ADM, BigGAN, GLIDE, SD v1.4/v1.5) and print the build report")
 
 
 def run(args) -> int:
-    from conversion import build_report, sample_tree, summary
+    from conversion import build_report, progress, sample_tree, summary
     from genimage_cl import GenImageCL
+
+    progress.configure(not args.no_progress)
 
     tree = args.workdir / ("GenImage-defects" if args.defects else "GenImage")
     if not tree.exists():
@@ -42,10 +45,14 @@ def run(args) -> int:
             sample_tree.inject_defects(tree)
     start = time.perf_counter()
     builder = GenImageCL(config_name=args.config, data_dir=str(tree), cache_dir=str(args.workdir / "cache"))
+    cached = Path(builder.cache_dir).is_dir()
     builder.download_and_prepare(num_proc=args.num_proc)
     dataset = builder.as_dataset()
     print(f"\nconfig {args.config}: {configs.describe(args.config)}")
-    print(f"built in {time.perf_counter() - start:.1f} s into {builder.cache_dir}\n")
+    if cached:
+        print(f"from cache: built before into {builder.cache_dir} (the tree is unchanged)\n")
+    else:
+        print(f"built in {time.perf_counter() - start:.1f} s into {builder.cache_dir}\n")
     print(summary.count_table(dataset))
     if args.defects:
         print()

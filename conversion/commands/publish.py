@@ -41,14 +41,16 @@ def add_arguments(parser) -> None:
                      help="build only this part (repeatable), e.g. sdv14-task3; no card, no upload")
     one.add_argument("--job-index", type=int, default=None,
                      help="build only the N-th part present (0-based, for job arrays); no card, no upload")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-yaml-aliases", action="store_true",
                         help="write every config's features in full in README.md (as push_to_hub does; over 1 MB of "
                              "YAML, seconds to parse per load) instead of once with YAML aliases")
 
 
 def run(args) -> int:
-    from conversion import publish, upload
+    from conversion import progress, publish, upload
 
+    progress.configure(not args.no_progress)
     if args.part or args.job_index is not None:
         if args.repo_id:
             raise ValueError("--part/--job-index build parts only; upload with a final run without them")

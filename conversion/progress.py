@@ -18,12 +18,12 @@ def configure(enabled: bool) -> None:
 @contextlib.contextmanager
 def hidden():
     """datasets' progress bars off for a step that has no bar worth showing (e.g. a Parquet write)."""
-    from datasets.utils import tqdm as hf_tqdm
+    import datasets
 
-    was_disabled = hf_tqdm.are_progress_bars_disabled()
-    hf_tqdm.disable_progress_bars()
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
     try:
         yield
     finally:
-        if not was_disabled:
-            hf_tqdm.enable_progress_bars()
+        if was_enabled:
+            datasets.enable_progress_bars()

@@ -319,7 +319,7 @@ def summary(mirror: Mirror) -> str:
         f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} Parquet files",
         f"tensors: {tensor:,} bytes as the release's float32 X + int64 y",
         f"ratio:   {parquet / tensor:.3f} (Parquet copy / release tensors)" if tensor else "ratio:   n/a (no rows)",
-        f"skipped: {sum(build_report.sums(r)['skipped'] for r in mirror.reports()):,} files; build reports in "
+        f"skipped: {sum(len(r['skipped']) for r in mirror.reports()):,} files; build reports in "
         f"{mirror.out / STATE_DIR / 'reports'} (python -m conversion report {mirror.out})",
     ]
     for name, missing in mirror.skipped_configs.items():

@@ -361,3 +361,19 @@ def test_summary_counts_parquet_files_only(mirror):
     shards = sorted(mirror.out.glob("data/*/*/*.parquet"))
     assert (mirror.out / "figures").is_dir()
     assert f"in {len(shards)} Parquet files" in publish.summary(mirror)
+
+
+def test_summary_gives_the_skip_total_and_where_the_reports_are(mirror, tmp_path):
+    import dataclasses
+    import json
+
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out / publish.STATE_DIR / "reports", out / publish.STATE_DIR / "reports")
+    reports = out / publish.STATE_DIR / "reports"
+    assert f"skipped: 0 files; build reports in {reports} (python -m conversion report {out})" in publish.summary(
+        dataclasses.replace(mirror, out=out))
+    report_file = sorted(reports.glob("*.json"))[0]
+    report = json.loads(report_file.read_text())
+    report["skipped"] = [{"path": "x.png", "generator": "sdv14", "split": "train", "source": "ai", "reason": "empty"}] * 2
+    report_file.write_text(json.dumps(report))
+    assert "skipped: 2 files; build reports in" in publish.summary(dataclasses.replace(mirror, out=out))

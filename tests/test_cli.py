@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,14 @@ def test_report_reads_a_publish_folder(sample_root, tmp_path, capsys):
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert f"# {reports / 'sdv14-task3.json'}" in out and "genimage-cl sdv14-task3: " in out
+
+
+def test_demo_progress_bars_have_totals_hide_with_no_progress_and_cache_is_said(tmp_path):
+    quiet = _run("demo", "--config", "sdv14-task0", "--workdir", str(tmp_path / "a"), "--no-progress")
+    assert quiet.returncode == 0 and "Generating" not in quiet.stderr and "%|" not in quiet.stderr
+    assert "built in " in quiet.stdout
+    again = _run("demo", "--config", "sdv14-task0", "--workdir", str(tmp_path / "a"))
+    assert again.returncode == 0 and "from cache: built before into " in again.stdout and "built in" not in again.stdout
+    shown = _run("demo", "--config", "sdv14-task1", "--workdir", str(tmp_path / "b"))
+    assert shown.returncode == 0
+    assert re.search(r"Generating train split: 100%\|\S+\| (\d+)/\1 \[", shown.stderr), shown.stderr

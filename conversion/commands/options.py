@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 
 from conversion import configs, tables
-
-ORIGINAL = "original"
-"""The image size keyword for the source files untouched (``sources.ORIGINAL``)."""
+from conversion.raw_tree import ORIGINAL
 
 
 def positive_int(text: str) -> int:

@@ -117,7 +117,9 @@ def test_report_names_a_missing_path_or_a_file_that_is_not_a_report(tmp_path):
     assert lines[0].startswith(f"error: {tmp_path / 'notes.txt'} is not a build report: not JSON")
     (tmp_path / "empty").mkdir()
     result = _run("report", str(tmp_path / "empty"))
-    assert result.returncode == 1 and "no build report under" in result.stderr and ".publish/reports/" in result.stderr
+    assert result.returncode == 1 and result.stderr.strip() == (
+        f"error: no build_report.json (of a built config or build job) nor .publish/reports/ (of a publish folder) "
+        f"under {tmp_path / 'empty'}")
 
 
 def test_report_reads_a_publish_folder(sample_root, tmp_path, capsys):

@@ -34,8 +34,8 @@ def find_reports(path: Path) -> list[Path]:
     if path.is_dir():
         found += sorted((path / publish.STATE_DIR / "reports").glob("*.json"))
     if not found:
-        raise FileNotFoundError(f"no build report under {path}: neither {build_report.REPORT_FILE} (a built config "
-                                f"or build job) nor {publish.STATE_DIR}/reports/ (a publish folder)")
+        raise FileNotFoundError(f"no {build_report.REPORT_FILE} (of a built config or build job) nor "
+                                f"{publish.STATE_DIR}/reports/ (of a publish folder) under {path}")
     return found
 
 

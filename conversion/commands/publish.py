@@ -37,7 +37,7 @@ def add_arguments(parser) -> None:
                         help=f"largest Parquet shard, as push_to_hub counts it (default {jobs.MAX_SHARD_SIZE})")
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes per build")
     one = parser.add_mutually_exclusive_group()
-    one.add_argument("--part", action="append", metavar="GEN-taskK",
+    one.add_argument("--part", action="append", metavar="GEN-taskK", type=options.config_name,
                      help="build only this part (repeatable), e.g. sdv14-task3; no card, no upload")
     one.add_argument("--job-index", type=int, default=None,
                      help="build only the N-th part present (0-based, for job arrays); no card, no upload")

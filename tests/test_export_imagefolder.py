@@ -109,7 +109,8 @@ def test_arguments_and_out_are_checked_before_any_work(sample_root, tmp_path, ca
     (tmp_path / "file").write_text("x")
     assert _export_error(capsys, *base, "--config", "sdv14", "--out", tmp_path / "file") == (
         f"error: --out {tmp_path / 'file'} is a file, not a folder")
-    assert "is not writable" in _export_error(capsys, *base, "--config", "sdv14", "--out", tmp_path / "file" / "sub")
+    assert "cannot be created or written: Not a directory" in _export_error(
+        capsys, *base, "--config", "sdv14", "--out", tmp_path / "file" / "sub")
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "notes.txt").write_text("mine")
     assert _export_error(capsys, *base, "--config", "sdv14", "--out", tmp_path / "home") == (

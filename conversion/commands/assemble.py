@@ -40,7 +40,8 @@ def run(args) -> int:
     if len(sizes) > 1:
         listed = "; ".join(f"{size or 'unknown'}: {', '.join(f'{p.config} {p.split}' for p in found[:3])}"
                            + (" ..." if len(found) > 3 else "") for size, found in sizes.items())
-        raise ValueError(f"parts in {args.out} were built at different image sizes ({listed}); rebuild them at one size")
+        raise ValueError(f"parts in {args.out} were built at different image sizes ({listed}); "
+                         f"rebuild them at one size")
     print(f"{'part':<22}{'split':<7}{'shards':>7}{'rows':>10}{'MB':>10}")
     for part in parts:
         print(f"{part.config:<22}{part.split:<7}{len(part.files):>7}{part.num_rows:>10}{part.num_bytes / 1e6:>10.1f}")

@@ -71,5 +71,6 @@ def run(args) -> int:
             continue
         print(f"{step}: building")
         placed = jobs.run_job(job, args.data_dir, args.out, args.image_size, args.num_proc, args.max_shard_size)
-        print(f"{step}: {len(placed)} shard(s) in {job.folder(args.out)}; report in {jobs.report_folder(args.out, job)}")
+        print(f"{step}: {len(placed)} shard(s) in {job.folder(args.out)}; "
+              f"report in {jobs.report_folder(args.out, job)}")
     return 0

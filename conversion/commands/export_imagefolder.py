@@ -91,7 +91,7 @@ def check_arguments(args) -> None:
             json.dump(earlier if settings in earlier else [*earlier, settings], tmp, indent=1)
         os.replace(tmp.name, out / MARKER)
     except OSError as err:
-        raise PermissionError(f"--out {out} is not writable: {err.strerror or err}") from err
+        raise PermissionError(f"--out {out} cannot be created or written: {err.strerror or err}") from err
 
 
 def _build(args):
@@ -118,7 +118,8 @@ def run(args) -> int:
     splits = ("train", "test") if args.split == "both" else (args.split,)
     parts = configs.config_parts()[args.config]
     start = time.perf_counter()
-    source = sources.open_source(args.data_dir, sorted({g for g, _ in parts})) if args.image_size == sources.ORIGINAL else None
+    original = args.image_size == sources.ORIGINAL
+    source = sources.open_source(args.data_dir, sorted({g for g, _ in parts})) if original else None
     if isinstance(source, raw_tree.RawTreeSource):
         items = imagefolder.select_items(source, parts, splits, args.task, args.source)
         outcome = imagefolder.export_source_files(items, args.out, args.layout, args.files, not args.no_progress)

@@ -2,7 +2,7 @@
 
 Jobs are independent: run them one after another, or as a cluster job array (one index each);
 they write data/<generator>/task<k>/<split>-NNNNN-of-NNNNN.parquet. A job whose split is already
-there is skipped (say so with --overwrite to rebuild it), so a re-run array only does what is left.
+there is skipped with a line saying so (--overwrite rebuilds it): a re-run array does only what is left.
 Then check the whole with `python -m conversion assemble --out OUT`.
 
 Examples:

@@ -109,9 +109,7 @@ def _build(args):
 
 
 def run(args) -> int:
-    from conversion import raw_tree
-
-    from conversion import progress, sources
+    from conversion import progress, raw_tree, sources
 
     check_arguments(args)
     progress.configure(not args.no_progress)

@@ -6,12 +6,11 @@ import contextlib
 
 
 def configure(enabled: bool) -> None:
-    """Show (or hide) datasets' progress bars for this process: its build, cast and Parquet bars."""
-    import datasets
+    """Hide datasets' progress bars for this process (its build, cast and Parquet bars) unless
+    ``enabled``; when enabled, datasets' own setting (HF_DATASETS_DISABLE_PROGRESS_BARS) stands."""
+    if not enabled:
+        import datasets
 
-    if enabled:
-        datasets.enable_progress_bars()
-    else:
         datasets.disable_progress_bars()
 
 

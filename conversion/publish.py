@@ -31,8 +31,8 @@ from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
-from conversion import (build_report, card, card_differences, configs, features, layout, mirror_figures, progress,
-                        sources, tables)
+from conversion import (build_report, card, card_differences, configs, features, layout, mirror_figures, parquet_pages,
+                        progress, sources, tables)
 
 STATE_DIR = ".publish"
 LISTING = "reports/differences.csv"
@@ -145,7 +145,8 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
     files = []
     for index in range(num_shards):
         name = f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
-        ds.shard(num_shards=num_shards, index=index, contiguous=True).to_parquet(folder / name, batch_size=batch_size)
+        ds.shard(num_shards=num_shards, index=index, contiguous=True).to_parquet(
+            folder / name, batch_size=batch_size, **parquet_pages.WRITE_OPTIONS)
         files.append({"name": name, "size": (folder / name).stat().st_size})
     return files
 
@@ -322,6 +323,9 @@ def summary(mirror: Mirror) -> str:
         f"skipped: {sum(len(r['skipped']) for r in mirror.reports()):,} files; build reports in "
         f"{mirror.out / STATE_DIR / 'reports'} (python -m conversion report {mirror.out})",
     ]
+    empty = [line for report in mirror.reports() for line in report.get("empty", [])]
+    if empty:
+        lines.append(f"warning: {len(empty)} empty part(s): " + "; ".join(empty))
     for name, missing in mirror.skipped_configs.items():
         lines.append(f"not declared: {name} (missing {', '.join(f'{g} task {t}' for g, t in missing)})")
     return "\n".join(lines)

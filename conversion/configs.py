@@ -7,7 +7,7 @@ set k, so the ``task`` column of a (generator, task) pair is the same in every c
 
 from __future__ import annotations
 
-from conversion import tables
+from conversion import corruptions, tables
 
 NUM_TASKS = 6
 DISJOINT = "disjoint"
@@ -26,6 +26,15 @@ def config_parts() -> dict[str, list[tuple[str, int]]]:
             parts[task_config_name(key, t)] = [(key, t)]
     parts[DISJOINT] = [(key, t) for t, key in enumerate(tables.task_order())]
     return parts
+
+
+def corrupted_config_name(name: str, corruption: str) -> str:
+    return f"{name}-{corruption}"
+
+
+def corrupted_configs() -> dict[str, tuple[str, str]]:
+    """``<config>-<corruption>`` -> (config, corruption): the test split's corrupted copy of every config."""
+    return {corrupted_config_name(name, c): (name, c) for name in config_parts() for c in corruptions.CORRUPTIONS}
 
 
 def describe(name: str) -> str:

@@ -220,3 +220,10 @@ class RawTreeSource:
 
     def examples(self, items: list[Item], split: str, image_size, log=None):
         return examples(items, split, image_size, log)
+
+    def corrupted_copies(self) -> tuple[dict, list]:
+        """A raw tree holds no corrupted copies (they are made with the release's recipe), and no bad ones."""
+        return {}, []
+
+    def corrupted_copy(self, generator: str, task: int, source: str, corruption: str):
+        return None

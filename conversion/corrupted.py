@@ -1,0 +1,87 @@
+"""Corrupted test copies as dataset rows: the release's ``X_<corruption>.pt`` or the recipe's output.
+
+A corrupted config (``<config>-<corruption>``) has one split, ``test``, and per (generator, task,
+source) the rows of that part's corrupted copy, in the copy's order: the first floor(N / 10) * 10
+rows of the part in ``X.pt`` order (release) or the contract's order (raw tree). Its columns are the
+clean ones with ``pixels`` (float32 [3, 64, 64], the copy's values bit for bit) in place of ``image``.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import datasets
+import numpy as np
+import torch
+from PIL import Image
+
+from conversion import corruptions, features, release, tables
+
+COLUMN = "pixels"
+SPLIT = "test"
+
+
+def corrupted_features() -> datasets.Features:
+    size = tables.release_pixels()["image_size"]
+    clean = features.features()
+    columns = {COLUMN: datasets.Array3D(shape=(3, size, size), dtype="float32")}
+    columns.update((name, value) for name, value in clean.items() if name != "image")
+    return datasets.Features(columns)
+
+
+def cells(items: list) -> list[list]:
+    """The plan's items grouped per (generator, task, source), in copy order.
+
+    Release items sort by their ``X.pt`` row; raw-tree items (all index 0) keep the plan's order.
+    """
+    key = lambda item: (item.generator, item.task, item.source)  # noqa: E731
+    return [sorted(group, key=lambda item: item.index) for _, group in itertools.groupby(sorted(items, key=key), key)]
+
+
+def _png_pixels(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def _clean_rows(source, items: list, log) -> tuple[list, torch.Tensor]:
+    """The readable items of a cell and their release float32 X rows (decoded release pixels, normalized)."""
+    by_key, kept, images = {}, [], []
+    for item in items:
+        by_key[item.file_name] = item
+    size = tables.release_pixels()["image_size"]
+    for _key, row in source.examples(items, SPLIT, size, log):
+        kept.append(by_key[row["file_name"]])
+        images.append(_png_pixels(row["image"]["bytes"]))
+    if not images:
+        return kept, torch.empty((0, 3, size, size), dtype=torch.float32)
+    return kept, release.normalize(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2))
+
+
+def _row(item, values: np.ndarray) -> dict:
+    return {
+        COLUMN: values,
+        "label": item.label,
+        "task_label": tables.task_of_label()[item.label][1],
+        "source": item.source,
+        "generator": item.generator,
+        "task": item.task,
+        "file_name": item.file_name,
+    }
+
+
+def examples(source, items: list, corruption: str, log=None):
+    """(key, row) of one cell's corrupted copy: the source's own copy if it has one, else the recipe's."""
+    first = items[0]
+    x = source.corrupted_copy(first.generator, first.task, tables.SOURCES[first.source], corruption)
+    if x is None:
+        items, clean = _clean_rows(source, items, log)
+        x = corruptions.corrupt(clean, corruption)
+    elif log is not None:
+        for item in items:
+            log.kept(item)
+    if log is not None:
+        for item in items[len(x):]:
+            log.excluded(item)
+    for item, values in zip(items, x.numpy()):
+        yield item.file_name, _row(item, values)

@@ -31,11 +31,11 @@ def corrupted_features() -> datasets.Features:
 
 
 def cells(items: list) -> list[list]:
-    """The plan's items grouped per (generator, task, source), in copy order.
+    """The plan's items grouped per (task, source) of a generator, in copy order.
 
     Release items sort by their ``X.pt`` row; raw-tree items (all index 0) keep the plan's order.
     """
-    key = lambda item: (item.generator, item.task, item.source)  # noqa: E731
+    key = lambda item: (item.task, item.source, item.generator)  # noqa: E731  (the contract's row order)
     return [sorted(group, key=lambda item: item.index) for _, group in itertools.groupby(sorted(items, key=key), key)]
 
 

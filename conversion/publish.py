@@ -200,26 +200,28 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
 
 
 def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: int | None = None) -> dict:
-    """Build ``<generator>-task<task>-<corruption>`` and move its shards into ``out/data/...`` in one rename."""
+    """Build ``<generator>-task<task>-<corruption>`` and move its shards into ``out/data/...`` in one rename
+    (no files when the copy is empty: under 10 test rows per source)."""
     from genimage_cl import GenImageCL
 
     state = out / STATE_DIR
     name = configs.corrupted_config_name(part.name, corruption)
     cache = state / "cache" / name
     staging = state / "staging" / name
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    target = out / corrupted_dir(part.generator, part.task, corruption)
+    shutil.rmtree(target, ignore_errors=True)
     builder = GenImageCL(config_name=name, data_dir=str(data_dir), cache_dir=str(cache))
     builder.download_and_prepare(num_proc=num_proc)
-    ds = builder.as_dataset(split=corrupted.SPLIT)
-    files = write_shards(ds, staging, corrupted.SPLIT, part.max_shard_size, write_float_parquet)
-    where = corrupted_dir(part.generator, part.task, corruption)
-    entry = {"num_examples": len(ds), "num_bytes": ds._estimate_nbytes(),
-             "files": [{"path": f"{where}/{f['name']}", "size": f["size"]} for f in files]}
-    del ds
-    target = out / where
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(staging, target)
+    entry = {"num_examples": builder.info.splits[corrupted.SPLIT].num_examples, "num_bytes": 0, "files": []}
+    if entry["num_examples"]:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        ds = builder.as_dataset(split=corrupted.SPLIT)
+        files = write_shards(ds, staging, corrupted.SPLIT, part.max_shard_size, write_float_parquet)
+        entry["num_bytes"] = ds._estimate_nbytes()
+        entry["files"] = [{"path": f"{target.relative_to(out).as_posix()}/{f['name']}", "size": f["size"]} for f in files]
+        del ds
+        os.replace(staging, target)
     shutil.rmtree(cache, ignore_errors=True)
     return entry
 
@@ -301,7 +303,7 @@ def declared_corrupted(declared: dict[str, list[Part]]) -> dict[str, list[Part]]
     found = {}
     for name, parts in declared.items():
         for corruption in corruptions.CORRUPTIONS:
-            if all(corruption in p.corrupted for p in parts):
+            if all(p.corrupted.get(corruption, {}).get("files") for p in parts):
                 found[configs.corrupted_config_name(name, corruption)] = parts
     return found
 
@@ -495,6 +497,8 @@ def corrupted_summary(mirror: Mirror) -> list[str]:
             if floats else "corrupted ratio: n/a (no rows)",
         ]
     lines += [f"corrupted copy left out: {line}" for line in mirror.corrupted_problems]
+    lines += [f"corrupted copy left out: {p.name} {c}: empty (under 10 test rows per source)"
+              for p in mirror.parts for c, entry in p.corrupted.items() if not entry["files"]]
     return lines
 
 

@@ -73,7 +73,7 @@ def make_sample_release(
     layout: str = "original",
     generators: list[str] | None = None,
     seed: int = 0,
-    corrupted: bool = True,
+    corrupted: bool = False,
 ) -> Path:
     """Write ``X.pt``/``y.pt`` for every (generator, task, split, source) of the tree; return ``out_root``.
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conversion import sample_release, sample_tree
+from conversion import sample_release, sample_tree, tables
 
+SAMPLE_IMAGES_PER_CLASS = 6
 NAME = "sample-release"
 HELP = "write a sample GenImage tree and an original-style tensor release of it"
 
@@ -34,7 +35,9 @@ def run(args) -> int:
     tree = args.workdir / "GenImage"
     if not tree.exists():
         print(f"writing sample GenImage tree to {tree}")
-        sample_tree.make_sample_tree(tree)
+        # the release's six generators; 12 test images per task and source, so that the corrupted copies
+        # (the first floor(N/10)*10 rows) are not empty
+        sample_tree.make_sample_tree(tree, generators=list(tables.task_order()), images_per_class=SAMPLE_IMAGES_PER_CLASS)
     out = args.workdir / "release"
     sample_release.make_sample_release(tree, out, layout=args.layout, corrupted=not args.no_corruptions)
     print(f"wrote the tensor release to {out}")

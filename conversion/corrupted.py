@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conversion import corruptions, features, release, tables
+from conversion import corruptions, features, raw_tree, release, tables
 
 COLUMN = "pixels"
 SPLIT = "test"
@@ -59,15 +59,7 @@ def _clean_rows(source, items: list, log) -> tuple[list, torch.Tensor]:
 
 
 def _row(item, values: np.ndarray) -> dict:
-    return {
-        COLUMN: values,
-        "label": item.label,
-        "task_label": tables.task_of_label()[item.label][1],
-        "source": item.source,
-        "generator": item.generator,
-        "task": item.task,
-        "file_name": item.file_name,
-    }
+    return {COLUMN: values, **raw_tree.label_columns(item)}
 
 
 def examples(source, items: list, corruption: str, log=None):

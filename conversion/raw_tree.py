@@ -170,8 +170,12 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
 
 def row(item: Item, image_bytes: bytes) -> dict:
     """The contract's columns for one item whose stored image is ``image_bytes``."""
+    return {"image": {"bytes": image_bytes, "path": None}, **label_columns(item)}
+
+
+def label_columns(item: Item) -> dict:
+    """The contract's columns other than ``image`` for one item."""
     return {
-        "image": {"bytes": image_bytes, "path": None},
         "label": item.label,
         "task_label": tables.task_of_label()[item.label][1],
         "source": item.source,

@@ -284,6 +284,11 @@ class ReleaseSource:
                 f"it holds {', '.join(present) or 'no X.pt/y.pt pair'}"
             )
         self.pairs = [p for p in found if p.generator in generator_keys]
+        names = _generator_names()
+        named = {path: {names.get(c.lower()) for c in path.relative_to(self.root).parts} - {None}
+                 for path in self.corrupted_files}
+        # those of other generators are no concern of this source; those naming none are reported
+        self.corrupted_files = [path for path, gens in named.items() if not gens or gens & set(generator_keys)]
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
@@ -359,10 +364,10 @@ class ReleaseSource:
             if task is None:
                 raise ReleaseError(f"{path}: sits in no known part (no task folder, and not a GenImage-Disjoint "
                                    f"generator's disjoint/ folder)")
-        if split != "test":
-            raise ReleaseError(f"{path}: corrupted copies belong to test parts, this one sits in a {split} folder")
         if generator not in {p.generator for p in self.pairs}:
             return None, None
+        if split != "test":
+            raise ReleaseError(f"{path}: corrupted copies belong to test parts, this one sits in a {split} folder")
         pair = test_pairs.get((generator, task, source))
         if pair is None:
             raise ReleaseError(f"{path}: sits in no known part (the release has no X.pt/y.pt of {generator} "

@@ -152,7 +152,11 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         splits = []
         for split in self.config.splits:
             plan = self._source.split_plan(str(split), list(self.config.parts))
-            shards = corrupted.cells(plan.items) if self.config.corruption else _even_shards(plan.items)
+            if self.config.corruption:
+                shards = corrupted.cells(plan.items)
+                corrupted.check_cells(self._source, shards, self.config.corruption)
+            else:
+                shards = _even_shards(plan.items)
             self._report_plans.append(
                 build_report.plan_record(plan, self.config.data_dir, str(split), len(shards), self.config.strict)
             )

@@ -39,6 +39,15 @@ def cells(items: list) -> list[list]:
     return [sorted(group, key=lambda item: item.index) for _, group in itertools.groupby(sorted(items, key=key), key)]
 
 
+def check_cells(source, cells: list[list], corruption: str) -> None:
+    """Before any row is written: an unusable copy of the source is an error naming its file, and
+    scikit-image must be there if some cell's copy has to be made with the recipe."""
+    made = [items for items in cells
+            if source.corrupted_copy(items[0].generator, items[0].task, tables.SOURCES[items[0].source], corruption) is None]
+    if made:
+        corruptions.require([corruption])
+
+
 def _png_pixels(png: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(png)) as image:
         return np.asarray(image.convert("RGB"), dtype=np.uint8)

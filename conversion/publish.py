@@ -256,14 +256,22 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, target)
-    for corruption in corruptions.CORRUPTIONS:
-        if corruption in corruption_names:
-            part.corrupted[corruption] = build_corrupted(data_dir, out, part, corruption, num_proc)
-        else:
-            shutil.rmtree(out / corrupted_dir(generator, task, corruption), ignore_errors=True)
     _write_atomic(_report_path(out, generator, task), report.read_text())
-    _write_atomic(_manifest_path(out, generator, task), json.dumps(part.__dict__, indent=1))
     shutil.rmtree(cache, ignore_errors=True)
+    return update_corrupted(data_dir, out, part, corruption_names, num_proc)
+
+
+def update_corrupted(data_dir, out: Path, part: Part, corruption_names: tuple, num_proc: int | None = None) -> Part:
+    """Give a built part exactly the corrupted copies named (building only those it lacks), then write
+    its manifest: a part is finished only once its manifest says so."""
+    for corruption in corruptions.CORRUPTIONS:
+        if corruption not in corruption_names:
+            part.corrupted.pop(corruption, None)
+            shutil.rmtree(out / corrupted_dir(part.generator, part.task, corruption), ignore_errors=True)
+        elif corruption not in part.corrupted:
+            part.corrupted[corruption] = build_corrupted(data_dir, out, part, corruption, num_proc)
+    part.corrupted = {c: part.corrupted[c] for c in corruptions.CORRUPTIONS if c in part.corrupted}
+    _write_atomic(_manifest_path(out, part.generator, part.task), json.dumps(part.__dict__, indent=1))
     return part
 
 
@@ -408,8 +416,13 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
         names = tuple(c for c in corruptions.CORRUPTIONS if c in copies.get((generator, task), ()))
         done = _read_manifest(out, generator, task)
         if (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
-                and tuple(done.corrupted) == names and done.complete_in(out)):
-            log(f"  {done.name}: done before ({done.rows()} rows), kept")
+                and done.complete_in(out)):
+            if tuple(done.corrupted) != names:
+                update_corrupted(data_dir, out, done, names, num_proc)
+                log(f"  {done.name}: done before ({done.rows()} rows), kept; corrupted test copies now "
+                    f"{', '.join(names) or 'none'}")
+            else:
+                log(f"  {done.name}: done before ({done.rows()} rows), kept")
             parts.append(done)
             continue
         part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names)

@@ -233,3 +233,39 @@ def test_publish_rejects_unknown_corruption(capsys, tmp_path):
     with pytest.raises(SystemExit):
         cli.main(["publish", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"), "--corruptions", "fog"])
     assert "unknown corruption(s) fog" in capsys.readouterr().err
+
+
+def test_builder_names_a_bad_copy_before_writing(corrupted_release, tmp_path):
+    from genimage_cl import GenImageCL
+
+    root = _adm_release(corrupted_release, tmp_path)
+    bad = next(root.rglob("ai/X_rotate.pt"))
+    torch.save(torch.load(bad, weights_only=True)[:3], bad)
+    builder = GenImageCL(config_name="adm-task0-rotate", data_dir=str(root), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(release.ReleaseError, match=f"^{bad}: 3 rows, expected 10"):
+        builder.download_and_prepare()
+
+
+def test_builder_without_scikit_image_is_one_line(tree, tmp_path, monkeypatch):
+    from genimage_cl import GenImageCL
+
+    monkeypatch.setitem(__import__("sys").modules, "skimage", None)
+    builder = GenImageCL(config_name="adm-task0-rotate", data_dir=str(tree), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(corruptions.MissingExtra, match=r"^the corruptions need scikit-image: pip install"):
+        builder.download_and_prepare()
+
+
+def test_adding_corruptions_later_builds_only_them(corrupted_release, tmp_path):
+    root = tmp_path / "release"
+    shutil.copytree(corrupted_release / "processedSingleGenerators" / "ADM", root / "processedSingleGenerators" / "ADM",
+                    ignore=shutil.ignore_patterns("X_*.pt"))
+    out = tmp_path / "hub"
+    publish.build_mirror(root, out, log=lambda line: None)
+    before = (out / "data" / "adm" / "task2" / "test-00000-of-00001.parquet").stat().st_mtime_ns
+    lines = []
+    mirror = publish.build_mirror(root, out, log=lines.append, corruption_names=("gaussian_noise",))
+    assert all("kept; corrupted test copies now gaussian_noise" in line for line in lines)
+    assert (out / "data" / "adm" / "task2" / "test-00000-of-00001.parquet").stat().st_mtime_ns == before
+    assert sorted(mirror.corrupted_configs) == sorted([f"adm-task{k}-gaussian_noise" for k in range(6)] + ["adm-gaussian_noise"])
+    mirror = publish.build_mirror(root, out, log=lambda line: None)  # and dropped again
+    assert mirror.corrupted_configs == {} and not (out / "data" / "adm" / "task2-gaussian_noise").exists()

@@ -354,21 +354,27 @@ def card_data(declared: dict[str, list[Part]], yaml_aliases: bool = True,
     return data
 
 
+MAX_ALIASES = 99
+"""Aliases per YAML anchor: npm ``yaml`` refuses 100 or more aliases of one anchor by default."""
+
+
 def share_features(data: DatasetCardData) -> None:
     """Make equal ``features`` lists one object, so the YAML holds them once (an anchor, then aliases).
 
-    Every config has the same columns, with 1000 label names: written out per config the YAML is
-    over 1 MB and takes seconds to parse on every ``load_dataset``. The parsed metadata is the same.
+    Every config has the same columns (the corrupted copies: their own), with 1000 label names:
+    written out per config the YAML is over 1 MB and takes seconds to parse on every
+    ``load_dataset``. The parsed metadata is the same. After MAX_ALIASES aliases a new anchor starts.
     """
     infos = data.get("dataset_info")
     if isinstance(infos, list) and infos:
-        shared = []  # one object per distinct features list (clean columns; corrupted copies' columns)
+        shared: list[list] = []  # [features object, times aliased] per anchor
         for info in infos:
-            same = next((f for f in shared if f == info["features"]), None)
+            same = next((entry for entry in shared if entry[0] == info["features"] and entry[1] < MAX_ALIASES), None)
             if same is None:
-                shared.append(info["features"])
+                shared.append([info["features"], 0])
             else:
-                info["features"] = same
+                info["features"] = same[0]
+                same[1] += 1
 
 
 def corrupted_wanted(source, parts: list[tuple[str, int]], requested=()) -> tuple[dict[tuple[str, int], set[str]], list[str]]:

@@ -55,12 +55,11 @@ def _png_pixels(png: bytes) -> np.ndarray:
 
 def _clean_rows(source, items: list, log) -> tuple[list, torch.Tensor]:
     """The readable items of a cell and their release float32 X rows (decoded release pixels, normalized)."""
-    by_key, kept, images = {}, [], []
-    for item in items:
-        by_key[item.file_name] = item
+    by_name = {item.file_name: item for item in items}
+    kept, images = [], []
     size = tables.release_pixels()["image_size"]
     for _key, row in source.examples(items, SPLIT, size, log):
-        kept.append(by_key[row["file_name"]])
+        kept.append(by_name[row["file_name"]])
         images.append(_png_pixels(row["image"]["bytes"]))
     if not images:
         return kept, torch.empty((0, 3, size, size), dtype=torch.float32)

@@ -12,6 +12,7 @@ COMMANDS = (
     "conversion.commands.dictionaries",
     "conversion.commands.report",
     "conversion.commands.verify_downloads",
+    "conversion.commands.verify_copy",
     "conversion.commands.export_imagefolder",
     "conversion.commands.publish",
     "conversion.commands.sample_release",

@@ -4,7 +4,8 @@ A cluster job array runs one job per index; every job builds its part with the d
 straight to Parquet (``download_and_prepare(file_format="parquet")``, so ``num_proc`` and shard
 sizes are datasets' own) in a private staging folder inside the output, then moves the shards to
 the Hub copy's layout ``data/<generator>/task<k>/<split>-NNNNN-of-NNNNN.parquet`` (its build report
-to ``reports/<generator>/task<k>/<split>/``). Only complete
+to ``reports/<generator>/task<k>/<split>/``), rewriting each with Parquet page checksums on the way
+(:mod:`conversion.parquet_pages`). Only complete
 shard sets are moved in; an interrupted job leaves its staging folder and is simply run again.
 :func:`collect_parts` checks and lists what the jobs wrote, for the step that writes the card.
 """
@@ -18,15 +19,15 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion import build_report, configs, layout, tables
+from conversion import build_report, configs, layout, parquet_pages, tables
 
 DATA = "data"
 REPORTS = "reports"
 STAGING = ".staging"
 SPLITS = tuple(layout.SPLIT_FOLDERS)
 MAX_SHARD_SIZE = "500MB"
-SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
-PART_FOLDER = re.compile(r"^task(?P<task>\d+)$")
+SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>[0-9]{5})-of-(?P<total>[0-9]{5})\.parquet$")
+PART_FOLDER = re.compile(r"^task(?P<task>[0-9]+)$")
 
 
 class IncompletePart(ValueError):
@@ -103,7 +104,10 @@ def run_job(
     builder.download_and_prepare(
         output_dir=str(built), file_format="parquet", max_shard_size=max_shard_size, num_proc=num_proc
     )
-    placed = _move_shards(sorted(built.glob(f"*-{job.split}*.parquet")), job, job.folder(out))
+    shards = sorted(built.glob(f"*-{job.split}*.parquet"))
+    for shard in shards:  # datasets' builder takes no Parquet writer options
+        parquet_pages.add_checksums(shard)
+    placed = _move_shards(shards, job, job.folder(out))
     reports = report_folder(out, job)
     reports.mkdir(parents=True, exist_ok=True)
     for name in (build_report.REPORT_FILE, build_report.SKIPS_FILE):

@@ -34,7 +34,7 @@ from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
 from conversion import (build_report, card, card_differences, configs, corrupted, corruptions, features, layout,
-                        mirror_figures, sources, tables)
+                        mirror_figures, parquet_pages, sources, tables)
 
 STATE_DIR = ".publish"
 LISTING = "reports/differences.csv"
@@ -71,7 +71,8 @@ def write_float_parquet(ds: datasets.Dataset, path: Path, batch_size: int) -> No
     options["compression"] = {leaf: "zstd" for leaf in options["compression"]}
     options["column_encoding"] = {**options["column_encoding"], FLOAT_LEAF: "BYTE_STREAM_SPLIT"}
     tmp = path.with_name(path.name + ".tmp")
-    with pq.ParquetWriter(tmp, schema=ds.features.arrow_schema, **options) as writer:
+    with pq.ParquetWriter(tmp, schema=ds.features.arrow_schema, write_page_index=True, **options,
+                          **parquet_pages.WRITE_OPTIONS) as writer:
         for batch in ds.with_format("arrow").iter(batch_size=batch_size):
             writer.write_table(batch)
     os.replace(tmp, path)
@@ -192,7 +193,7 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
         name = f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
         shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)
         if write is None:
-            shard.to_parquet(folder / name, batch_size=batch_size)
+            shard.to_parquet(folder / name, batch_size=batch_size, **parquet_pages.WRITE_OPTIONS)
         else:
             write(shard, folder / name, batch_size)
         files.append({"name": name, "size": (folder / name).stat().st_size})
@@ -496,6 +497,9 @@ def summary(mirror: Mirror) -> str:
         f"tensors: {tensor:,} bytes as the release's float32 X + int64 y",
         f"ratio:   {parquet / tensor:.3f} (mirror Parquet / release tensors)" if tensor else "ratio:   n/a (no rows)",
     ]
+    empty = [line for report in mirror.reports() for line in report.get("empty", [])]
+    if empty:
+        lines.append(f"warning: {len(empty)} empty part(s): " + "; ".join(empty))
     for name, missing in mirror.skipped_configs.items():
         lines.append(f"not declared: {name} (missing {', '.join(f'{g} task {t}' for g, t in missing)})")
     lines += corrupted_summary(mirror)

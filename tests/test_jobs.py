@@ -143,3 +143,27 @@ def test_streaming_ranks_read_disjoint_covering_parts(sample_root, tmp_path):
     assert not set(names[0]) & set(names[1])
     assert sorted(names[0] + names[1]) == sorted(everything)
     assert [r["shards"] for r in results] == [2, 2], "four shards: each rank reads two whole shards"
+
+
+def test_job_shards_carry_page_checksums(assembled):
+    from conversion import verify_copy
+
+    result = verify_copy.verify(assembled, progress=False)
+    assert not result.problems and len(result.rows) == 4
+    assert result.notes == [f"no README.md in {assembled}: page checksums checked, row counts not compared with a card"]
+    shard = sorted((assembled / "data").rglob("*.parquet"))[0]
+    flip_in_column(shard, "label")
+    with pytest.raises(OSError, match="CRC checksum verification failed"):
+        verify_copy.shard_rows(shard)
+
+
+def flip_in_column(shard: Path, column: str) -> None:
+    """Flip one bit near the end of the first row group's ``column`` chunk (inside its last page)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(shard).row_group(0)
+    chunk = next(meta.column(i) for i in range(meta.num_columns) if meta.column(i).path_in_schema == column)
+    start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+    data = bytearray(shard.read_bytes())
+    data[start + chunk.total_compressed_size - 2] ^= 0x01
+    shard.write_bytes(bytes(data))

@@ -140,6 +140,10 @@ def test_floats_stored_compactly(hub):
     card = (hub.out / "README.md").read_text()
     assert "## Corrupted test copies" in card and "figures/corruptions.png" in card
     assert (hub.out / "figures" / "corruptions.png").is_file()
+    from conversion import verify_copy
+
+    checked = verify_copy.verify(hub.out, progress=False)  # page checksums, and rows against the card
+    assert checked.problems == []
 
 
 def test_release_without_copies_gives_the_same_copies(corrupted_release, tmp_path, build):

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conversion import release, streams, tables
+from conversion import corrupted, release, streams, tables
 
 NOTATIONS = ("clsloc", "standard", "rank")
 DTYPES = ("float32", "uint8")
@@ -44,6 +44,11 @@ def _labels(standard: np.ndarray, notation: str, task_clsloc: np.ndarray) -> np.
 def _decode(png: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(png)) as image:
         return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def _task_clsloc(standard: np.ndarray) -> np.ndarray:
+    """Sorted unique clsloc ids - 1 of these standard labels: what the "rank" notation ranks among."""
+    return np.unique(np.asarray(tables.clsloc_of_label(), dtype=np.int64)[standard] - 1)
 
 
 def paper_tensors(
@@ -71,7 +76,7 @@ def paper_tensors(
     if source is not None and source not in tables.SOURCES:
         raise ValueError(f"source must be one of {tables.SOURCES}, got {source!r}")
     columns = split.select_columns(["task", "source", "label"]).with_format("numpy")[:]  # honours a view's indices
-    task_col, source_col = (np.asarray(columns[name], dtype=np.int64) for name in ("task", "source"))
+    task_col, source_col, label_col = (np.asarray(columns[name], dtype=np.int64) for name in ("task", "source", "label"))
     keep = np.ones(len(split), dtype=bool)
     if task is not None:
         keep &= task_col == task
@@ -82,7 +87,11 @@ def paper_tensors(
         present = sorted({(int(t), tables.SOURCES[s]) for t, s in zip(task_col, source_col)})
         asked = " ".join(f"{name}={value!r}" for name, value in (("task", task), ("source", source)) if value is not None)
         raise ValueError(f"no rows of {asked} in this split; it holds (task, source) {present}")
-    raw = split.cast_column("image", datasets.Image(decode=False)).select_columns(["image", "label", "file_name"])
+    floats = corrupted.COLUMN in split.column_names  # a corrupted copy: its float32 values are X itself
+    if floats and dtype != "float32":
+        raise ValueError("a corrupted copy holds float32 values, not uint8 pixels: use dtype='float32'")
+    raw = split.select_columns([corrupted.COLUMN, "label", "file_name"]).with_format("numpy") if floats else \
+        split.cast_column("image", datasets.Image(decode=False)).select_columns(["image", "label", "file_name"])
     cells: dict[tuple[int, str], list[int]] = {}
     for row in rows:
         cells.setdefault((int(task_col[row]), tables.SOURCES[source_col[row]]), []).append(int(row))
@@ -96,14 +105,16 @@ def paper_tensors(
         if paper_loader:
             order = order[: streams.paper_count(len(order))]
         standard = np.asarray(part["label"], dtype=np.int64)[order]
+        task_clsloc = _task_clsloc(standard if paper_loader else label_col[task_col == t])
+        y = torch.from_numpy(_labels(standard, labels, task_clsloc).astype(np.int64))
+        if floats:
+            x = torch.from_numpy(np.ascontiguousarray(np.asarray(part[corrupted.COLUMN], dtype=np.float32)[order]))
+            result[t, s] = Tensors(x, y)
+            continue
         images = [_decode(image["bytes"]) for batch in part.iter(batch_size=batch_size) for image in batch["image"]]
         if len({image.shape for image in images}) > 1:
             raise ValueError(f"task {t} {s}: images of different sizes cannot be stacked; build the config "
                              f"with one image_size (64 reproduces the release)")
         u8 = torch.from_numpy(np.stack(images)[order]).permute(0, 3, 1, 2).contiguous()
-        clsloc = np.asarray(tables.clsloc_of_label(), dtype=np.int64)
-        ranked = standard if paper_loader else np.asarray(columns["label"], dtype=np.int64)[task_col == t]
-        task_clsloc = np.unique(clsloc[ranked] - 1)
-        y = torch.from_numpy(_labels(standard, labels, task_clsloc).astype(np.int64))
         result[t, s] = Tensors(release.normalize(u8) if dtype == "float32" else u8, y)
     return result

@@ -247,7 +247,7 @@ def test_demo_prints_the_report_of_a_defect_tree(defect_tree, tmp_path, capsys):
     from conversion.commands import demo
 
     shutil.copytree(defect_tree[0], tmp_path / "GenImage-defects")
-    demo.run(argparse.Namespace(config="sdv15", workdir=tmp_path, num_proc=None, defects=True))
+    demo.run(argparse.Namespace(config="sdv15", workdir=tmp_path, num_proc=None, defects=True, no_progress=True))
     out = capsys.readouterr().out
     assert "sdv15/train/nature         10     7        1         2                     0" in out
     assert "  stable_diffusion_v_1_5/imagenet_ai_0424_sdv5/train/nature/n02417914_901.JPEG: truncated: " in out

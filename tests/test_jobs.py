@@ -90,6 +90,47 @@ def test_build_and_assemble_commands(sample_root, tmp_path, capsys):
     assert exit_.value.code == 1
 
 
+def _main(*args) -> int:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*map(str, args)])
+    return exit_.value.code
+
+
+def test_build_keeps_a_finished_part_unless_overwrite(sample_root, tmp_path, capsys):
+    args = ("build", "--no-progress", "--data-dir", sample_root, "--out", tmp_path, "--config", "sdv14-task3",
+            "--split", "train")
+    assert _main(*args) == 0
+    shard = jobs.Job("sdv14", 3, "train").folder(tmp_path) / "train-00000-of-00001.parquet"
+    built = shard.stat().st_mtime_ns
+    capsys.readouterr()
+    assert _main(*args) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"[1/1] sdv14-task3 train: already in {shard.parent}, skipped (--overwrite rebuilds it)")
+    assert shard.stat().st_mtime_ns == built
+    assert _main(*args, "--overwrite") == 0
+    assert shard.stat().st_mtime_ns != built
+
+
+def test_assemble_fails_on_a_missing_empty_or_file_folder_and_mixed_sizes(sample_root, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "empty").mkdir()
+    for folder, message in ((tmp_path / "missing", "is missing, not the output folder of build jobs"),
+                            (tmp_path / "file", "is a file, not the output folder of build jobs"),
+                            (tmp_path / "empty", "holds no parts")):
+        assert _main("assemble", "--out", folder) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: --out {folder} ") and message in err[0]
+    out = tmp_path / "mixed"
+    for split, size in (("train", "64"), ("test", "32")):
+        assert _main("build", "--no-progress", "--data-dir", sample_root, "--out", out, "--config", "sdv14-task3",
+                     "--split", split, "--image-size", size) == 0
+    capsys.readouterr()
+    assert _main("assemble", "--out", out) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "built at different image sizes" in err[0]
+    assert "64: sdv14-task3 train" in err[0] and "32: sdv14-task3 test" in err[0]
+
+
 def test_one_split_config_builds_only_that_split(build, sample_root):
     only_test = build("sdv14-task3", sample_root, splits=("test",))
     assert list(only_test) == ["test"]

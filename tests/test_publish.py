@@ -169,7 +169,7 @@ def test_rerun_resumes(small_release, mirror, tmp_path):
     (out / publish.STATE_DIR / "parts" / "glide-task3.json").unlink()
     lines.clear()
     again = publish.build_mirror(small_release, out, log=lines.append)
-    rebuilt = sorted(line.split(":")[0].strip() for line in lines if "done before" not in line)
+    rebuilt = sorted(line.split(": ")[1] for line in lines if line.endswith(": building"))
     assert rebuilt == ["glide-task3", "sdv14-task1"]
     assert again.parquet_bytes() == mirror.parquet_bytes()
     assert not (out / publish.STATE_DIR / "staging").exists() or not any((out / publish.STATE_DIR / "staging").iterdir())
@@ -354,7 +354,8 @@ def test_job_array_parts_then_assembly(small_release, mirror, tmp_path):
     assert not (out / "README.md").exists()
     lines = []
     final = publish.build_mirror(small_release, out, log=lines.append)
-    assert sum("done before" in line for line in lines) == 3 and len(lines) == len(present)
+    assert sum("done before" in line for line in lines) == 3
+    assert sum(line.endswith(": building") for line in lines) == len(present) - 3
     assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text()
     assert final.parquet_bytes() == mirror.parquet_bytes()
 
@@ -370,6 +371,22 @@ def test_summary_counts_parquet_files_only(mirror):
     shards = sorted(mirror.out.glob("data/*/*/*.parquet"))
     assert (mirror.out / "figures").is_dir()
     assert f"in {len(shards)} Parquet files" in publish.summary(mirror)
+
+
+def test_summary_gives_the_skip_total_and_where_the_reports_are(mirror, tmp_path):
+    import dataclasses
+    import json
+
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out / publish.STATE_DIR / "reports", out / publish.STATE_DIR / "reports")
+    reports = out / publish.STATE_DIR / "reports"
+    assert f"skipped: 0 files; build reports in {reports} (python -m conversion report {out})" in publish.summary(
+        dataclasses.replace(mirror, out=out))
+    report_file = sorted(reports.glob("*.json"))[0]
+    report = json.loads(report_file.read_text())
+    report["skipped"] = [{"path": "x.png", "generator": "sdv14", "split": "train", "source": "ai", "reason": "empty"}] * 2
+    report_file.write_text(json.dumps(report))
+    assert "skipped: 2 files; build reports in" in publish.summary(dataclasses.replace(mirror, out=out))
 
 
 def test_a_repaired_tensor_file_with_size_and_mtime_kept_is_rebuilt(small_release, tmp_path):

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conversion import verify_copy
-
 NAME = "verify-copy"
 HELP = "check a Parquet copy's page checksums and row counts against its card"
 
@@ -25,6 +23,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from conversion import verify_copy
+
     result = verify_copy.verify(args.path, progress=not args.no_progress)
     print(verify_copy.format_check(result))
     return 1 if result.problems else 0

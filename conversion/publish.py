@@ -13,6 +13,12 @@ written, so an interrupted run leaves no partial part and a re-run skips finishe
 build report is kept there too (for the card's differences section). The card's figures are drawn
 into ``FOLDER/figures/`` from the finished shards on every run (cheap: label columns and a few row
 groups), so they always match the data.
+
+One writer at a time: a publish holds FOLDER's lock (:mod:`conversion.folder_lock`), a part-only job
+the lock of its part. README.md is removed before any part is rebuilt and written last, atomically,
+after every part it declares has been checked against its shards (files, sizes, row counts), so a
+killed re-publish leaves no card that disagrees with the shards. Files under ``data/`` that no
+finished part lists (a part's old shards, parts no longer in the source) are removed.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import pyarrow.parquet as pq
 from datasets.arrow_writer import get_writer_batch_size_from_data_size, get_writer_batch_size_from_features
 from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
@@ -31,9 +38,11 @@ from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
-from conversion import build_report, card, card_differences, configs, features, layout, mirror_figures, sources, tables
+from conversion import (build_report, card, card_differences, configs, features, folder_lock, layout, mirror_figures,
+                        sources, tables)
 
-STATE_DIR = ".publish"
+STATE_DIR = folder_lock.STATE_DIR
+CARD = "README.md"
 LISTING = "reports/differences.csv"
 """Files left out and images kept that the release dropped, shipped with a copy built from a raw tree."""
 SPLITS = tuple(layout.SPLIT_FOLDERS)
@@ -70,9 +79,25 @@ class Part:
     def parquet_bytes(self) -> int:
         return sum(f["size"] for s in self.splits.values() for f in s["files"])
 
+    def files(self) -> list[dict]:
+        return [f for s in self.splits.values() for f in s["files"]]
+
     def complete_in(self, out: Path) -> bool:
-        return _report_path(out, self.generator, self.task).is_file() and all((out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["size"]
-                   for s in self.splits.values() for f in s["files"])
+        return _report_path(out, self.generator, self.task).is_file() and all(
+            (out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["size"] for f in self.files())
+
+    def check_shards(self, out: Path) -> None:
+        """Raise unless every shard is there with its size and each split's shards hold its row count."""
+        for split, info in self.splits.items():
+            rows = 0
+            for f in info["files"]:
+                path = out / f["path"]
+                if not path.is_file() or path.stat().st_size != f["size"]:
+                    raise RuntimeError(f"{path}: missing or not the {f['size']:,} bytes {self.name} wrote; re-run publish")
+                rows += pq.ParquetFile(path).metadata.num_rows
+            if rows != info["num_examples"]:
+                raise RuntimeError(f"{out / part_dir(self.generator, self.task)}: {split} shards hold {rows} rows, "
+                                   f"{self.name} declares {info['num_examples']}; re-run publish")
 
 
 @dataclass
@@ -102,8 +127,7 @@ class Mirror:
             found.append((path.relative_to(self.out).as_posix(), path.stat().st_size))
         if self.source_kind == sources.RAW_TREE:
             found.append((LISTING, (self.out / LISTING).stat().st_size))
-        readme = self.out / "README.md"
-        return found + [("README.md", readme.stat().st_size)]
+        return found + [(CARD, (self.out / CARD).stat().st_size)]
 
     def figure_paths(self) -> list[Path]:
         drawn = self.figures.values()
@@ -221,9 +245,12 @@ def declared_configs(parts: list[Part]) -> tuple[dict[str, list[Part]], dict[str
 
 
 def card_data(declared: dict[str, list[Part]], yaml_aliases: bool = True) -> DatasetCardData:
+    """The card's YAML: ``dataset_info`` and ``configs`` of every declared config, one marked ``default``."""
     data = DatasetCardData(**card.METADATA)
     DatasetInfosDict({name: dataset_info(name, parts) for name, parts in declared.items()}).to_dataset_card_data(data)
-    MetadataConfigs({name: metadata_config(parts) for name, parts in declared.items()}).to_dataset_card_data(data)
+    default = card.default_config(declared)
+    MetadataConfigs({name: {**metadata_config(parts), **({"default": True} if name == default else {})}
+                     for name, parts in declared.items()}).to_dataset_card_data(data)
     if yaml_aliases:
         share_features(data)
     return data
@@ -243,9 +270,17 @@ def share_features(data: DatasetCardData) -> None:
                 info["features"] = first
 
 
+def withdraw_card(out: Path) -> None:
+    """Remove README.md before shards change: no card may declare shards that are being replaced."""
+    (out / CARD).unlink(missing_ok=True)
+
+
 def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
-                 num_proc: int | None = None, log=print) -> list[Part]:
-    """Build each wanted (generator, task) not already finished in ``out`` for the same source."""
+                 num_proc: int | None = None, log=print, wait_lock: bool = False) -> list[Part]:
+    """Build each wanted (generator, task) not already finished in ``out`` for the same source.
+
+    Each part is built under its own lock (parallel jobs may build other parts of the same folder).
+    """
     if not wanted:
         raise ValueError(f"{data_dir} holds no (generator, task) to publish")
     fingerprints = {}
@@ -253,20 +288,36 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
     for generator, task in wanted:
         if generator not in fingerprints:
             fingerprints[generator] = sources.open_source(data_dir, [generator]).fingerprint()
-        done = _read_manifest(out, generator, task)
-        if (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
-                and done.complete_in(out)):
-            log(f"  {done.name}: done before ({done.rows()} rows), kept")
-            parts.append(done)
-            continue
-        part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc)
+        name = configs.task_config_name(generator, task)
+        with folder_lock.exclusive(out, f"part-{name}", wait=wait_lock, log=log):
+            done = _read_manifest(out, generator, task)
+            if (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
+                    and done.complete_in(out)):
+                log(f"  {done.name}: done before ({done.rows()} rows), kept")
+                parts.append(done)
+                continue
+            withdraw_card(out)
+            part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc)
         log(f"  {part.name}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet")
         parts.append(part)
     return parts
 
 
+def remove_stale_files(out: Path, parts: list[Part]) -> list[Path]:
+    """Delete files under ``data/`` that no part lists (old shards, parts gone from the source)."""
+    keep = {out / f["path"] for p in parts for f in p.files()}
+    stale = [p for p in (out / "data").rglob("*") if p.is_file() and p not in keep]
+    for path in stale:
+        path.unlink()
+    for folder in sorted((p for p in (out / "data").rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return stale
+
+
 def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: int | None = None,
-                     max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print) -> list[Part]:
+                     max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print,
+                     wait_lock: bool = False) -> list[Part]:
     """One job of a cluster array: build the parts named (``sdv14-task3``) or the ``job_index``-th
     part present, and nothing else (no card, no upload). A final plain publish run finds them done."""
     present = sources.present_parts(data_dir)
@@ -280,15 +331,25 @@ def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: i
         if unknown:
             raise ValueError(f"part(s) {', '.join(unknown)} not in {data_dir}; it holds {', '.join(by_name)}")
         wanted = [by_name[n] for n in names]
-    return ensure_parts(data_dir, Path(out), wanted, convert_file_size_to_int(max_shard_size), num_proc, log)
+    return ensure_parts(data_dir, Path(out), wanted, convert_file_size_to_int(max_shard_size), num_proc, log, wait_lock)
 
 
 def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
-                 yaml_aliases: bool = True, log=print) -> Mirror:
-    """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``."""
+                 yaml_aliases: bool = True, log=print, wait_lock: bool = False) -> Mirror:
+    """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``.
+
+    Holds ``out``'s lock throughout: a second writer fails at once naming the holder, or waits (``wait_lock``).
+    """
     out = Path(out)
-    max_shard_size = convert_file_size_to_int(max_shard_size)
-    parts = ensure_parts(data_dir, out, sources.present_parts(data_dir), max_shard_size, num_proc, log)
+    with folder_lock.exclusive(out, wait=wait_lock, log=log):
+        return _build_mirror(data_dir, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
+                             yaml_aliases, log, wait_lock)
+
+
+def _build_mirror(data_dir, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, wait_lock) -> Mirror:
+    parts = ensure_parts(data_dir, out, sources.present_parts(data_dir), max_shard_size, num_proc, log, wait_lock)
+    if remove_stale_files(out, parts):
+        withdraw_card(out)
     declared, skipped = declared_configs(parts)
     kind = sources.detect(data_dir)
     mirror = Mirror(out, parts, declared, skipped, kind, mirror_figures.render(out, parts))
@@ -299,8 +360,10 @@ def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | N
         differences = card_differences.render(reports, LISTING)
     else:
         (out / LISTING).unlink(missing_ok=True)
-    _write_atomic(out / "README.md", card.render(card_data(declared, yaml_aliases), mirror, repo_id or card.DEFAULT_REPO_ID,
-                                                   differences))
+    for part in {id(p): p for ps in declared.values() for p in ps}.values():
+        part.check_shards(out)
+    _write_atomic(out / CARD, card.render(card_data(declared, yaml_aliases), mirror, repo_id or card.DEFAULT_REPO_ID,
+                                          differences))
     return mirror
 
 

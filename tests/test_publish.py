@@ -13,11 +13,12 @@ import datasets
 import pytest
 import torch
 import yaml
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, constants
+from huggingface_hub import CommitOperationAdd, CommitOperationCopy, CommitOperationDelete, constants
 
 from conversion import cli, configs, publish, release, sources, tables, upload
 from conversion import sample_release as release_writer
 from conversion.tensors import paper_tensors
+from tests.hub_stand_in import StandInHub
 
 DISJOINT_PARTS = [(key, task) for task, key in enumerate(tables.task_order())]
 PARTS = sorted(set(DISJOINT_PARTS) | {("sdv14", t) for t in range(6)})
@@ -256,46 +257,6 @@ def test_upload_fails_fast(monkeypatch):
         upload.connect("me/genimage-cl", token="hf_x", api=Unreachable())
 
 
-def test_upload_sends_the_folder(mirror, monkeypatch):
-    calls = []
-
-    class Recorder:
-        def whoami(self):
-            return {"name": "me"}
-
-        def create_repo(self, repo_id, **kwargs):
-            calls.append(("create_repo", repo_id, kwargs))
-
-        def upload_folder(self, **kwargs):
-            calls.append(("upload_folder", kwargs))
-            return SimpleNamespace(oid="abc")
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    api = upload.connect("me/genimage-cl", token="hf_x", api=Recorder())
-    upload.upload(mirror, "me/genimage-cl", api)
-    assert calls[0] == ("create_repo", "me/genimage-cl", {"repo_type": "dataset", "exist_ok": True, "private": None})
-    sent = calls[1][1]
-    assert sent["repo_id"] == "me/genimage-cl" and sent["repo_type"] == "dataset"
-    assert Path(sent["folder_path"]) == mirror.out
-    assert f"{publish.STATE_DIR}/**" in sent["ignore_patterns"]
-
-
-def test_cli_dry_run_uploads_nothing(small_release, mirror, tmp_path, monkeypatch, capsys):
-    out = tmp_path / "genimage-cl"
-    shutil.copytree(mirror.out, out)
-    monkeypatch.setattr(upload, "HfApi", None)  # any client use would fail
-    with pytest.raises(SystemExit) as done:
-        cli.main(["publish", "--data-dir", str(small_release), "--out", str(out), "--repo-id", "me/genimage-cl", "--dry-run"])
-    assert done.value.code == 0
-    printed = capsys.readouterr().out
-    assert "dry run: nothing uploaded" in printed
-    assert "data/sdv14/task3/train-00000-of-00001.parquet" in printed
-    rows = sum(p.rows() for p in mirror.parts)
-    assert f"rows:    {rows:,}" in printed
-    assert f"ratio:   {mirror.parquet_bytes() / publish.tensor_bytes(rows):.3f}" in printed
-    assert publish.tensor_bytes(rows) == rows * (3 * 64 * 64 * 4 + 8)
-
-
 @pytest.mark.skipif(not (os.environ.get("GENIMAGE_CL_HUB_TEST_REPO") and os.environ.get("HF_TOKEN")),
                     reason="real upload: set GENIMAGE_CL_HUB_TEST_REPO=user/name and HF_TOKEN to run")
 def test_real_upload(mirror, tmp_path, monkeypatch):
@@ -361,3 +322,132 @@ def test_summary_counts_parquet_files_only(mirror):
     shards = sorted(mirror.out.glob("data/*/*/*.parquet"))
     assert (mirror.out / "figures").is_dir()
     assert f"in {len(shards)} Parquet files" in publish.summary(mirror)
+
+
+# --- the upload against a stand-in Hub (tests/hub_stand_in.py), running the real upload code ---
+
+REPO_ID = "me/genimage-cl"
+UNRELATED = {"notes.txt": b"my notes", ".env": b"HF_TOKEN=hf_secret", "photos/cat.jpg": b"\xff\xd8 not shipped"}
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """The stand-in Hub as every HfApi the upload module makes, with a token and the network allowed."""
+    stand_in = StandInHub(tmp_path / "hub")
+    monkeypatch.setattr(upload, "HfApi", lambda *args, **kwargs: stand_in)
+    monkeypatch.setattr(upload, "get_token", lambda: "hf_x")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    return stand_in
+
+
+def _publish(*args) -> int:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["publish", *map(str, args)])
+    return done.value.code
+
+
+def _copy_files(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                  if p.is_file() and not p.relative_to(out).as_posix().startswith(publish.STATE_DIR + "/"))
+
+
+def _release_rows(release_root: Path, parts, split: str) -> dict:
+    """{(task, source): (X, y)} of the release for ``parts`` (task = position in the config)."""
+    return {(position, source): tuple(torch.load(_pair_folder(release_root, g, t, split, source) / f, weights_only=True)
+                                      for f in ("X.pt", "y.pt"))
+            for position, (g, t) in enumerate(parts) for source in tables.SOURCES}
+
+
+def _assert_release_rows(ds: datasets.DatasetDict, release_root: Path, parts) -> None:
+    for split in ("train", "test"):
+        loaded = paper_tensors(ds[split], labels="clsloc")
+        expected = _release_rows(release_root, parts, split)
+        if len(parts) == 1:  # a one-task config holds its task under its own number
+            loaded = {(0, source): value for (_, source), value in loaded.items()}
+        assert sorted(loaded) == sorted(expected)
+        for key, (x, y) in loaded.items():
+            x_release, y_release = expected[key]
+            assert torch.equal(x.view(torch.int32), x_release.view(torch.int32)) and torch.equal(y, y_release)
+
+
+def test_publish_then_republish_with_another_shard_size(small_release, mirror, hub, tmp_path, capsys):
+    first = tmp_path / "first" / "genimage-cl"
+    shutil.copytree(mirror.out, first)
+    assert _publish("--data-dir", small_release, "--out", first, "--repo-id", REPO_ID) == 0
+    remote = hub.folder(REPO_ID)
+    hub.create_commit(REPO_ID, [CommitOperationAdd("owner/notes.md", b"added by hand")], commit_message="owner")
+    first_files = set(hub.list_repo_files(REPO_ID))
+
+    fresh = tmp_path / "fresh" / "genimage-cl"  # another machine: nothing of the first folder
+    fresh.mkdir(parents=True)
+    for name, content in UNRELATED.items():
+        (fresh / name).parent.mkdir(parents=True, exist_ok=True)
+        (fresh / name).write_bytes(content)
+    capsys.readouterr()
+    assert _publish("--data-dir", small_release, "--out", fresh, "--repo-id", REPO_ID, "--max-shard-size", "10KB",
+                    "--dry-run") == 0
+    printed = capsys.readouterr().out
+    planned = [(words[0], words[-1]) for words in map(str.split, printed.splitlines())
+               if words[:1] in (["add"], ["delete"])]
+    assert len(hub.commits) == 2  # the dry run sent nothing
+    assert _publish("--data-dir", small_release, "--out", fresh, "--repo-id", REPO_ID, "--max-shard-size", "10KB") == 0
+    sent = [(kind, path) for kind, path, _ in hub.commits[-1].operations]
+    assert planned == sent  # the dry run printed the very commit that was sent
+
+    copy = _copy_files(fresh)
+    shipped = [f for f in copy if f not in UNRELATED]
+    assert sorted(hub.list_repo_files(REPO_ID)) == sorted(shipped + [".gitattributes", "owner/notes.md"])
+    old_shards = {f for f in first_files if f.startswith("data/")} - set(shipped)
+    assert old_shards and {("delete", f) for f in old_shards} == {op for op in sent if op[0] == "delete"}
+    assert len([f for f in shipped if f.startswith("data/sdv14/task3/train-")]) > 1
+    for name in ("sdv14-task3", "sdv14", "disjoint"):
+        parts = [(p.generator, p.task) for p in mirror.configs[name]]
+        loaded = datasets.load_dataset(str(remote), name, cache_dir=str(tmp_path / "cache"))
+        _assert_release_rows(loaded, small_release, parts)
+
+
+def test_dry_run_without_a_listable_remote(small_release, mirror, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    (out / ".env").write_bytes(UNRELATED[".env"])
+    monkeypatch.setattr(upload, "HfApi", None)  # offline (conftest): no client may be made
+    assert _publish("--data-dir", small_release, "--out", out, "--repo-id", REPO_ID, "--dry-run") == 0
+    printed = capsys.readouterr().out
+    assert "remote not listed (HF_HUB_OFFLINE is set)" in printed and "dry run: nothing uploaded" in printed
+    adds = [line.split()[2] for line in printed.splitlines() if line.split()[:1] == ["add"]]
+    assert sorted(adds) == [p for p, _ in sorted(mirror.files())] and ".env" not in adds
+    rows = sum(p.rows() for p in mirror.parts)
+    assert f"rows:    {rows:,}" in printed
+    assert f"ratio:   {mirror.parquet_bytes() / publish.tensor_bytes(rows):.3f}" in printed
+    assert publish.tensor_bytes(rows) == rows * (3 * 64 * 64 * 4 + 8)
+
+
+def test_stand_in_hub_refuses_what_the_hub_refuses(hub):
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    with pytest.raises(RepositoryNotFoundError):
+        hub.repo_info(REPO_ID)
+    hub.create_repo(REPO_ID, repo_type="dataset")
+    before = hub.list_repo_files(REPO_ID)
+    bad_card = CommitOperationAdd("README.md", b"---\nconfigs: [a: b: c]\n---\n")
+    for ops in ([CommitOperationAdd("x.txt", b"1"), CommitOperationDelete("missing.txt")], [bad_card]):
+        with pytest.raises(HfHubHTTPError, match="400"):
+            hub.create_commit(REPO_ID, ops, commit_message="bad")
+    assert hub.list_repo_files(REPO_ID) == before == [".gitattributes"]
+    with pytest.raises(HfHubHTTPError, match="412"):
+        hub.create_commit(REPO_ID, [CommitOperationAdd("x.txt", b"1")], commit_message="stale", parent_commit="0" * 40)
+    hub.create_commit(REPO_ID, [CommitOperationAdd("a/x.txt", b"1"), CommitOperationCopy("a/x.txt", "b/y.txt")],
+                      commit_message="ok")
+    assert (hub.folder(REPO_ID) / "b/y.txt").read_bytes() == b"1"
+
+
+def test_plan_touches_only_the_copys_folders(mirror):
+    remote = upload.Remote(files=[".gitattributes", "README.md", "owner/x.md", "data/adm/task9/train-00000-of-00002.parquet",
+                                  "figures/old.png", "reports/differences.csv", "dataset.py"], revision="abc")
+    commit = upload.plan_commit(mirror, remote)
+    assert commit.additions == sorted(mirror.files())
+    assert commit.deletions == ["data/adm/task9/train-00000-of-00002.parquet", "figures/old.png",
+                                "reports/differences.csv"]
+    ops = commit.operations(mirror.out)
+    assert [type(o).__name__ for o in ops[:3]] == ["CommitOperationDelete"] * 3
+    assert {o.path_in_repo for o in ops[3:]} == {p for p, _ in mirror.files()}

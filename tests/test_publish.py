@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import torch
 import yaml
 from huggingface_hub import CommitOperationAdd, CommitOperationCopy, CommitOperationDelete, constants
 
-from conversion import cli, configs, publish, release, sources, tables, upload
+from conversion import cli, configs, culprits, publish, release, sources, tables, upload
 from conversion import sample_release as release_writer
 from conversion.tensors import paper_tensors
 from tests.hub_stand_in import StandInHub
@@ -451,3 +452,181 @@ def test_plan_touches_only_the_copys_folders(mirror):
     ops = commit.operations(mirror.out)
     assert [type(o).__name__ for o in ops[:3]] == ["CommitOperationDelete"] * 3
     assert {o.path_in_repo for o in ops[3:]} == {p for p, _ in mirror.files()}
+
+
+# --- culprits named, one writer at a time, README last, no stale shards, a default config ---
+
+def _one_part_release(small_release: Path, root: Path, generator="sdv14", task=0) -> Path:
+    for split in ("train", "test"):
+        for source in tables.SOURCES:
+            shutil.copytree(_pair_folder(small_release, generator, task, split, source),
+                            _pair_folder(root, generator, task, split, source))
+    return root
+
+
+def _nan_in_row(root: Path, row: int, generator="sdv14", task=0) -> Path:
+    x_path = _pair_folder(root, generator, task, "train", "ai") / "X.pt"
+    x = torch.load(x_path, weights_only=True)
+    x[row, 1, 5, 7] = float("nan")
+    torch.save(x, x_path)
+    return x_path
+
+
+def test_nan_row_is_one_line_naming_file_and_row(small_release, tmp_path, capsys):
+    x_path = _nan_in_row(_one_part_release(small_release, tmp_path / "release"), 1)
+    assert _publish("--data-dir", tmp_path / "release", "--out", tmp_path / "out") == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
+    assert errors == [f"error: {x_path}: row 1 is not the release pipeline's output: re-normalizing its uint8 pixels "
+                      f"does not give back X bit for bit (an edited or re-saved tensor?); refusing to store a rounded copy"]
+    assert not (tmp_path / "out" / "README.md").exists() and not (tmp_path / "out" / "data").exists()
+
+
+def test_download_and_prepare_names_the_file(small_release, tmp_path, monkeypatch):
+    import genimage_cl
+
+    x_path = _nan_in_row(_one_part_release(small_release, tmp_path / "release"), 1)
+    monkeypatch.setattr(genimage_cl, "_ITEMS_PER_SHARD", 1)
+    builder = genimage_cl.GenImageCL(config_name="sdv14-task0", data_dir=str(tmp_path / "release"),
+                                     cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(culprits.ExampleError, match=rf"^{re.escape(str(x_path))}: row 1 is not the release"):
+        builder.download_and_prepare()
+
+
+def test_download_and_prepare_names_the_file_from_worker_processes(small_release, tmp_path):
+    """Run in a fresh interpreter: forking after this process ran torch ops can hang the workers."""
+    x_path = _nan_in_row(_one_part_release(small_release, tmp_path / "release"), 1)
+    code = ("import sys, genimage_cl\n"
+            "genimage_cl._ITEMS_PER_SHARD = 1  # several shards, so two worker processes\n"
+            "builder = genimage_cl.GenImageCL(config_name='sdv14-task0', data_dir=sys.argv[1], cache_dir=sys.argv[2])\n"
+            "try:\n    builder.download_and_prepare(num_proc=2)\n"
+            "except Exception as err:\n    print(type(err).__name__, err)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "release"), str(tmp_path / "cache")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.startswith(f"ExampleError {x_path}: row 1 is not the release pipeline's output"), done.stderr[-2000:]
+
+
+def test_any_error_while_generating_names_the_row(small_release, tmp_path, monkeypatch):
+    """An exception the source does not name itself (here a MemoryError while encoding) gets file and row."""
+    import genimage_cl
+    from conversion import pixels
+
+    _one_part_release(small_release, tmp_path / "release")
+    encode, calls = pixels.png_bytes, []
+
+    def failing_second(image):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("cannot allocate 12 GB")
+        return encode(image)
+
+    monkeypatch.setattr(pixels, "png_bytes", failing_second)
+    builder = genimage_cl.GenImageCL(config_name="sdv14-task0", data_dir=str(tmp_path / "release"),
+                                     cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(culprits.ExampleError, match=r"/X\.pt row \d+: MemoryError: cannot allocate 12 GB$") as err:
+        builder.download_and_prepare()
+    x_path, row = re.match(r"^(.*) row (\d+):", str(err.value)).groups()
+    first_file = builder._source.split_plan("train", [("sdv14", 0)]).items[:2]
+    assert (x_path, int(row)) == (first_file[1].path, first_file[1].index)
+
+
+def _hold_lock(folder: Path, seconds: float) -> subprocess.Popen:
+    code = ("import sys, time; from conversion import folder_lock\n"
+            "with folder_lock.exclusive(sys.argv[1]):\n    print('held', flush=True); time.sleep(float(sys.argv[2]))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    holder = subprocess.Popen([sys.executable, "-c", code, str(folder), str(seconds)], env=env, stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_second_publish_fails_at_once_naming_folder_and_holder(small_release, tmp_path, capsys):
+    out = tmp_path / "genimage-cl"
+    holder = _hold_lock(out, 60)
+    try:
+        assert _publish("--data-dir", small_release, "--out", out) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"error: {out.resolve()} is being written by another publish (pid {holder.pid} on ")
+    assert "--wait-lock" in err[0]
+    assert not (out / "data").exists()
+
+
+def test_wait_lock_waits_for_the_holder(small_release, mirror, tmp_path):
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    holder = _hold_lock(out, 2)
+    lines = []
+    publish.build_mirror(small_release, out, log=lines.append, wait_lock=True)
+    assert holder.wait() == 0
+    assert "waiting" in lines[0] and f"pid {holder.pid}" in lines[0]
+    assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text()
+
+
+def test_killed_republish_leaves_no_card_disagreeing_with_shards(small_release, mirror, tmp_path, monkeypatch):
+    """The source changed (sdv14 task 1 lost its last train rows); the re-publish is killed after rebuilding it."""
+    release = tmp_path / "release"
+    shutil.copytree(small_release, release)
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    folder = _pair_folder(release, "sdv14", 1, "train", "ai")
+    for name in ("X.pt", "y.pt"):
+        torch.save(torch.load(folder / name, weights_only=True)[:-1].clone(), folder / name)
+    build_part = publish.build_part
+
+    def killed_after(*args, **kwargs):
+        build_part(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(publish, "build_part", killed_after)
+    with pytest.raises(KeyboardInterrupt):
+        publish.build_mirror(release, out, log=lambda line: None)
+    assert not (out / "README.md").exists()  # no card, rather than one declaring the old row counts
+    monkeypatch.setattr(publish, "build_part", build_part)
+    again = publish.build_mirror(release, out, log=lambda line: None)
+    declared = _infos(_card(again))["sdv14-task1"]["splits"][0]["num_examples"]
+    assert declared == mirror.configs["sdv14-task1"][0].splits["train"]["num_examples"] - 1
+    monkeypatch.chdir(out.parent)
+    loaded = datasets.load_dataset(out.name, "sdv14-task1", split="train", cache_dir=str(tmp_path / "cache"))
+    assert len(loaded) == declared
+
+
+def test_card_is_refused_when_a_shard_does_not_match(mirror, tmp_path):
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    part = mirror.configs["sdv14-task2"][0]
+    with pytest.raises(RuntimeError, match=r"test shards hold 0 rows, sdv14-task2 declares"):
+        part.splits["test"] = {**part.splits["test"], "files": []}
+        part.check_shards(out)
+
+
+def test_local_folder_keeps_no_stale_shards(small_release, mirror, tmp_path):
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    (out / "data" / "wukong" / "task0").mkdir(parents=True)
+    (out / "data" / "wukong" / "task0" / "train-00000-of-00001.parquet").write_bytes(b"old part")
+    rebuilt = publish.build_mirror(small_release, out, max_shard_size="10KB", log=lambda line: None)
+    on_disk = sorted(p.relative_to(out).as_posix() for p in (out / "data").rglob("*") if p.is_file())
+    assert on_disk == sorted(f["path"] for p in rebuilt.parts for f in p.files())
+    assert not any(name.endswith("-of-00001.parquet") for name in on_disk if "sdv14/task3" in name)
+    assert not (out / "data" / "wukong").exists()
+
+
+def test_default_config_is_disjoint(mirror, load, small_release):
+    card = _card(mirror)
+    assert [c["config_name"] for c in card["configs"] if c.get("default")] == ["disjoint"]
+    assert "The default configuration is `disjoint` (GenImage-Disjoint" in (mirror.out / "README.md").read_text()
+    unnamed = load()
+    _assert_release_rows(unnamed, small_release, DISJOINT_PARTS)
+    assert unnamed["test"]["file_name"] == load("disjoint", split="test")["file_name"]
+
+
+def test_default_config_without_disjoint(small_release, tmp_path, monkeypatch):
+    out = publish.build_mirror(_one_part_release(small_release, tmp_path / "release", "glide", 3), tmp_path / "copy",
+                               log=lambda line: None).out
+    assert [c["config_name"] for c in _card(SimpleNamespace(out=out))["configs"] if c.get("default")] == ["glide-task3"]
+    monkeypatch.chdir(out.parent)
+    assert len(datasets.load_dataset(out.name, split="test", cache_dir=str(tmp_path / "cache"))) > 0

@@ -248,7 +248,7 @@ def card_data(declared: dict[str, list[Part]], yaml_aliases: bool = True) -> Dat
     """The card's YAML: ``dataset_info`` and ``configs`` of every declared config, one marked ``default``."""
     data = DatasetCardData(**card.METADATA)
     DatasetInfosDict({name: dataset_info(name, parts) for name, parts in declared.items()}).to_dataset_card_data(data)
-    default = card.default_config(declared)
+    default = card.default_config(declared) if len(declared) > 1 else None  # one config is the default unmarked
     MetadataConfigs({name: {**metadata_config(parts), **({"default": True} if name == default else {})}
                      for name, parts in declared.items()}).to_dataset_card_data(data)
     if yaml_aliases:

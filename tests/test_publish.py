@@ -625,8 +625,13 @@ def test_default_config_is_disjoint(mirror, load, small_release):
 
 
 def test_default_config_without_disjoint(small_release, tmp_path, monkeypatch):
-    out = publish.build_mirror(_one_part_release(small_release, tmp_path / "release", "glide", 3), tmp_path / "copy",
-                               log=lambda line: None).out
-    assert [c["config_name"] for c in _card(SimpleNamespace(out=out))["configs"] if c.get("default")] == ["glide-task3"]
+    for generator, task in (("glide", 3), ("sdv14", 0)):
+        _one_part_release(small_release, tmp_path / "release", generator, task)
+    out = publish.build_mirror(tmp_path / "release", tmp_path / "copy", log=lambda line: None).out
+    card = _card(SimpleNamespace(out=out))
+    assert [c["config_name"] for c in card["configs"]] == ["glide-task3", "sdv14-task0"]
+    assert [c["config_name"] for c in card["configs"] if c.get("default")] == ["glide-task3"]
+    assert "this copy does not hold every part of `disjoint`" in (out / "README.md").read_text()
     monkeypatch.chdir(out.parent)
-    assert len(datasets.load_dataset(out.name, split="test", cache_dir=str(tmp_path / "cache"))) > 0
+    loaded = datasets.load_dataset(out.name, split="test", cache_dir=str(tmp_path / "cache"))
+    assert set(loaded["task"]) == {3} and len(loaded) > 0

@@ -47,7 +47,6 @@ class StandInHub:
         self.root = Path(root)
         self.user = user
         self.commits: list[Commit] = []
-        self._revisions: dict[str, int] = {}
 
     # --- identity and repositories ---
     def whoami(self, token=None):
@@ -75,11 +74,15 @@ class StandInHub:
         else:
             folder.mkdir(parents=True)
             (folder / ".gitattributes").write_text(GITATTRIBUTES)
-            self._revisions[repo_id] = 0
         return SimpleNamespace(repo_id=repo_id, url=f"https://stand-in.hub/datasets/{repo_id}")
 
     def _sha(self, repo_id: str) -> str:
-        return hashlib.sha1(f"{repo_id}@{self._revisions.get(repo_id, 0)}".encode()).hexdigest()
+        """The revision: a hash of the tree (paths and contents), so it is the same across processes."""
+        folder = self.folder(repo_id)
+        digest = hashlib.sha1()
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + hashlib.sha1(path.read_bytes()).digest())
+        return digest.hexdigest()
 
     def repo_info(self, repo_id: str, *, repo_type=None, revision=None, token=None, **kwargs):
         self._existing(repo_id)
@@ -147,7 +150,6 @@ class StandInHub:
         for path, content in tree.items():
             (folder / path).parent.mkdir(parents=True, exist_ok=True)
             (folder / path).write_bytes(content)
-        self._revisions[repo_id] = self._revisions.get(repo_id, 0) + 1
         self.commits.append(record)
         return SimpleNamespace(oid=self._sha(repo_id), commit_message=commit_message)
 

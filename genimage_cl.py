@@ -14,6 +14,7 @@ so that ``conversion`` imports from the copy datasets makes in its modules cache
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -84,11 +85,22 @@ class GenImageCLConfig(datasets.BuilderConfig):
     splits: tuple = ("train", "test")
 
     def check(self):
-        if self.image_size != ORIGINAL and not (isinstance(self.image_size, int) and self.image_size > 0):
+        if self.image_size != ORIGINAL and not (
+            isinstance(self.image_size, int) and not isinstance(self.image_size, bool) and self.image_size > 0
+        ):
             raise ValueError(f"image_size must be a positive integer or {ORIGINAL!r}, got {self.image_size!r}")
         self.splits = tuple(self.splits)
         if not self.splits or not set(self.splits) <= {"train", "test"}:
             raise ValueError(f"splits must be a non-empty subset of ('train', 'test'), got {self.splits!r}")
+
+
+_KEYWORDS = ("image_size", "strict", "splits")
+"""Config keywords whose default value, passed explicitly, is dropped before the cache key."""
+
+
+def _same(value, default) -> bool:
+    """Equal and of the same type (``True == 1``, but ``image_size=True`` must fail, not match)."""
+    return type(value) is type(default) and value == default
 
 
 class GenImageCL(datasets.GeneratorBasedBuilder):
@@ -104,11 +116,19 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
     DEFAULT_WRITER_BATCH_SIZE = 100
 
     def _create_builder_config(self, config_name=None, custom_features=None, **config_kwargs):
-        """Opens the source and adds its listing's fingerprint to the cache key (no stale cache)."""
+        """Resolves the config name (without case; a misspelling names the closest), normalises the
+        keywords so that equal settings share one cache, opens the source and adds its listing's
+        fingerprint to the cache key (no stale cache)."""
+        config_name = configs.resolve(config_name)
         if "image_size" in config_kwargs and config_kwargs["image_size"] is None:
             config_kwargs["image_size"] = ORIGINAL
+        if "splits" in config_kwargs and not isinstance(config_kwargs["splits"], str):
+            config_kwargs["splits"] = tuple(config_kwargs["splits"])
         if config_kwargs.get("data_dir"):
             config_kwargs["data_dir"] = os.path.abspath(os.path.expanduser(config_kwargs["data_dir"]))
+        defaults = {f.name: f.default for f in dataclasses.fields(GenImageCLConfig) if f.name in _KEYWORDS}
+        config_kwargs = {k: v for k, v in config_kwargs.items()
+                         if v is not None and not (k in defaults and _same(v, defaults[k]))}
         builder_config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
         builder_config.check()
         self._source = None
@@ -142,7 +162,10 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
                 build_report.plan_record(plan, self.config.data_dir, str(split), len(shards), self.config.strict)
             )
             gen_kwargs = {"shards": list(enumerate(shards)), "split": str(split)}
-            splits.append(datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs))
+            generator = datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs)
+            # the progress bar's total and time left: files to convert (datasets sets the rows written after)
+            generator.split_info.num_examples = len(plan.items)
+            splits.append(generator)
         return splits
 
     def _generate_examples(self, shards, split):

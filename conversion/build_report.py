@@ -115,6 +115,7 @@ def plan_record(plan, root: str, split: str, num_shards: int, strict: bool) -> d
         "excluded": {_cell(g, split, s): n for (g, s), n in plan.excluded.items()},
         "skips": [dict(zip(COLUMNS, (relative_path(k.path, root), k.generator, k.split, k.source, k.reason)))
                   for k in plan.skips],
+        "empty": list(plan.empty),
     }
 
 
@@ -129,8 +130,10 @@ def assemble(parts_dir: str | os.PathLike, plans: list[dict], rows_written: dict
     totals: dict[str, dict] = {}
     skips: list[dict] = []
     differences: list[dict] = []
+    empty: list[str] = []
     for plan in plans:
         split = plan["split"]
+        empty += plan["empty"]
         for cell, n in plan["found"].items():
             totals[cell] = {"found": n, "kept": 0, "skipped": 0, "excluded": plan["excluded"][cell],
                             "kept_release_dropped": 0}
@@ -158,7 +161,7 @@ def assemble(parts_dir: str | os.PathLike, plans: list[dict], rows_written: dict
     skips.sort(key=lambda r: (r["split"], r["generator"], r["source"], r["path"]))
     differences.sort(key=lambda r: (r["split"], r["generator"], r["source"], r["path"]))
     return {"config": config, "data_dir": data_dir, "totals": dict(sorted(totals.items())),
-            "skipped": skips, "differences": differences}
+            "skipped": skips, "differences": differences, "empty": empty}
 
 
 def write(report: dict, out_dir: str | os.PathLike) -> Path:
@@ -185,8 +188,10 @@ def summary_line(report: dict, where: str | os.PathLike) -> str:
     kinds = Counter(_reason_kind(r["reason"]) for r in report["skipped"])
     detail = f" ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})" if kinds else ""
     dropped = f"; {s['kept_release_dropped']} kept that the release dropped" if s["kept_release_dropped"] else ""
+    empty = report.get("empty", [])
+    empty_text = f"; {len(empty)} empty part(s): {', '.join(e.split(':')[0] for e in empty)}" if empty else ""
     return (f"genimage-cl {report['config']}: {s['found']} files found, {s['kept']} kept, {s['skipped']} skipped"
-            f"{detail}, {s['excluded']} excluded by class{dropped}; report: {where}")
+            f"{detail}, {s['excluded']} excluded by class{dropped}{empty_text}; report: {where}")
 
 
 def load(path: str | os.PathLike) -> dict:
@@ -216,6 +221,9 @@ def format_report(report: dict) -> str:
                                                 "differences")):
         lines += ["", f"{title}: {len(report[key])}"]
         lines += [f"  {printable(r['path'])}: {printable(r['reason'])}" for r in report[key]]
+    empty = report.get("empty", [])
+    if empty:
+        lines += ["", f"warning: {len(empty)} empty part(s)"] + [f"  {printable(e)}" for e in empty]
     return "\n".join(lines)
 
 
@@ -246,5 +254,5 @@ def finish(output_dir: str, plans: list[dict], rows_written: dict[str, int], con
     shutil.rmtree(parts)
     final = Path(str(output_dir).removesuffix(".incomplete")) / REPORT_FILE
     line = summary_line(report, final)
-    (logger.warning if report["skipped"] or report["differences"] else logger.info)(line)
+    (logger.warning if report["skipped"] or report["differences"] or report["empty"] else logger.info)(line)
     return report

@@ -39,7 +39,7 @@ from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
 from conversion import (build_report, card, card_differences, configs, features, folder_lock, layout, mirror_figures,
-                        sources, tables)
+                        parquet_pages, progress, sources, tables)
 
 STATE_DIR = folder_lock.STATE_DIR
 CARD = "README.md"
@@ -168,7 +168,8 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
     files = []
     for index in range(num_shards):
         name = f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
-        ds.shard(num_shards=num_shards, index=index, contiguous=True).to_parquet(folder / name, batch_size=batch_size)
+        ds.shard(num_shards=num_shards, index=index, contiguous=True).to_parquet(
+            folder / name, batch_size=batch_size, **parquet_pages.WRITE_OPTIONS)
         files.append({"name": name, "size": (folder / name).stat().st_size})
     return files
 
@@ -191,7 +192,8 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     for split in SPLITS:
         ds = built[split]
         sources_col = ds.data.column("source").to_pylist()
-        files = write_shards(ds, staging, split, max_shard_size)
+        with progress.hidden():
+            files = write_shards(ds, staging, split, max_shard_size)
         part.splits[split] = {
             "num_examples": len(ds),
             "num_bytes": ds._estimate_nbytes(),
@@ -285,20 +287,22 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
         raise ValueError(f"{data_dir} holds no (generator, task) to publish")
     fingerprints = {}
     parts = []
-    for generator, task in wanted:
+    for number, (generator, task) in enumerate(wanted, 1):
+        name = configs.task_config_name(generator, task)
+        step = f"part {number} of {len(wanted)}: {name}"
         if generator not in fingerprints:
             fingerprints[generator] = sources.open_source(data_dir, [generator]).fingerprint()
-        name = configs.task_config_name(generator, task)
         with folder_lock.exclusive(out, f"part-{name}", wait=wait_lock, log=log):
             done = _read_manifest(out, generator, task)
             if (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
                     and done.complete_in(out)):
-                log(f"  {done.name}: done before ({done.rows()} rows), kept")
+                log(f"{step}: done before ({done.rows()} rows), kept")
                 parts.append(done)
                 continue
             withdraw_card(out)
+            log(f"{step}: building")
             part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc)
-        log(f"  {part.name}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet")
+        log(f"{step}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet")
         parts.append(part)
     return parts
 
@@ -377,8 +381,13 @@ def summary(mirror: Mirror) -> str:
             f"{split} {sum(p.splits[split]['num_examples'] for p in mirror.parts):,}" for split in SPLITS) + ")",
         f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} Parquet files",
         f"tensors: {tensor:,} bytes as the release's float32 X + int64 y",
-        f"ratio:   {parquet / tensor:.3f} (mirror Parquet / release tensors)" if tensor else "ratio:   n/a (no rows)",
+        f"ratio:   {parquet / tensor:.3f} (Parquet copy / release tensors)" if tensor else "ratio:   n/a (no rows)",
+        f"skipped: {sum(len(r['skipped']) for r in mirror.reports()):,} files; build reports in "
+        f"{mirror.out / STATE_DIR / 'reports'} (python -m conversion report {mirror.out})",
     ]
+    empty = [line for report in mirror.reports() for line in report.get("empty", [])]
+    if empty:
+        lines.append(f"warning: {len(empty)} empty part(s): " + "; ".join(empty))
     for name, missing in mirror.skipped_configs.items():
         lines.append(f"not declared: {name} (missing {', '.join(f'{g} task {t}' for g, t in missing)})")
     return "\n".join(lines)

@@ -36,7 +36,7 @@ SPLIT_NAMES = {"train": "train", "val": "test", "test": "test"}
 SOURCE_NAMES = {"ai": "ai", "nature": "nature"}
 BATCH_ROWS = 256
 """Rows converted together: large enough for vectorized checks, small enough to stay in cache."""
-_TASK_NAME = re.compile(r"^(?:task[_-]?)?(\d+)$", re.IGNORECASE)
+_TASK_NAME = re.compile(r"^(?:task[_-]?)?([0-9]+)$", re.IGNORECASE)
 
 
 class ReleaseError(ValueError):
@@ -227,7 +227,7 @@ def release_file_name(generator: str, task: int, split: str, source: str, index:
     return f"{generator}/task{task}/{split}/{source}/{index:0{width}d}"
 
 
-_RELEASE_NAME = re.compile(r"^[a-z0-9]+/task\d+/(?:train|test)/(?:ai|nature)/\d+$")
+_RELEASE_NAME = re.compile(r"^[a-z0-9]+/task[0-9]+/(?:train|test)/(?:ai|nature)/[0-9]+$")
 
 
 def is_release_name(file_name: str) -> bool:
@@ -263,11 +263,14 @@ class ReleaseSource:
         self.pairs = [p for p in found if p.generator in generator_keys]
 
     def fingerprint(self) -> str:
+        """Names, sizes, modification and change times and inodes of the tensor files (as a raw tree's
+        listing), so a repaired file is rebuilt even if its size and modification time were kept."""
         digest = hashlib.sha256()
         for pair in self.pairs:
             for path in (pair.x_path, pair.y_path):
                 st = path.stat()
-                digest.update(repr((str(path.relative_to(self.root)), st.st_size, st.st_mtime_ns)).encode())
+                entry = (str(path.relative_to(self.root)), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                digest.update(repr(entry).encode())
         return digest.hexdigest()
 
     def parts(self) -> list[tuple[str, int]]:
@@ -300,14 +303,21 @@ class ReleaseSource:
                 name = release_file_name(generator, task, split, source, index, count)
                 items.append(raw_tree.Item(task, source_id, label, name, generator, str(pair.x_path), index))
         items.sort()
-        found = Counter((item.generator, tables.SOURCES[item.source]) for item in items)
-        return raw_tree.Plan(items, [], {cell: 0 for cell in found}, dict(found))
+        found = Counter({(generator, source): 0 for generator, _task, source in cells})  # N=0 pairs too
+        found.update((item.generator, tables.SOURCES[item.source]) for item in items)
+
+        def why(generator, task, source):
+            pair = cells[generator, task, source][0]
+            return f"{pair.x_path} and {pair.y_path} hold N=0 rows"
+
+        empty = raw_tree.empty_parts(items, parts, split, why)
+        return raw_tree.Plan(items, [], {cell: 0 for cell in found}, dict(found), empty)
 
     def examples(self, items: list[raw_tree.Item], split: str, image_size, log=None):
         """Rows as PNG, read in batches of rows of one ``X.pt`` (memory-mapped: only those rows are read)."""
         size = tables.release_pixels()["image_size"]
         for path, run in itertools.groupby(items, key=lambda item: item.path):
-            x = safe_tensors.load_tensor(path, torch.float32, (None, 3, size, size))
+            x = safe_tensors.load_tensor(path, torch.float32, (None, 3, size, size), check=False)  # checked when planned
             run = list(run)
             for start in range(0, len(run), BATCH_ROWS):
                 batch = run[start : start + BATCH_ROWS]

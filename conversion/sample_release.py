@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-
 from conversion import configs, pixels, raw_tree, tables
 from conversion.layout import SPLIT_FOLDERS
+
+# numpy, torch and Pillow are imported where used: the sample-release command's help (which lists
+# RELEASE_LAYOUTS) stays quick.
 
 RELEASE_LAYOUTS = {
     "original": "processedSingleGenerators/{top}/single_generator/{task}/{split_folder}/{source}",
@@ -35,8 +34,11 @@ def release_folder(root: Path, layout: str, generator: str, task: int, split: st
     return root / relative
 
 
-def to_tensor_normalized(image: Image.Image) -> torch.Tensor:
+def to_tensor_normalized(image) -> torch.Tensor:
     """torchvision's ToTensor then Normalize, written out on the release's constants."""
+    import numpy as np
+    import torch
+
     constants = tables.release_pixels()
     chw = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
     x = chw.to(torch.float32).div(255)
@@ -53,6 +55,10 @@ def make_sample_release(
     seed: int = 0,
 ) -> Path:
     """Write ``X.pt``/``y.pt`` for every (generator, task, split, source) of the tree; return ``out_root``."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
     if layout not in RELEASE_LAYOUTS:
         raise ValueError(f"layout must be one of {sorted(RELEASE_LAYOUTS)}, got {layout!r}")
     out_root = Path(out_root)

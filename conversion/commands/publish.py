@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conversion import folder_lock, publish, upload
+from conversion import jobs
+from conversion.commands import options
 
 NAME = "publish"
 HELP = "build the Parquet Hub copy with its card and upload it (or --dry-run)"
@@ -40,19 +41,24 @@ def add_arguments(parser) -> None:
     parser.add_argument("--private", action="store_true", help="create the repository private")
     parser.add_argument("--wait-lock", action="store_true",
                         help="if another publish is writing FOLDER, wait for it instead of failing")
-    parser.add_argument("--max-shard-size", default=publish.MAX_SHARD_SIZE,
-                        help=f"largest Parquet shard, as push_to_hub counts it (default {publish.MAX_SHARD_SIZE})")
-    parser.add_argument("--num-proc", type=int, default=None, help="processes per build")
-    parser.add_argument("--part", action="append", metavar="GEN-taskK",
-                        help="build only this part (repeatable), e.g. sdv14-task3; no card, no upload")
-    parser.add_argument("--job-index", type=int, default=None,
-                        help="build only the N-th part present (0-based, for job arrays); no card, no upload")
+    parser.add_argument("--max-shard-size", default=jobs.MAX_SHARD_SIZE,
+                        help=f"largest Parquet shard, as push_to_hub counts it (default {jobs.MAX_SHARD_SIZE})")
+    parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes per build")
+    one = parser.add_mutually_exclusive_group()
+    one.add_argument("--part", action="append", metavar="GEN-taskK", type=options.config_name,
+                     help="build only this part (repeatable), e.g. sdv14-task3; no card, no upload")
+    one.add_argument("--job-index", type=int, default=None,
+                     help="build only the N-th part present (0-based, for job arrays); no card, no upload")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-yaml-aliases", action="store_true",
                         help="write every config's features in full in README.md (as push_to_hub does; over 1 MB of "
                              "YAML, seconds to parse per load) instead of once with YAML aliases")
 
 
 def run(args) -> int:
+    from conversion import folder_lock, progress, publish, upload
+
+    progress.configure(not args.no_progress)
     if args.part or args.job_index is not None:
         if args.repo_id:
             raise ValueError("--part/--job-index build parts only; upload with a final run without them")

@@ -1,7 +1,7 @@
 """Write a sample GenImage tree and, from it, a CL tensor release laid out like the original scripts'.
 
-The release is made exactly as design.md section 2 describes (release pixels, ToTensor, Normalize,
-y = clsloc id - 1), so it can be published and checked against the mirror without the 60 GB.
+The release is made as the original CL scripts made theirs (the release's 64x64 pixels, ToTensor,
+Normalize, y = clsloc id - 1), so publishing from it can be tried and checked without the 60 GB.
 
 Example:
   python -m conversion sample-release --workdir genimage-cl-demo
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conversion import sample_release, sample_tree
+from conversion import sample_release
 
 NAME = "sample-release"
 HELP = "write a sample GenImage tree and an original-style tensor release of it"
@@ -26,6 +26,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from conversion import sample_tree
+
     tree = args.workdir / "GenImage"
     if not tree.exists():
         print(f"writing sample GenImage tree to {tree}")

@@ -85,13 +85,16 @@ def list_remote_read_only(repo_id: str | None, api=None) -> Remote:
         return Remote(None, not_listed="no --repo-id given")
     if constants.HF_HUB_OFFLINE:
         return Remote(None, not_listed="HF_HUB_OFFLINE is set")
-    api = api or HfApi(token=get_token() or False)
+    token = get_token()
+    api = api or HfApi(token=token or False)
     try:
         remote = list_remote(api, repo_id)
     except Exception as err:  # no network, no permission: the plan says so instead of failing
         return Remote(None, not_listed=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
-    if not remote.files and remote.revision is None:
-        remote.not_listed = "repository not found (new, or private and no token): nothing to delete"
+    if remote.revision is None:  # not found: new, or private and this token cannot see it
+        if not token:
+            return Remote(None, not_listed="repository not found without a token: new, or private")
+        remote.not_listed = "repository not found: it will be created, nothing to delete"
     return remote
 
 

@@ -724,3 +724,14 @@ def test_default_config_without_disjoint(small_release, tmp_path, monkeypatch):
     monkeypatch.chdir(out.parent)
     loaded = datasets.load_dataset(out.name, split="test", cache_dir=str(tmp_path / "cache"))
     assert set(loaded["task"]) == {3} and len(loaded) > 0
+
+
+def test_dry_run_listing_of_a_missing_repository(hub, monkeypatch):
+    new = upload.list_remote_read_only(REPO_ID)
+    assert new.files == [] and new.not_listed == "repository not found: it will be created, nothing to delete"
+    monkeypatch.setattr(upload, "get_token", lambda: None)
+    unknown = upload.list_remote_read_only(REPO_ID)
+    assert unknown.files is None and "without a token" in unknown.not_listed
+    hub.create_repo(REPO_ID)
+    listed = upload.list_remote_read_only(REPO_ID)
+    assert listed.files == [".gitattributes"] and listed.revision == hub.repo_info(REPO_ID).sha

@@ -22,7 +22,7 @@ from typing import Optional, Union
 import datasets
 # datasets 3.x checks this import before running the script; after "From:" is its install hint
 # (the PyPI package called "conversion" is another project).
-from conversion import build_report, configs, culprits, features, sources  # From: -e <the folder holding genimage_cl.py>
+from conversion import build_report, configs, corrupted, corruptions, culprits, features, sources, tables  # From: -e <the folder holding genimage_cl.py>
 
 logger = datasets.logging.get_logger(__name__)
 
@@ -77,18 +77,29 @@ class GenImageCLConfig(datasets.BuilderConfig):
             ``"original"`` (or ``None``) to keep the source files untouched.
         strict: raise on the first file that has to be skipped, instead of reporting it.
         splits: the splits to build (default both); one split per cluster job, see conversion/jobs.py.
+        corruption: build the test split's corrupted copy instead (one of ``gaussian_noise``,
+            ``gaussian_blur``, ``saturate``, ``rotate``): the release's ``X_<corruption>.pt`` where it
+            has one, else made with the release's recipe; float32 ``pixels`` replace ``image``.
     """
 
     parts: tuple = ()
     image_size: Union[int, str] = 64
     strict: bool = False
     splits: tuple = ("train", "test")
+    corruption: Optional[str] = None
 
     def check(self):
         if self.image_size != ORIGINAL and not (
             isinstance(self.image_size, int) and not isinstance(self.image_size, bool) and self.image_size > 0
         ):
             raise ValueError(f"image_size must be a positive integer or {ORIGINAL!r}, got {self.image_size!r}")
+        if self.corruption is not None:
+            corruptions.check(self.corruption)
+            size = tables.release_pixels()["image_size"]
+            if self.image_size != size:
+                raise ValueError(f"corrupted copies are {size}x{size} release pixels: image_size must be {size} "
+                                 f"with corruption={self.corruption!r}, got {self.image_size!r}")
+            self.splits = (corrupted.SPLIT,)
         self.splits = tuple(self.splits)
         if not self.splits or not set(self.splits) <= {"train", "test"}:
             raise ValueError(f"splits must be a non-empty subset of ('train', 'test'), got {self.splits!r}")
@@ -111,6 +122,10 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIGS = [
         GenImageCLConfig(name=name, version=_VERSION, parts=tuple(parts), description=configs.describe(name))
         for name, parts in configs.config_parts().items()
+    ] + [
+        GenImageCLConfig(name=name, version=_VERSION, parts=tuple(configs.config_parts()[base]), corruption=corruption,
+                         splits=(corrupted.SPLIT,), description=f"{configs.describe(base)}; test split, {corruption}")
+        for name, (base, corruption) in configs.corrupted_configs().items()
     ]
     # rows held before each Arrow write: bounds memory when full-size images are kept (~100 x 500 KB)
     DEFAULT_WRITER_BATCH_SIZE = 100
@@ -142,7 +157,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
     def _info(self):
         return datasets.DatasetInfo(
             description=_DESCRIPTION,
-            features=features.features(),
+            features=corrupted.corrupted_features() if self.config.corruption else features.features(),
             homepage=_HOMEPAGE,
             license=_LICENSE,
             citation=_CITATION,
@@ -157,7 +172,11 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         splits = []
         for split in self.config.splits:
             plan = self._source.split_plan(str(split), list(self.config.parts))
-            shards = _even_shards(plan.items)
+            if self.config.corruption:
+                shards = corrupted.cells(plan.items)
+                corrupted.check_cells(self._source, shards, self.config.corruption)
+            else:
+                shards = _even_shards(plan.items)
             self._report_plans.append(
                 build_report.plan_record(plan, self.config.data_dir, str(split), len(shards), self.config.strict)
             )
@@ -172,9 +191,13 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         for index, items in shards:
             log = build_report.ShardLog(self._report_parts, self.config.data_dir, split, index, self.config.strict)
             try:
-                yield from self._source.examples(items, split, self.config.image_size, log)
+                if self.config.corruption:
+                    yield from corrupted.examples(self._source, items, self.config.corruption, log)
+                else:
+                    yield from self._source.examples(items, split, self.config.image_size, log)
             except Exception as err:  # named here: datasets would report "An error occurred while generating"
-                named = culprits.naming_the_item(err, items[min(log.done, len(items) - 1)])
+                item = items[min(log.done, len(items) - 1)]
+                named = culprits.naming_the_item(err, item, row=not self.config.corruption)
                 if named is err:
                     raise
                 raise named from err

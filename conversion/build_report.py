@@ -70,6 +70,7 @@ class ShardLog:
     def __init__(self, parts_dir: str | None, root: str, split: str, shard: int, strict: bool):
         self.parts_dir, self.root, self.split, self.shard, self.strict = parts_dir, root, split, shard, strict
         self.kept_counts: Counter = Counter()
+        self.excluded_counts: Counter = Counter()
         self.skips: list[dict] = []
         self.differences: list[dict] = []
         self.done = 0
@@ -92,10 +93,14 @@ class ShardLog:
         if difference:
             self.differences.append(self._row(item, self.split, difference))
 
+    def excluded(self, item) -> None:
+        """A readable file left out on purpose (a corrupted copy keeps the first floor(N/10)*10 rows only)."""
+        self.excluded_counts[_cell(item.generator, self.split, tables.SOURCES[item.source])] += 1
+
     def save(self) -> None:
         if self.parts_dir is None:
             return
-        record = {"split": self.split, "shard": self.shard, "kept": dict(self.kept_counts),
+        record = {"split": self.split, "shard": self.shard, "kept": dict(self.kept_counts), "excluded": dict(self.excluded_counts),
                   "skips": self.skips, "differences": self.differences}
         _write_json(Path(self.parts_dir) / f"{self.split}-{self.shard:05d}.json", record)
 
@@ -145,6 +150,9 @@ def assemble(parts_dir: str | os.PathLike, plans: list[dict], rows_written: dict
             record = json.loads(path.read_text())
             for cell, n in record["kept"].items():
                 totals[cell]["kept"] += n
+            for cell, n in record.get("excluded", {}).items():
+                totals[cell]["kept"] -= n
+                totals[cell]["excluded"] += n
             skips += record["skips"]
             differences += record["differences"]
         kept = sum(totals[c]["kept"] for c in plan["found"])

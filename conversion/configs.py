@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 
-from conversion import tables
+from conversion import corruptions, tables
 
 NUM_TASKS = 6
 DISJOINT = "disjoint"
@@ -49,6 +49,15 @@ def resolve(name) -> str:
     if name.lower() in parts:
         return name.lower()
     raise ValueError(f"unknown config {name!r}{closest(name, parts)}; configs: {listing()}")
+
+
+def corrupted_config_name(name: str, corruption: str) -> str:
+    return f"{name}-{corruption}"
+
+
+def corrupted_configs() -> dict[str, tuple[str, str]]:
+    """``<config>-<corruption>`` -> (config, corruption): the test split's corrupted copy of every config."""
+    return {corrupted_config_name(name, c): (name, c) for name in config_parts() for c in corruptions.CORRUPTIONS}
 
 
 def describe(name: str) -> str:

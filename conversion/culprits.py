@@ -25,19 +25,21 @@ NAMED = {cls.__name__: cls for cls in (ExampleError, StrictError)}
 """Exceptions whose message already names their culprit; rebuilt by name when a worker raised them."""
 
 
-def _where(item) -> str:
-    row = f" row {item.index}" if str(item.path).endswith(".pt") else ""
+def _where(item, row: bool) -> str:
+    row = f" row {item.index}" if row and str(item.path).endswith(".pt") else ""
     return f"{printable(str(item.path))}{row}"
 
 
-def naming_the_item(err: Exception, item) -> Exception:
-    """``err`` as an error naming ``item`` (a ``raw_tree.Item``); errors that already name it are kept."""
+def naming_the_item(err: Exception, item, row: bool = True) -> Exception:
+    """``err`` as an error naming ``item`` (a ``raw_tree.Item``; its row too if ``row``); errors that already
+    name it are kept."""
     if isinstance(err, tuple(NAMED.values())):
         return err
     text = printable(str(err).splitlines()[0] if str(err) else "")
     if str(item.path) in str(err):
         return ExampleError(text)
-    return ExampleError(f"{_where(item)}: {type(err).__name__}: {text}" if text else f"{_where(item)}: {type(err).__name__}")
+    where = _where(item, row)
+    return ExampleError(f"{where}: {type(err).__name__}: {text}" if text else f"{where}: {type(err).__name__}")
 
 
 def _from_worker(text: str) -> Exception | None:

@@ -201,8 +201,12 @@ def unexpected(err: Exception) -> str:
 
 def row(item: Item, image_bytes: bytes) -> dict:
     """The contract's columns for one item whose stored image is ``image_bytes``."""
+    return {"image": {"bytes": image_bytes, "path": None}, **label_columns(item)}
+
+
+def label_columns(item: Item) -> dict:
+    """The contract's columns other than ``image`` for one item."""
     return {
-        "image": {"bytes": image_bytes, "path": None},
         "label": item.label,
         "task_label": tables.task_of_label()[item.label][1],
         "source": item.source,
@@ -252,3 +256,10 @@ class RawTreeSource:
 
     def examples(self, items: list[Item], split: str, image_size, log=None):
         return examples(items, split, image_size, log)
+
+    def corrupted_copies(self) -> tuple[dict, list]:
+        """A raw tree holds no corrupted copies (they are made with the release's recipe), and no bad ones."""
+        return {}, []
+
+    def corrupted_copy(self, generator: str, task: int, source: str, corruption: str):
+        return None

@@ -24,7 +24,9 @@ COLUMNS = ["image", "label", "task_label", "source", "generator", "task", "file_
 def test_config_names():
     names = [c.name for c in GenImageCL.BUILDER_CONFIGS]
     keys = ["adm", "biggan", "glide", "midjourney", "sdv14", "sdv15", "vqdm", "wukong"]
-    assert names == keys + [f"{k}-task{t}" for k in keys for t in range(6)] + ["disjoint"]
+    clean = keys + [f"{k}-task{t}" for k in keys for t in range(6)] + ["disjoint"]
+    corrupted = [f"{n}-{c}" for n in clean for c in ("gaussian_noise", "gaussian_blur", "saturate", "rotate")]
+    assert names == clean + corrupted
 
 
 def test_columns_and_counts(sample_root, build):

@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 
 from conversion import configs, corruptions, pixels, raw_tree, safe_tensors, tables
+from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,20 @@ def test_config_names():
     names = [c.name for c in GenImageCL.BUILDER_CONFIGS]
     keys = ["adm", "biggan", "glide", "midjourney", "sdv14", "sdv15", "vqdm", "wukong"]
     clean = keys + [f"{k}-task{t}" for k in keys for t in range(6)] + ["disjoint"]
-    corrupted = [f"{n}-{c}" for n in clean for c in ("gaussian_noise", "gaussian_blur", "saturate", "rotate")]
-    assert names == clean + corrupted
+    assert names == clean
+
+
+def test_corrupted_configs_are_named_not_listed(sample_root, tmp_path):
+    """``<config>-<corruption>`` is the config with ``corruption=...``: same cache, its own name."""
+    by_name = GenImageCL(config_name="ADM-task0-Rotate", data_dir=str(sample_root), cache_dir=str(tmp_path))
+    by_keyword = GenImageCL(config_name="adm-task0", corruption="rotate", data_dir=str(sample_root),
+                            cache_dir=str(tmp_path))
+    assert by_name.config.name == by_keyword.config.name == "adm-task0-rotate"
+    assert by_name.cache_dir == by_keyword.cache_dir != GenImageCL(config_name="adm-task0", data_dir=str(sample_root),
+                                                                   cache_dir=str(tmp_path)).cache_dir
+    assert by_name.config.splits == ("test",)
+    with pytest.raises(ValueError, match="is the rotate copy"):
+        GenImageCL(config_name="adm-task0-rotate", corruption="saturate", data_dir=str(sample_root))
 
 
 def test_columns_and_counts(sample_root, build):

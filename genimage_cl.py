@@ -14,6 +14,8 @@ so that ``conversion`` imports from the copy datasets makes in its modules cache
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -58,11 +60,23 @@ _MIN_SHARDS = 16
 _VERSION = datasets.Version("1.0.0")
 
 
-def _even_shards(items: list) -> list[list]:
-    """Contiguous shards of near-equal size, at most _ITEMS_PER_SHARD items, at least _MIN_SHARDS of them
-    when there are enough items; the rows' order does not depend on the shards."""
+def _file_bytes(item) -> int:
+    """An item's expected conversion cost: its file's bytes (1 for tensor rows, whose size is unknown)."""
+    return item.size or 1
+
+
+def _even_shards(items: list, cost=lambda item: 1) -> list[list]:
+    """Contiguous shards of near-equal total ``cost``, about _ITEMS_PER_SHARD items each and at least
+    _MIN_SHARDS of them when there are enough items. datasets gives each of ``num_proc`` processes an
+    equal count of consecutive shards, so equal-cost shards give the processes equal work. The rows'
+    order does not depend on the shards."""
     count = max(-(-len(items) // _ITEMS_PER_SHARD), min(_MIN_SHARDS, len(items) // 10), 1)
-    bounds = [len(items) * i // count for i in range(count + 1)]
+    ends = list(itertools.accumulate(map(cost, items)))
+    bounds = [0]
+    for i in range(1, count):
+        cut = bisect.bisect_left(ends, ends[-1] * i / count) + 1
+        bounds.append(min(max(cut, bounds[-1] + 1), len(items) - (count - i)))
+    bounds.append(len(items))
     return [items[bounds[i] : bounds[i + 1]] for i in range(count)]
 
 
@@ -76,19 +90,28 @@ class GenImageCLConfig(datasets.BuilderConfig):
             ``"original"`` (or ``None``) to keep the source files untouched.
         strict: raise on the first file that has to be skipped, instead of reporting it.
         splits: the splits to build (default both); one split per cluster job, see conversion/jobs.py.
+        check: how files kept at full resolution are checked: ``"decode"`` (default: decoded in full),
+            ``"structure"`` (PNG chunks and CRCs, JPEG markers through end-of-image, header read by
+            Pillow; no pixel decode) or ``"none"`` (read only). 64-px builds always decode.
     """
 
     parts: tuple = ()
     image_size: Union[int, str] = 64
     strict: bool = False
     splits: tuple = ("train", "test")
+    check: str = "decode"
 
-    def check(self):
+    def validate(self):
         if self.image_size != ORIGINAL and not (isinstance(self.image_size, int) and self.image_size > 0):
             raise ValueError(f"image_size must be a positive integer or {ORIGINAL!r}, got {self.image_size!r}")
         self.splits = tuple(self.splits)
         if not self.splits or not set(self.splits) <= {"train", "test"}:
             raise ValueError(f"splits must be a non-empty subset of ('train', 'test'), got {self.splits!r}")
+        if self.check not in sources.CHECKS:
+            raise ValueError(f"check must be one of {sources.CHECKS}, got {self.check!r}")
+        if self.check != "decode" and self.image_size != ORIGINAL:
+            raise ValueError(f"check={self.check!r} needs image_size={ORIGINAL!r}: converted pixels always come "
+                             "from a full decode")
 
 
 class GenImageCL(datasets.GeneratorBasedBuilder):
@@ -110,7 +133,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         if config_kwargs.get("data_dir"):
             config_kwargs["data_dir"] = os.path.abspath(os.path.expanduser(config_kwargs["data_dir"]))
         builder_config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
-        builder_config.check()
+        builder_config.validate()
         self._source = None
         self._report_parts, self._report_plans = None, []
         if builder_config.data_dir:
@@ -137,7 +160,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         splits = []
         for split in self.config.splits:
             plan = self._source.split_plan(str(split), list(self.config.parts))
-            shards = _even_shards(plan.items)
+            shards = _even_shards(plan.items, _file_bytes)
             self._report_plans.append(
                 build_report.plan_record(plan, self.config.data_dir, str(split), len(shards), self.config.strict)
             )
@@ -148,7 +171,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
     def _generate_examples(self, shards, split):
         for index, items in shards:
             log = build_report.ShardLog(self._report_parts, self.config.data_dir, split, index, self.config.strict)
-            yield from self._source.examples(items, split, self.config.image_size, log)
+            yield from self._source.examples(items, split, self.config.image_size, log, self.config.check)
             log.save()
 
     def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
@@ -157,4 +180,5 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         with build_report.strict_errors_unwrapped():
             super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
         rows = {name: info.num_examples for name, info in self.info.splits.items()}
-        build_report.finish(self._output_dir, self._report_plans, rows, self.config.name, self.config.data_dir)
+        build_report.finish(self._output_dir, self._report_plans, rows, self.config.name, self.config.data_dir,
+                            self.config.check)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from conversion import pixels
+from conversion import fast_decode, pixels, structure
 
 MAX_IMAGE_PIXELS = 2 * 89_478_485
 """Images declaring more pixels are refused as decompression bombs. This is the limit at which
@@ -66,8 +66,8 @@ def _signature(data: bytes) -> str | None:
     return next((fmt for magic, fmt in _SIGNATURES.items() if data.startswith(magic)), None)
 
 
-def open_checked(data: bytes) -> Image.Image:
-    """The fully decoded image in ``data``; :class:`Unreadable` with the reason otherwise."""
+def open_header(data: bytes) -> Image.Image:
+    """The image in ``data`` with its header read (not decoded); :class:`Unreadable` with the reason otherwise."""
     if not data:
         raise Unreadable("empty file (0 bytes)")
     try:
@@ -85,6 +85,17 @@ def open_checked(data: bytes) -> Image.Image:
         raise Unreadable(
             f"decompression bomb: {width}x{height} = {width * height} pixels declared, limit {MAX_IMAGE_PIXELS}"
         )
+    return image
+
+
+def open_checked(data: bytes) -> Image.Image:
+    """The fully decoded image in ``data`` (by imagecodecs where it gives Pillow's pixels, see
+    :mod:`conversion.fast_decode`); :class:`Unreadable` with the reason otherwise."""
+    image = open_header(data)
+    fast = fast_decode.decoded(data, image)
+    if fast is not None:
+        image.close()
+        return fast
     try:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as err:
@@ -96,9 +107,9 @@ def open_checked(data: bytes) -> Image.Image:
 
 
 def _release_dropped(image: Image.Image) -> str | None:
-    """The note for an AI image the release could not save as PNG (judged on one pixel), else None."""
+    """The note for an AI image the release could not save as PNG (judged on one pixel of its mode), else None."""
     try:
-        image.crop((0, 0, 1, 1)).save(io.BytesIO(), format="PNG")
+        Image.new(image.mode, (1, 1)).save(io.BytesIO(), format="PNG")
     except (OSError, KeyError, ValueError) as err:
         return f"{RELEASE_DROPPED} ({err})"
     return None
@@ -113,9 +124,33 @@ def _ai_pixels(image: Image.Image, size: int) -> Converted:
         return Converted(pixels.png_bytes(small), f"{RELEASE_DROPPED} ({err})")
 
 
-def convert(data: bytes, source: str, image_size: int | None) -> Converted:
-    """``data`` checked and converted: release pixels as PNG, or ``data`` itself if ``image_size`` is None."""
+CHECKS = ("decode", "structure", "none")
+"""How files kept at full resolution are checked: decoded in full; their structure only
+(:mod:`conversion.structure`, after Pillow has read the header); not at all (read only)."""
+
+
+def _structure_checked(data: bytes, source: str) -> Converted:
+    with open_header(data) as image:
+        check = structure.CHECKS.get(image.format)
+        if check is not None:
+            try:
+                check(data)
+            except structure.Broken as err:
+                raise Unreadable(str(err)) from None
+        return Converted(data, _release_dropped(image) if source == "ai" else None)
+
+
+def convert(data: bytes, source: str, image_size: int | None, check: str = "decode") -> Converted:
+    """``data`` checked and converted: release pixels as PNG, or ``data`` itself if ``image_size`` is None.
+
+    ``check`` ("decode", "structure" or "none", see :data:`CHECKS`) applies to ``image_size`` None;
+    converted pixels always come from a full decode.
+    """
+    if image_size is None and check == "none":
+        return Converted(data)
     with _strict_pillow():
+        if image_size is None and check == "structure":
+            return _structure_checked(data, source)
         with open_checked(data) as image:
             try:
                 if image_size is None:

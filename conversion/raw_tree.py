@@ -32,6 +32,8 @@ class Item(NamedTuple):
     generator: str
     path: str
     index: int = 0
+    size: int = 0
+    """File bytes as listed (0 for tensor rows): the expected cost of converting it."""
 
 
 class Skip(NamedTuple):
@@ -148,7 +150,7 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
             names = listing.files[generator, split, source]
             found[generator, source] = len(names)
             excluded[generator, source] = 0
-            for name, _size, _mtime in names:
+            for name, size, _mtime in names:
                 path = str(folder / name)
                 reason = name_skip_reason(name)
                 if reason is None:
@@ -161,7 +163,7 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
                     continue
                 task = task_of_label.get(label, (None, None))[0]
                 if task in tasks_of[generator]:
-                    items.append(Item(task, source_id, label, name, generator, path))
+                    items.append(Item(task, source_id, label, name, generator, path, size=max(size, 0)))
                 else:
                     excluded[generator, source] += 1
     items.sort()
@@ -181,17 +183,18 @@ def row(item: Item, image_bytes: bytes) -> dict:
     }
 
 
-def examples(items: list[Item], split: str, image_size, log=None):
+def examples(items: list[Item], split: str, image_size, log=None, check: str = "decode"):
     """(key, example) for each readable item: release pixels as PNG, or the original bytes.
 
-    Every file is decoded in full; unreadable ones are passed to ``log.skip(item, split, reason)``
+    Every file is decoded in full (original bytes: checked as ``check`` says, see
+    :data:`conversion.decode.CHECKS`); unreadable ones are passed to ``log.skip(item, split, reason)``
     (or logged) and left out, and every kept one to ``log.kept(item, difference)``.
     """
     size = None if image_size == ORIGINAL else image_size
     for item in items:
         source = tables.SOURCES[item.source]
         try:
-            converted = decode.convert(decode.read_limited(item.path), source, size)
+            converted = decode.convert(decode.read_limited(item.path), source, size, check)
         except decode.Unreadable as err:
             if log is None:
                 logger.warning(f"skipped {item.path}: {err}")
@@ -218,5 +221,5 @@ class RawTreeSource:
     def split_plan(self, split: str, parts: list[tuple[str, int]]) -> Plan:
         return plan(self.listing, split, parts)
 
-    def examples(self, items: list[Item], split: str, image_size, log=None):
-        return examples(items, split, image_size, log)
+    def examples(self, items: list[Item], split: str, image_size, log=None, check: str = "decode"):
+        return examples(items, split, image_size, log, check)

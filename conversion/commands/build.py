@@ -39,6 +39,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--generators", help="comma-separated generator keys for --job-index/--list-jobs (default: all 8)")
     parser.add_argument("--list-jobs", action="store_true", help="print the numbered job list and exit")
     parser.add_argument("--image-size", type=image_size, default=64, help="64 (default, the release) or 'original'")
+    parser.add_argument("--check", choices=sources.CHECKS, default="decode",
+                        help="with --image-size original: decode every file in full (default), check its "
+                             "structure only (PNG chunks and CRCs, JPEG markers; much faster), or none")
     parser.add_argument("--num-proc", type=int, default=None, help="processes per job")
     parser.add_argument("--max-shard-size", default=jobs.MAX_SHARD_SIZE, help="Parquet shard size (default 500MB)")
 
@@ -62,6 +65,7 @@ def run(args) -> int:
     if args.data_dir is None or args.out is None:
         raise ValueError("--data-dir and --out are required to build")
     for job in selected_jobs(args):
-        placed = jobs.run_job(job, args.data_dir, args.out, args.image_size, args.num_proc, args.max_shard_size)
+        placed = jobs.run_job(job, args.data_dir, args.out, args.image_size, args.num_proc, args.max_shard_size,
+                              check=args.check)
         print(f"{job}: {len(placed)} shard(s) in {job.folder(args.out)}")
     return 0

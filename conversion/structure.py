@@ -1,0 +1,120 @@
+"""Is a PNG or JPEG file complete and well formed? Answered from its chunks and markers, without
+decoding a pixel.
+
+PNG: every chunk lies inside the file and has the right CRC, the IDAT chunks are contiguous, IEND
+ends the stream (the compressed data itself is not inflated). JPEG: the markers after SOI follow
+one another with consistent lengths, there is a frame header and at least one scan, and the last
+scan's data ends at a marker that leads to EOI. A problem is reported as a skip reason whose kind
+(text before ``:``) is ``truncated`` or ``corrupt``, as for a full decode.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from typing import NamedTuple
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SOI = b"\xff\xd8"
+
+_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+"""SOF0..SOF15; 0xC4 (DHT), 0xC8 (reserved) and 0xCC (DAC) share the range but are no frames."""
+_STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}
+"""RST0..RST7 and TEM: markers without a length."""
+_SOS, _EOI = 0xDA, 0xD9
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+"""The first marker after entropy-coded data: 0xFF not followed by a stuffed zero or a restart."""
+
+
+class Broken(ValueError):
+    """The file's structure is incomplete or inconsistent; the message is the skip reason."""
+
+
+class JpegLayout(NamedTuple):
+    frame_marker: int
+    """0xC0 baseline, 0xC1 extended, 0xC2 progressive, 0xC9 arithmetic, ..."""
+    scans: int
+
+
+def check_png(data: bytes) -> None:
+    """Raise :class:`Broken` unless ``data`` is a PNG whose chunks are complete and intact."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise Broken("corrupt: no PNG signature")
+    view = memoryview(data)
+    pos, idat_state = len(PNG_SIGNATURE), 0  # 0: before IDAT, 1: inside, 2: after
+    while True:
+        if pos + 12 > len(data):
+            raise Broken(f"truncated: the file ends at byte {len(data)} before the IEND chunk")
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        name = kind.decode("latin-1")
+        if end > len(data):
+            raise Broken(f"truncated: the {name!r} chunk at byte {pos} runs past the end of the file")
+        (crc,) = struct.unpack_from(">I", data, end - 4)
+        if zlib.crc32(view[pos + 4 : end - 4]) != crc:
+            raise Broken(f"corrupt: CRC mismatch in the {name!r} chunk at byte {pos}")
+        if kind == b"IDAT":
+            if idat_state == 2:
+                raise Broken(f"corrupt: IDAT chunk at byte {pos} after other chunks followed the image data")
+            idat_state = 1
+        elif idat_state == 1:
+            idat_state = 2
+        if kind == b"IEND":
+            if idat_state == 0:
+                raise Broken("corrupt: no image data (IDAT chunk) before IEND")
+            return
+        pos = end
+
+
+def jpeg_layout(data: bytes) -> JpegLayout:
+    """The frame type and scan count of a complete JPEG stream; :class:`Broken` if it is not one."""
+    if not data.startswith(JPEG_SOI):
+        raise Broken("corrupt: no JPEG start-of-image marker")
+    pos, frame, scans = 2, None, 0
+    while True:
+        if pos + 2 > len(data):
+            raise Broken(f"truncated: the file ends at byte {len(data)} before the end-of-image marker")
+        if data[pos] != 0xFF:
+            raise Broken(f"corrupt: marker expected at byte {pos}, found 0x{data[pos]:02x}")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == _EOI:
+            if frame is None or scans == 0:
+                raise Broken("corrupt: end-of-image marker before any frame header and scan")
+            return JpegLayout(frame, scans)
+        if marker in _STANDALONE:
+            pos += 2
+            continue
+        if pos + 4 > len(data):
+            raise Broken(f"truncated: the file ends inside the marker at byte {pos}")
+        (length,) = struct.unpack_from(">H", data, pos + 2)
+        end = pos + 2 + length
+        if length < 2:
+            raise Broken(f"corrupt: marker 0xFF{marker:02X} at byte {pos} has length {length}")
+        if end > len(data):
+            raise Broken(f"truncated: marker segment 0xFF{marker:02X} at byte {pos} runs past the end of the file")
+        if marker in _FRAME_MARKERS:
+            if frame is not None:
+                raise Broken(f"corrupt: second frame header at byte {pos}")
+            frame = marker
+        elif marker == _SOS:
+            if frame is None:
+                raise Broken(f"corrupt: scan at byte {pos} before the frame header")
+            scans += 1
+            found = _SCAN_END.search(data, end)
+            if found is None:
+                raise Broken(f"truncated: the data of the scan at byte {pos} has no end")
+            end = found.start()
+        pos = end
+
+
+def check_jpeg(data: bytes) -> None:
+    """Raise :class:`Broken` unless ``data`` is a complete JPEG stream."""
+    jpeg_layout(data)
+
+
+CHECKS = {"PNG": check_png, "JPEG": check_jpeg, "MPO": check_jpeg}
+"""Structure check per Pillow format name; other formats have none here."""

@@ -5,7 +5,9 @@ JPEGs with libjpeg-turbo, 1.5-2x faster than Pillow. It is used only for files w
 Pillow reads it, puts them where its output equals Pillow's bit for bit (tests/test_fast_decode.py):
 
 - PNG: 8-bit grayscale, grayscale + alpha, RGB or RGBA, not interlaced, not animated, without a
-  tRNS transparency (palette, 1/2/4/16-bit, transparency and APNG go through Pillow);
+  tRNS transparency (palette, 1/2/4/16-bit, transparency and APNG go through Pillow), its chunks
+  complete and nothing but IDAT chunks and IEND from the image data on (Pillow reads the chunks after
+  the image data and may refuse them);
 - JPEG: baseline or extended Huffman, one scan, grayscale or YCbCr (no Adobe marker), and only
   while Pillow's own JPEG library is libjpeg-turbo decoding a probe image identically; the stream
   must reach its end-of-image marker (libjpeg-turbo, unlike Pillow, quietly fills truncated files).
@@ -40,10 +42,18 @@ def available() -> bool:
     return imagecodecs is not None
 
 
-def _png_proven(image: Image.Image) -> bool:
+def _png_proven(data: bytes, image: Image.Image) -> bool:
     tile = image.tile[0]
-    return (tile[0] == "zip" and tile[3] == image.mode and image.mode in PNG_MODES
-            and not {"transparency", "interlace"} & image.info.keys() and getattr(image, "n_frames", 1) == 1)
+    if not (tile[0] == "zip" and tile[3] == image.mode and image.mode in PNG_MODES
+            and not {"transparency", "interlace"} & image.info.keys() and getattr(image, "n_frames", 1) == 1):
+        return False
+    try:  # Pillow reads the chunks after the image data and may refuse them: leave any there to Pillow
+        kinds = structure.png_chunks(data, verify_crc=False)
+    except structure.Broken:
+        return False
+    if b"IDAT" not in kinds:
+        return False
+    return set(kinds[kinds.index(b"IDAT") : -1]) == {b"IDAT"}  # the last is IEND
 
 
 def _jpeg_proven(data: bytes, image: Image.Image) -> bool:
@@ -80,7 +90,7 @@ def decoded(data: bytes, image: Image.Image) -> Image.Image | None:
     where identity with Pillow is not proven or imagecodecs refuses the file: then Pillow decodes it."""
     if imagecodecs is None or len(image.tile) != 1:
         return None
-    if image.format == "PNG" and _png_proven(image):
+    if image.format == "PNG" and _png_proven(data, image):
         decode, errors = imagecodecs.png_decode, imagecodecs.PngError
     elif image.format == "JPEG" and _jpeg_proven(data, image):
         decode, errors = imagecodecs.jpeg8_decode, imagecodecs.Jpeg8Error

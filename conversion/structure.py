@@ -37,34 +37,37 @@ class JpegLayout(NamedTuple):
     scans: int
 
 
-def check_png(data: bytes) -> None:
-    """Raise :class:`Broken` unless ``data`` is a PNG whose chunks are complete and intact."""
+def png_chunks(data: bytes, verify_crc: bool = True) -> list[bytes]:
+    """The chunk types of a PNG through IEND, each checked to lie inside the file (and its CRC, if
+    ``verify_crc``); :class:`Broken` otherwise."""
     if not data.startswith(PNG_SIGNATURE):
         raise Broken("corrupt: no PNG signature")
     view = memoryview(data)
-    pos, idat_state = len(PNG_SIGNATURE), 0  # 0: before IDAT, 1: inside, 2: after
-    while True:
+    pos, kinds = len(PNG_SIGNATURE), []
+    while not kinds or kinds[-1] != b"IEND":
         if pos + 12 > len(data):
             raise Broken(f"truncated: the file ends at byte {len(data)} before the IEND chunk")
         length, kind = struct.unpack_from(">I4s", data, pos)
         end = pos + 12 + length
-        name = kind.decode("latin-1")
         if end > len(data):
-            raise Broken(f"truncated: the {name!r} chunk at byte {pos} runs past the end of the file")
-        (crc,) = struct.unpack_from(">I", data, end - 4)
-        if zlib.crc32(view[pos + 4 : end - 4]) != crc:
-            raise Broken(f"corrupt: CRC mismatch in the {name!r} chunk at byte {pos}")
-        if kind == b"IDAT":
-            if idat_state == 2:
-                raise Broken(f"corrupt: IDAT chunk at byte {pos} after other chunks followed the image data")
-            idat_state = 1
-        elif idat_state == 1:
-            idat_state = 2
-        if kind == b"IEND":
-            if idat_state == 0:
-                raise Broken("corrupt: no image data (IDAT chunk) before IEND")
-            return
+            raise Broken(f"truncated: the {kind.decode('latin-1')!r} chunk at byte {pos} runs past the end of the file")
+        if verify_crc and zlib.crc32(view[pos + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+            raise Broken(f"corrupt: CRC mismatch in the {kind.decode('latin-1')!r} chunk at byte {pos}")
+        kinds.append(kind)
         pos = end
+    return kinds
+
+
+def check_png(data: bytes) -> None:
+    """Raise :class:`Broken` unless ``data`` is a PNG whose chunks are complete and intact, with
+    contiguous image data (IDAT chunks)."""
+    kinds = png_chunks(data)
+    if b"IDAT" not in kinds:
+        raise Broken("corrupt: no image data (IDAT chunk) before IEND")
+    first = kinds.index(b"IDAT")
+    last = len(kinds) - kinds[::-1].index(b"IDAT")
+    if kinds[first:last].count(b"IDAT") != last - first:
+        raise Broken("corrupt: the IDAT chunks are not contiguous")
 
 
 def jpeg_layout(data: bytes) -> JpegLayout:

@@ -17,7 +17,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks import original_pipeline
-from conversion import configs, decoded, fast_decode, sources
+from conversion import configs, decode, decoded, fast_decode, sources, tables
 from genimage_cl import GenImageCL
 
 CASES = {}
@@ -95,6 +95,20 @@ def read_bytes(data_dir: str, config: str) -> dict:
         with open(path, "rb") as f:
             total += len(f.read())
     return {"items": len(paths), "in_bytes": total}
+
+
+@case
+def check_only(data_dir: str, config: str, check: str) -> dict:
+    """Read and check every file as a full-resolution build does (``check``), writing nothing."""
+    kept = 0
+    for split_items in items_of(data_dir, config).values():
+        for item in split_items:
+            try:
+                decode.convert(decode.read_limited(item.path), tables.SOURCES[item.source], None, check)
+                kept += 1
+            except decode.Unreadable:
+                pass
+    return {"items": kept}
 
 
 @case

@@ -83,6 +83,9 @@ def bench_original_size(bench: Bench, data_dir: Path, config: str) -> None:
         cache = work / f"convert-original-np{n}"
         bench.run("b", f"ours original bytes, num_proc {n}", "convert", baseline, fresh=[cache], data_dir=data_dir,
                   config=config, cache_dir=cache, num_proc=n, image_size="original")
+    for check in ("decode", "structure"):
+        bench.run("b", f"{check} check alone (read + check every file, nothing written)", "check_only", baseline,
+                  data_dir=data_dir, config=config, check=check)
     for check in ("structure", "none"):
         cache = work / f"convert-original-{check}"
         bench.run("b", f"ours original bytes, check {check}, num_proc 1", "convert", baseline, fresh=[cache],

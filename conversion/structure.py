@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import re
 import struct
-import zlib
 from typing import NamedTuple
+
+try:  # libdeflate's CRC-32, several times faster than zlib's (optional extra "fast")
+    from imagecodecs import deflate_crc32 as crc32
+except ImportError:
+    from zlib import crc32
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SOI = b"\xff\xd8"
@@ -51,7 +55,7 @@ def png_chunks(data: bytes, verify_crc: bool = True) -> list[bytes]:
         end = pos + 12 + length
         if end > len(data):
             raise Broken(f"truncated: the {kind.decode('latin-1')!r} chunk at byte {pos} runs past the end of the file")
-        if verify_crc and zlib.crc32(view[pos + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+        if verify_crc and crc32(view[pos + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
             raise Broken(f"corrupt: CRC mismatch in the {kind.decode('latin-1')!r} chunk at byte {pos}")
         kinds.append(kind)
         pos = end

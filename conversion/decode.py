@@ -11,6 +11,7 @@ result carries a ``difference`` note.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import stat
@@ -107,9 +108,15 @@ def open_checked(data: bytes) -> Image.Image:
 
 
 def _release_dropped(image: Image.Image) -> str | None:
-    """The note for an AI image the release could not save as PNG (judged on one pixel of its mode), else None."""
+    """The note for an AI image the release could not save as PNG, else None."""
+    return _release_dropped_mode(image.mode)
+
+
+@functools.cache
+def _release_dropped_mode(mode: str) -> str | None:
+    """Whether PNG can store ``mode`` (judged on one pixel) decides it."""
     try:
-        Image.new(image.mode, (1, 1)).save(io.BytesIO(), format="PNG")
+        Image.new(mode, (1, 1)).save(io.BytesIO(), format="PNG")
     except (OSError, KeyError, ValueError) as err:
         return f"{RELEASE_DROPPED} ({err})"
     return None

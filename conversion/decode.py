@@ -1,6 +1,8 @@
 """Check and convert one image file: fully decoded, the same way every time, or refused with a reason.
 
-Every image is decoded completely (``Image.load``), so truncated files are caught. What Pillow can
+Every image is decoded completely (``Image.load``, or imagecodecs where it gives the same pixels), so
+truncated files are caught; files kept at full resolution may ask for a lighter check
+(:data:`CHECKS`). What Pillow can
 read is converted by the release's pipeline (:mod:`conversion.pixels`) whatever its mode, format or
 file extension; EXIF orientation is left as the release left it (not applied) and ICC profiles are
 ignored, as the release's ``convert("RGB")`` did. What cannot be read raises :class:`Unreadable`
@@ -138,7 +140,7 @@ CHECKS = ("decode", "structure", "none")
 
 def _structure_checked(data: bytes, source: str) -> Converted:
     with open_header(data) as image:
-        check = structure.CHECKS.get(image.format)
+        check = structure.CHECK_OF_FORMAT.get(image.format)
         if check is not None:
             try:
                 check(data)

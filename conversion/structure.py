@@ -123,5 +123,5 @@ def check_jpeg(data: bytes) -> None:
     jpeg_layout(data)
 
 
-CHECKS = {"PNG": check_png, "JPEG": check_jpeg, "MPO": check_jpeg}
+CHECK_OF_FORMAT = {"PNG": check_png, "JPEG": check_jpeg, "MPO": check_jpeg}
 """Structure check per Pillow format name; other formats have none here."""

@@ -1,13 +1,13 @@
 """Check and convert one image file: fully decoded, the same way every time, or refused with a reason.
 
-Every image is decoded completely (``Image.load``, or imagecodecs where it gives the same pixels), so
-truncated files are caught; files kept at full resolution may ask for a lighter check
-(:data:`CHECKS`). What Pillow can
-read is converted by the release's pipeline (:mod:`conversion.pixels`) whatever its mode, format or
-file extension; EXIF orientation is left as the release left it (not applied) and ICC profiles are
-ignored, as the release's ``convert("RGB")`` did. What cannot be read raises :class:`Unreadable`
-whose message is the skip reason. Where the release would have dropped an image that we keep, the
-result carries a ``difference`` note.
+Every image is decoded completely (``Image.load``, or imagecodecs where it gives the same pixels),
+so truncated files are caught; files kept at full resolution may ask for a lighter check
+(:data:`CHECKS`). What Pillow can read is converted by the release's pipeline
+(:mod:`conversion.pixels`) whatever its mode, format or file extension; EXIF orientation is left as
+the release left it (not applied) and ICC profiles are ignored, as the release's
+``convert("RGB")`` did. What cannot be read raises :class:`Unreadable` whose message is the skip
+reason. Where the release would have dropped an image that we keep, the result carries a
+``difference`` note.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ so that ``conversion`` imports from the copy datasets makes in its modules cache
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import os
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Optional, Union
 import datasets
 # datasets 3.x checks this import before running the script; after "From:" is its install hint
 # (the PyPI package called "conversion" is another project).
-from conversion import build_report, configs, features, sources  # From: -e <the folder holding genimage_cl.py>
+from conversion import build_report, configs, corrupted, corruptions, features, sources, tables  # From: -e <the folder holding genimage_cl.py>
 
 logger = datasets.logging.get_logger(__name__)
 
@@ -93,17 +94,30 @@ class GenImageCLConfig(datasets.BuilderConfig):
         check: how files kept at full resolution are checked: ``"decode"`` (default: decoded in full),
             ``"structure"`` (PNG chunks and CRCs, JPEG markers through end-of-image, header read by
             Pillow; no pixel decode) or ``"none"`` (read only). 64-px builds always decode.
+        corruption: build the test split's corrupted copy instead (one of ``gaussian_noise``,
+            ``gaussian_blur``, ``saturate``, ``rotate``): the release's ``X_<corruption>.pt`` where it
+            has one, else made with the release's recipe; float32 ``pixels`` replace ``image``.
     """
 
     parts: tuple = ()
     image_size: Union[int, str] = 64
     strict: bool = False
     splits: tuple = ("train", "test")
+    corruption: Optional[str] = None
     check: str = "decode"
 
     def validate(self):
-        if self.image_size != ORIGINAL and not (isinstance(self.image_size, int) and self.image_size > 0):
+        if self.image_size != ORIGINAL and not (
+            isinstance(self.image_size, int) and not isinstance(self.image_size, bool) and self.image_size > 0
+        ):
             raise ValueError(f"image_size must be a positive integer or {ORIGINAL!r}, got {self.image_size!r}")
+        if self.corruption is not None:
+            corruptions.check(self.corruption)
+            size = tables.release_pixels()["image_size"]
+            if self.image_size != size:
+                raise ValueError(f"corrupted copies are {size}x{size} release pixels: image_size must be {size} "
+                                 f"with corruption={self.corruption!r}, got {self.image_size!r}")
+            self.splits = (corrupted.SPLIT,)
         self.splits = tuple(self.splits)
         if not self.splits or not set(self.splits) <= {"train", "test"}:
             raise ValueError(f"splits must be a non-empty subset of ('train', 'test'), got {self.splits!r}")
@@ -114,6 +128,15 @@ class GenImageCLConfig(datasets.BuilderConfig):
                              "from a full decode")
 
 
+_KEYWORDS = ("image_size", "strict", "splits", "check")
+"""Config keywords whose default value, passed explicitly, is dropped before the cache key."""
+
+
+def _same(value, default) -> bool:
+    """Equal and of the same type (``True == 1``, but ``image_size=True`` must fail, not match)."""
+    return type(value) is type(default) and value == default
+
+
 class GenImageCL(datasets.GeneratorBasedBuilder):
     """GenImage-CL: one config per generator (six tasks), per generator task, and ``disjoint``."""
 
@@ -122,16 +145,28 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIGS = [
         GenImageCLConfig(name=name, version=_VERSION, parts=tuple(parts), description=configs.describe(name))
         for name, parts in configs.config_parts().items()
+    ] + [
+        GenImageCLConfig(name=name, version=_VERSION, parts=tuple(configs.config_parts()[base]), corruption=corruption,
+                         splits=(corrupted.SPLIT,), description=f"{configs.describe(base)}; test split, {corruption}")
+        for name, (base, corruption) in configs.corrupted_configs().items()
     ]
     # rows held before each Arrow write: bounds memory when full-size images are kept (~100 x 500 KB)
     DEFAULT_WRITER_BATCH_SIZE = 100
 
     def _create_builder_config(self, config_name=None, custom_features=None, **config_kwargs):
-        """Opens the source and adds its listing's fingerprint to the cache key (no stale cache)."""
+        """Resolves the config name (without case; a misspelling names the closest), normalises the
+        keywords so that equal settings share one cache, opens the source and adds its listing's
+        fingerprint to the cache key (no stale cache)."""
+        config_name = configs.resolve(config_name)
         if "image_size" in config_kwargs and config_kwargs["image_size"] is None:
             config_kwargs["image_size"] = ORIGINAL
+        if "splits" in config_kwargs and not isinstance(config_kwargs["splits"], str):
+            config_kwargs["splits"] = tuple(config_kwargs["splits"])
         if config_kwargs.get("data_dir"):
             config_kwargs["data_dir"] = os.path.abspath(os.path.expanduser(config_kwargs["data_dir"]))
+        defaults = {f.name: f.default for f in dataclasses.fields(GenImageCLConfig) if f.name in _KEYWORDS}
+        config_kwargs = {k: v for k, v in config_kwargs.items()
+                         if v is not None and not (k in defaults and _same(v, defaults[k]))}
         builder_config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
         builder_config.validate()
         self._source = None
@@ -145,7 +180,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
     def _info(self):
         return datasets.DatasetInfo(
             description=_DESCRIPTION,
-            features=features.features(),
+            features=corrupted.corrupted_features() if self.config.corruption else features.features(),
             homepage=_HOMEPAGE,
             license=_LICENSE,
             citation=_CITATION,
@@ -160,18 +195,28 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         splits = []
         for split in self.config.splits:
             plan = self._source.split_plan(str(split), list(self.config.parts))
-            shards = _even_shards(plan.items, _file_bytes)
+            if self.config.corruption:
+                shards = corrupted.cells(plan.items)
+                corrupted.check_cells(self._source, shards, self.config.corruption)
+            else:
+                shards = _even_shards(plan.items, _file_bytes)
             self._report_plans.append(
                 build_report.plan_record(plan, self.config.data_dir, str(split), len(shards), self.config.strict)
             )
             gen_kwargs = {"shards": list(enumerate(shards)), "split": str(split)}
-            splits.append(datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs))
+            generator = datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs)
+            # the progress bar's total and time left: files to convert (datasets sets the rows written after)
+            generator.split_info.num_examples = len(plan.items)
+            splits.append(generator)
         return splits
 
     def _generate_examples(self, shards, split):
         for index, items in shards:
             log = build_report.ShardLog(self._report_parts, self.config.data_dir, split, index, self.config.strict)
-            yield from self._source.examples(items, split, self.config.image_size, log, self.config.check)
+            if self.config.corruption:
+                yield from corrupted.examples(self._source, items, self.config.corruption, log)
+            else:
+                yield from self._source.examples(items, split, self.config.image_size, log, self.config.check)
             log.save()
 
     def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):

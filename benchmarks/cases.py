@@ -47,7 +47,7 @@ def convert(data_dir: str, config: str, cache_dir: str, num_proc: int = 1, image
             fast: bool = True) -> dict:
     """Our build; ``fast=False`` decodes with Pillow alone (as without the optional imagecodecs)."""
     if not fast:
-        fast_decode.imagecodecs = None
+        fast_decode.codecs = lambda: None
     builder = GenImageCL(config_name=config, data_dir=data_dir, cache_dir=cache_dir, image_size=image_size,
                          check=check)
     builder.download_and_prepare(num_proc=num_proc)

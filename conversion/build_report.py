@@ -72,6 +72,7 @@ class ShardLog:
     def __init__(self, parts_dir: str | None, root: str, split: str, shard: int, strict: bool):
         self.parts_dir, self.root, self.split, self.shard, self.strict = parts_dir, root, split, shard, strict
         self.kept_counts: Counter = Counter()
+        self.excluded_counts: Counter = Counter()
         self.skips: list[dict] = []
         self.differences: list[dict] = []
 
@@ -90,10 +91,14 @@ class ShardLog:
         if difference:
             self.differences.append(self._row(item, self.split, difference))
 
+    def excluded(self, item) -> None:
+        """A readable file left out on purpose (a corrupted copy keeps the first floor(N/10)*10 rows only)."""
+        self.excluded_counts[_cell(item.generator, self.split, tables.SOURCES[item.source])] += 1
+
     def save(self) -> None:
         if self.parts_dir is None:
             return
-        record = {"split": self.split, "shard": self.shard, "kept": dict(self.kept_counts),
+        record = {"split": self.split, "shard": self.shard, "kept": dict(self.kept_counts), "excluded": dict(self.excluded_counts),
                   "skips": self.skips, "differences": self.differences}
         _write_json(Path(self.parts_dir) / f"{self.split}-{self.shard:05d}.json", record)
 
@@ -113,6 +118,7 @@ def plan_record(plan, root: str, split: str, num_shards: int, strict: bool) -> d
         "excluded": {_cell(g, split, s): n for (g, s), n in plan.excluded.items()},
         "skips": [dict(zip(COLUMNS, (relative_path(k.path, root), k.generator, k.split, k.source, k.reason)))
                   for k in plan.skips],
+        "empty": list(plan.empty),
     }
 
 
@@ -127,8 +133,10 @@ def assemble(parts_dir: str | os.PathLike, plans: list[dict], rows_written: dict
     totals: dict[str, dict] = {}
     skips: list[dict] = []
     differences: list[dict] = []
+    empty: list[str] = []
     for plan in plans:
         split = plan["split"]
+        empty += plan["empty"]
         for cell, n in plan["found"].items():
             totals[cell] = {"found": n, "kept": 0, "skipped": 0, "excluded": plan["excluded"][cell],
                             "kept_release_dropped": 0}
@@ -140,6 +148,9 @@ def assemble(parts_dir: str | os.PathLike, plans: list[dict], rows_written: dict
             record = json.loads(path.read_text())
             for cell, n in record["kept"].items():
                 totals[cell]["kept"] += n
+            for cell, n in record.get("excluded", {}).items():
+                totals[cell]["kept"] -= n
+                totals[cell]["excluded"] += n
             skips += record["skips"]
             differences += record["differences"]
         kept = sum(totals[c]["kept"] for c in plan["found"])
@@ -156,7 +167,7 @@ def assemble(parts_dir: str | os.PathLike, plans: list[dict], rows_written: dict
     skips.sort(key=lambda r: (r["split"], r["generator"], r["source"], r["path"]))
     differences.sort(key=lambda r: (r["split"], r["generator"], r["source"], r["path"]))
     return {"config": config, "data_dir": data_dir, "check": check, "totals": dict(sorted(totals.items())),
-            "skipped": skips, "differences": differences}
+            "skipped": skips, "differences": differences, "empty": empty}
 
 
 def write(report: dict, out_dir: str | os.PathLike) -> Path:
@@ -183,8 +194,10 @@ def summary_line(report: dict, where: str | os.PathLike) -> str:
     kinds = Counter(_reason_kind(r["reason"]) for r in report["skipped"])
     detail = f" ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})" if kinds else ""
     dropped = f"; {s['kept_release_dropped']} kept that the release dropped" if s["kept_release_dropped"] else ""
+    empty = report.get("empty", [])
+    empty_text = f"; {len(empty)} empty part(s): {', '.join(e.split(':')[0] for e in empty)}" if empty else ""
     return (f"genimage-cl {report['config']}: {s['found']} files found, {s['kept']} kept, {s['skipped']} skipped"
-            f"{detail}, {s['excluded']} excluded by class{dropped}; report: {where}")
+            f"{detail}, {s['excluded']} excluded by class{dropped}{empty_text}; report: {where}")
 
 
 def load(path: str | os.PathLike) -> dict:
@@ -215,6 +228,9 @@ def format_report(report: dict) -> str:
                                                 "differences")):
         lines += ["", f"{title}: {len(report[key])}"]
         lines += [f"  {printable(r['path'])}: {printable(r['reason'])}" for r in report[key]]
+    empty = report.get("empty", [])
+    if empty:
+        lines += ["", f"warning: {len(empty)} empty part(s)"] + [f"  {printable(e)}" for e in empty]
     return "\n".join(lines)
 
 
@@ -246,7 +262,7 @@ def finish(output_dir: str, plans: list[dict], rows_written: dict[str, int], con
     shutil.rmtree(parts)
     final = Path(str(output_dir).removesuffix(".incomplete")) / REPORT_FILE
     line = summary_line(report, final)
-    (logger.warning if report["skipped"] or report["differences"] else logger.info)(line)
+    (logger.warning if report["skipped"] or report["differences"] or report["empty"] else logger.info)(line)
     return report
 
 

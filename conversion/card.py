@@ -78,6 +78,46 @@ def figures_section(mirror) -> str:
     return "\n".join(lines).rstrip()
 
 
+def corrupted_section(mirror) -> str:
+    """The corrupted test copies: what they are, how each was made, their configs and a figure."""
+    from conversion import corruptions
+
+    if not mirror.corrupted_configs:
+        return ""
+    names = list(mirror.corrupted_configs)
+    example = next((n for n in names if n.startswith("disjoint-")), names[0])
+    lines = [
+        "## Corrupted test copies (robustness)",
+        "",
+        "The release's robustness tests use corrupted copies of test parts, `X_<corruption>.pt`. Each is one "
+        "config `<config>-<corruption>` with one split, `test`: per task and source, the first floor(N / 10) * 10 "
+        "test rows (as the paper's loader keeps them), in the release's order. `pixels` replaces `image`: the "
+        "copy's float32 values `[3, 64, 64]`, bit for bit, unnormalized (in [0, 1] except for noise); the other "
+        "columns are those of the clean rows they come from (same `file_name`). "
+        "`conversion.tensors.paper_tensors(ds)` gives back `{(task, source): (X, y)}` equal to the release's files.",
+        "",
+        "How each was made (one run per corruption, task and source; `random`, NumPy and torch seeded with 1; "
+        "rows unnormalized with `x * std + mean` in float32; then image by image, severity 3):",
+        "",
+        *[f"- `{name}`: {corruptions.DESCRIPTIONS[name]}" for name in corruptions.CORRUPTIONS],
+        "",
+        "Configs: " + ", ".join(f"`{n}`" for n in names) + ".",
+        "",
+        f"Stored as Parquet with BYTE_STREAM_SPLIT and zstd: {mirror.corrupted_bytes():,} bytes for "
+        f"{mirror.corrupted_rows():,} rows.",
+        "",
+        "```python",
+        "from conversion.tensors import paper_tensors",
+        "",
+        f'noisy = load_dataset("$repo_id", "{example}", split="test")',
+        f'X, y = paper_tensors(noisy)[{mirror.corrupted_configs[example][0].task}, "ai"]   # X as X_<corruption>.pt, y its rows of y.pt',
+        "```",
+    ]
+    if mirror.corrupted_figure is not None:
+        lines += ["", _link(mirror, mirror.corrupted_figure, "one test image, clean and under each corruption")]
+    return "\n".join(lines)
+
+
 def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str | None = None) -> str:
     """README.md text: ``card_data`` as YAML front matter, then the template filled in from ``mirror``.
 
@@ -96,6 +136,7 @@ def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str |
         built_from=BUILT_FROM[mirror.source_kind],
         figures=figures_section(mirror),
         differences=(differences or NO_DIFFERENCES).strip(),
+        corrupted=string.Template(corrupted_section(mirror)).safe_substitute(repo_id=repo_id),
         license=_LICENSE,
         citation=_CITATION.strip(),
     )

@@ -227,3 +227,21 @@ def render(dataset_dict, out_dir: str | os.PathLike, split: str = "train", pairs
             figures["balance"][generator, task] = balance_chart(counts, balance_title(generator, task, split),
                                                                 balance_path(out_dir, generator, task))
     return figures
+
+
+def corruption_strip(clean: Image.Image, corrupted: dict, title: str, path: Path, scale: int = 2) -> Path:
+    """The clean image, then each corrupted copy (float32 [3, H, W] in [0, 1], clipped for display), labelled."""
+    cells = [("clean", clean)] + [
+        (name, Image.fromarray(np.round(np.clip(values, 0, 1) * 255).astype(np.uint8).transpose(1, 2, 0), "RGB"))
+        for name, values in corrupted.items()
+    ]
+    side = clean.width * scale
+    gap, top, bottom = 8, 24, 20
+    image = Image.new("RGB", (gap + len(cells) * (side + gap), top + side + bottom), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((gap, 4), title, fill=INK, font=_font(12))
+    for index, (name, cell) in enumerate(cells):
+        left = gap + index * (side + gap)
+        image.paste(cell.resize((side, side), Image.NEAREST), (left, top))
+        draw.text((left, top + side + 4), name, fill=INK, font=_font(11))
+    return _save(image, path)

@@ -12,13 +12,16 @@ COMMANDS = (
     "conversion.commands.dictionaries",
     "conversion.commands.report",
     "conversion.commands.verify_downloads",
+    "conversion.commands.verify_copy",
     "conversion.commands.export_imagefolder",
     "conversion.commands.publish",
     "conversion.commands.sample_release",
     "conversion.commands.build",
     "conversion.commands.assemble",
 )
-"""Modules that each define ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``."""
+"""Modules that each define ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``; they import
+heavy modules (datasets, torch, huggingface_hub) only inside ``run``, so that help is quick."""
+DEBUG_HELP = "show full tracebacks and debug logs"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="GenImage-CL: build, check and publish the GenImage continual-learning benchmark.",
         epilog="Example: python -m conversion demo",
     )
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMMANDS:
         module = importlib.import_module(module_name)
@@ -38,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(command)
+        # also after the command; SUPPRESS keeps a --debug given before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
         command.set_defaults(run=module.run)
     return parser
 

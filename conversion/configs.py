@@ -7,7 +7,9 @@ set k, so the ``task`` column of a (generator, task) pair is the same in every c
 
 from __future__ import annotations
 
-from conversion import tables
+import difflib
+
+from conversion import corruptions, tables
 
 NUM_TASKS = 6
 DISJOINT = "disjoint"
@@ -26,6 +28,36 @@ def config_parts() -> dict[str, list[tuple[str, int]]]:
             parts[task_config_name(key, t)] = [(key, t)]
     parts[DISJOINT] = [(key, t) for t, key in enumerate(tables.task_order())]
     return parts
+
+
+def closest(name: str, names) -> str:
+    """``"; closest: a, b"`` with the names most like ``name`` (difflib), or ``""`` when none is close."""
+    close = difflib.get_close_matches(name.lower(), list(names), n=3, cutoff=0.6)
+    return f"; closest: {', '.join(close)}" if close else ""
+
+
+def listing() -> str:
+    """The config names in one short line."""
+    return f"{' '.join(tables.generators())} (six tasks each), <key>-task<k> (k = 0..{NUM_TASKS - 1}), {DISJOINT}"
+
+
+def resolve(name) -> str:
+    """The config called ``name``, compared without case; an unknown name fails naming the closest ones."""
+    parts = config_parts()
+    if not isinstance(name, str):
+        raise ValueError(f"a config name is needed (e.g. config_name='sdv14'), one of: {listing()}")
+    if name.lower() in parts:
+        return name.lower()
+    raise ValueError(f"unknown config {name!r}{closest(name, parts)}; configs: {listing()}")
+
+
+def corrupted_config_name(name: str, corruption: str) -> str:
+    return f"{name}-{corruption}"
+
+
+def corrupted_configs() -> dict[str, tuple[str, str]]:
+    """``<config>-<corruption>`` -> (config, corruption): the test split's corrupted copy of every config."""
+    return {corrupted_config_name(name, c): (name, c) for name in config_parts() for c in corruptions.CORRUPTIONS}
 
 
 def describe(name: str) -> str:

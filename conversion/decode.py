@@ -27,6 +27,17 @@ MAX_IMAGE_PIXELS = 2 * 89_478_485
 """Images declaring more pixels are refused as decompression bombs. This is the limit at which
 Pillow's default settings raise ``DecompressionBombError``, so we refuse what the release refused."""
 
+MAX_RESIZED_PIXELS = 2**25
+"""Natural images whose shorter-side resize would exceed this many pixels (about 100 MB as RGB) are
+refused as aspect-ratio bombs: a 952-byte 300000x1 PNG would otherwise become 19200000x64 before its
+crop. At 64 px this allows aspect ratios up to 8192:1, far beyond any photograph; images within the
+limit take the release's path unchanged."""
+
+MAX_SIDE = 2**22
+"""Images with a longer side are refused as aspect-ratio bombs before any resize: Pillow's resize
+weights take about 32 bytes per pixel of the input's side (5.7 GB for a 178000000x1 AI image squashed
+to 64x64, within the decompression-bomb limit), so this bounds them to about 134 MB."""
+
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """Larger files are not read into memory (GenImage's largest images are a few MB)."""
 
@@ -133,6 +144,20 @@ def _ai_pixels(image: Image.Image, size: int) -> Converted:
         return Converted(pixels.png_bytes(small), f"{RELEASE_DROPPED} ({err})")
 
 
+def _check_resize(image: Image.Image, source: str, size: int) -> None:
+    """:class:`Unreadable` if resizing ``image`` to ``size`` would take unbounded memory (an aspect-ratio bomb)."""
+    if max(image.size) > MAX_SIDE:
+        raise Unreadable(f"aspect-ratio bomb: {image.width}x{image.height}, a side over the limit of {MAX_SIDE} pixels")
+    if source == "ai":
+        return
+    width, height = pixels.resized_size(*image.size, size)
+    if width * height > MAX_RESIZED_PIXELS:
+        raise Unreadable(
+            f"aspect-ratio bomb: {image.width}x{image.height} resized to {width}x{height} = {width * height} pixels "
+            f"before the crop, limit {MAX_RESIZED_PIXELS}"
+        )
+
+
 CHECKS = ("decode", "structure", "none")
 """How files kept at full resolution are checked: decoded in full; their structure only
 (:mod:`conversion.structure`, after Pillow has read the header); not at all (read only)."""
@@ -161,6 +186,8 @@ def convert(data: bytes, source: str, image_size: int | None, check: str = "deco
         if image_size is None and check == "structure":
             return _structure_checked(data, source)
         with open_checked(data) as image:
+            if image_size is not None:
+                _check_resize(image, source, image_size)
             try:
                 if image_size is None:
                     return Converted(data, _release_dropped(image) if source == "ai" else None)

@@ -21,15 +21,9 @@ from __future__ import annotations
 import functools
 import io
 
-import numpy as np
 from PIL import Image, features
 
 from conversion import structure
-
-try:
-    import imagecodecs
-except ImportError:
-    imagecodecs = None
 
 PNG_MODES = frozenset({"L", "LA", "RGB", "RGBA"})
 JPEG_MODES = frozenset({"L", "RGB"})
@@ -38,8 +32,19 @@ JPEG_FRAMES = frozenset({0xC0, 0xC1})
 _CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 
 
+@functools.cache
+def codecs():
+    """The imagecodecs module, or None where it is not installed; imported on first use (it imports
+    numpy), so that the command line's help stays quick."""
+    try:
+        import imagecodecs
+    except ImportError:
+        return None
+    return imagecodecs
+
+
 def available() -> bool:
-    return imagecodecs is not None
+    return codecs() is not None
 
 
 def _png_proven(data: bytes, image: Image.Image) -> bool:
@@ -72,6 +77,9 @@ def _jpeg_proven(data: bytes, image: Image.Image) -> bool:
 def _same_jpeg_library() -> bool:
     """True if Pillow decodes with libjpeg-turbo and both decode a probe (colour 4:2:0 and 4:4:4,
     grayscale) to the same pixels: another libjpeg (e.g. IJG 9) may upsample differently."""
+    import numpy as np
+
+    imagecodecs = codecs()
     if imagecodecs is None or not features.check_feature("libjpeg_turbo"):
         return False
     rng = np.random.default_rng(0)
@@ -88,6 +96,7 @@ def _same_jpeg_library() -> bool:
 def decoded(data: bytes, image: Image.Image) -> Image.Image | None:
     """``image`` (opened by Pillow from ``data``, not yet loaded) decoded by imagecodecs, or None
     where identity with Pillow is not proven or imagecodecs refuses the file: then Pillow decodes it."""
+    imagecodecs = codecs()
     if imagecodecs is None or len(image.tile) != 1:
         return None
     if image.format == "PNG" and _png_proven(data, image):
@@ -102,7 +111,7 @@ def decoded(data: bytes, image: Image.Image) -> Image.Image | None:
         return None
     width, height = image.size
     channels = 1 if array.ndim == 2 else array.shape[2]
-    if array.dtype != np.uint8 or array.shape[:2] != (height, width) or channels != _CHANNELS[image.mode]:
+    if array.dtype.name != "uint8" or array.shape[:2] != (height, width) or channels != _CHANNELS[image.mode]:
         return None
     result = Image.fromarray(array)
     return result if result.mode == image.mode else None

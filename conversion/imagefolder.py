@@ -1,4 +1,4 @@
-"""Write a config, task or split as an ImageFolder tree: ``<split>/<wnid>/`` or ``<split>/{nature,ai}/``.
+"""Write a config, task or split as an ImageFolder tree: ``<split>/<wnid>/`` or ``<split>/{0_nature,1_ai}/``.
 
 Two ways to fill it:
 
@@ -21,11 +21,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from conversion import decode, naming, tables
 
-from conversion import decode, naming, streams, tables
-
-LAYOUTS = {"class": "one folder per wnid (classification)", "source": "nature/ and ai/ (detection, GenImage's recipe)"}
+LAYOUTS = {"class": "one folder per wnid (classification)", "source": "0_nature/ and 1_ai/ (detection)"}
 FILE_MODES = ("auto", "link", "copy")
 _FORMAT_EXTENSIONS = {"PNG": ".png", "JPEG": ".JPEG", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tiff"}
 _FORMAT_OF_EXTENSION = {".png": "PNG", ".jpeg": "JPEG", ".jpg": "JPEG", ".webp": "WEBP", ".gif": "GIF", ".bmp": "BMP",
@@ -53,8 +51,8 @@ class Outcome:
 def folder_name(layout: str, label: int, source: int) -> str:
     if layout == "class":
         return tables.wnids()[label]
-    if layout == "source":
-        return tables.SOURCES[source]
+    if layout == "source":  # numbered: loaders sort folder names, so their labels follow the source column
+        return f"{source}_{tables.SOURCES[source]}"
     raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
 
 
@@ -130,7 +128,8 @@ def _check_image(path: Path, source: str) -> str | None:
 
 def export_dataset(views: dict[str, list], out: Path, layout: str, progress: bool = True) -> Outcome:
     """Write the rows of ``views`` ({split: [Dataset, ...]}) under ``out/<split>/<folder>/``."""
-    import datasets  # here, not at the top: ``python -m conversion --help`` stays quick
+    import datasets  # here and tqdm, not at the top: ``python -m conversion --help`` stays quick
+    from tqdm.auto import tqdm
 
     outcome = Outcome()
     for split, parts in views.items():
@@ -156,6 +155,8 @@ def export_dataset(views: dict[str, list], out: Path, layout: str, progress: boo
 
 def export_source_files(items: dict[str, list], out: Path, layout: str, mode: str, progress: bool = True) -> Outcome:
     """Link or copy raw-tree items ({split: [raw_tree.Item, ...]}) under ``out/<split>/<folder>/``."""
+    from tqdm.auto import tqdm
+
     outcome = Outcome()
     for split, split_items in items.items():
         for item in tqdm(split_items, desc=f"export {split}", unit="img", disable=not progress):
@@ -175,6 +176,8 @@ def export_source_files(items: dict[str, list], out: Path, layout: str, mode: st
 
 def select_views(dataset_dict, splits, task: int | None, source: str) -> dict[str, list]:
     """{split: [view, ...]}: the chosen task (or every task) and source of each split, in row order."""
+    from conversion import streams
+
     chosen = streams.tasks(dataset_dict, source=source, splits=tuple(splits))
     if task is not None:
         chosen = [t for t in chosen if t.index == task]

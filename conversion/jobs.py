@@ -4,13 +4,15 @@ A cluster job array runs one job per index; every job builds its part with the d
 straight to Parquet (``download_and_prepare(file_format="parquet")``, so ``num_proc`` and shard
 sizes are datasets' own) in a private staging folder inside the output, then moves the shards to
 the Hub copy's layout ``data/<generator>/task<k>/<split>-NNNNN-of-NNNNN.parquet`` (its build report
-to ``reports/<generator>/task<k>/<split>/``). Only complete
+to ``reports/<generator>/task<k>/<split>/``), rewriting each with Parquet page checksums on the way
+(:mod:`conversion.parquet_pages`). Only complete
 shard sets are moved in; an interrupted job leaves its staging folder and is simply run again.
 :func:`collect_parts` checks and lists what the jobs wrote, for the step that writes the card.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -22,11 +24,13 @@ from conversion import build_report, configs, layout, tables
 
 DATA = "data"
 REPORTS = "reports"
+JOB_FILE = "job.json"
+"""Beside a job's build report: the image size it was built with (parts of one output must agree)."""
 STAGING = ".staging"
 SPLITS = tuple(layout.SPLIT_FOLDERS)
 MAX_SHARD_SIZE = "500MB"
-SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
-PART_FOLDER = re.compile(r"^task(?P<task>\d+)$")
+SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>[0-9]{5})-of-(?P<total>[0-9]{5})\.parquet$")
+PART_FOLDER = re.compile(r"^task(?P<task>[0-9]+)$")
 
 
 class IncompletePart(ValueError):
@@ -61,10 +65,7 @@ def shard_name(split: str, index: int, total: int) -> str:
 def jobs_for(config_names: list[str], splits: tuple[str, ...] = SPLITS) -> list[Job]:
     """The jobs that together build ``config_names`` (each (generator, task, split) once, sorted)."""
     parts = configs.config_parts()
-    unknown = [name for name in config_names if name not in parts]
-    if unknown:
-        raise ValueError(f"unknown config(s) {unknown}; e.g. sdv14, sdv14-task3, disjoint")
-    return sorted({Job(g, t, s) for name in config_names for g, t in parts[name] for s in splits})
+    return sorted({Job(g, t, s) for name in config_names for g, t in parts[configs.resolve(name)] for s in splits})
 
 
 def all_jobs(generators: list[str] | None = None) -> list[Job]:
@@ -105,12 +106,18 @@ def run_job(
     builder.download_and_prepare(
         output_dir=str(built), file_format="parquet", max_shard_size=max_shard_size, num_proc=num_proc
     )
-    placed = _move_shards(sorted(built.glob(f"*-{job.split}*.parquet")), job, job.folder(out))
+    from conversion import parquet_pages  # here: it loads datasets, and the CLI's help imports this module
+
+    shards = sorted(built.glob(f"*-{job.split}*.parquet"))
+    for shard in shards:  # datasets' builder takes no Parquet writer options
+        parquet_pages.add_checksums(shard)
+    placed = _move_shards(shards, job, job.folder(out))
     reports = report_folder(out, job)
     reports.mkdir(parents=True, exist_ok=True)
     for name in (build_report.REPORT_FILE, build_report.SKIPS_FILE):
         if (built / name).is_file():
             os.replace(built / name, reports / name)
+    (reports / JOB_FILE).write_text(json.dumps({"image_size": image_size}))
     shutil.rmtree(staging)
     return placed
 
@@ -118,6 +125,27 @@ def run_job(
 def report_folder(out: str | os.PathLike, job: Job) -> Path:
     """Where a job leaves its build report (skipped files and totals): ``reports/<gen>/task<k>/<split>``."""
     return Path(out) / REPORTS / job.generator / f"task{job.task}" / job.split
+
+
+def image_size_of(out: str | os.PathLike, job: Job):
+    """The image size ``job``'s part was built with, or None if its output does not say."""
+    try:
+        return json.loads((report_folder(out, job) / JOB_FILE).read_text())["image_size"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def is_built(out: str | os.PathLike, job: Job) -> bool:
+    """Whether ``job``'s split already has a complete shard set in ``out``."""
+    folder = job.folder(out)
+    names = [SHARD_NAME.match(p.name) for p in folder.glob(f"{job.split}-*-of-*.parquet")] if folder.is_dir() else []
+    return _complete_set([(int(m["index"]), int(m["total"])) for m in names if m])
+
+
+def _complete_set(shards: list[tuple[int, int]]) -> bool:
+    """(index, total) of a split's shard files: indices 0..total-1, one total (one run)."""
+    totals = {total for _, total in shards}
+    return len(totals) == 1 and sorted(index for index, _ in shards) == list(range(totals.pop()))
 
 
 def _move_shards(shards: list[Path], job: Job, folder: Path) -> list[Path]:
@@ -181,8 +209,7 @@ def collect_parts(out: str | os.PathLike) -> list[Part]:
                 shards.setdefault(name["split"], []).append((int(name["index"]), int(name["total"]), path))
             for split in sorted(shards):
                 entries = sorted(shards[split])
-                totals = {total for _, total, _ in entries}
-                if len(totals) != 1 or [i for i, _, _ in entries] != list(range(totals.pop())):
+                if not _complete_set([(index, total) for index, total, _ in entries]):
                     raise IncompletePart(f"{task_dir}: {split} shards are incomplete or from two runs; re-run its job")
                 files = tuple(path for _, _, path in entries)
                 rows = sum(pq.read_metadata(path).num_rows for path in files)

@@ -2,7 +2,8 @@
 
 A generator folder holds ``train/`` and ``val/``, each with ``ai/`` and ``nature/``. It may sit at
 ``<root>/<Top>/<inner>``, ``<root>/<inner>``, ``<root>/<Top>/raw`` (the original CL scripts'
-layout), or be the root itself. Folder names are matched without regard to case.
+layout), or be the root itself. Folder names are matched without regard to case; two folders that
+differ only in case, or a generator found in two places, are an error naming both.
 """
 
 from __future__ import annotations
@@ -21,15 +22,22 @@ class LayoutError(ValueError):
 
 
 def _child(folder: Path, name: str) -> Path | None:
-    """The sub-folder of ``folder`` called ``name``, compared case-insensitively."""
+    """The sub-folder of ``folder`` called ``name``, compared case-insensitively.
+
+    Two sub-folders that differ only in case (``train/`` and ``Train/``) are an error naming both:
+    choosing one would silently drop the other's images.
+    """
     try:
         entries = os.listdir(folder)
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return None
-    for entry in sorted(entries):
-        if entry.lower() == name.lower() and (folder / entry).is_dir():
-            return folder / entry
-    return None
+    matches = [folder / entry for entry in sorted(entries) if entry.lower() == name.lower() and (folder / entry).is_dir()]
+    if len(matches) > 1:
+        raise LayoutError(
+            f"folders {' and '.join(repr(str(m)) for m in matches)} differ only in case; merge them into one "
+            f"(or remove one): the build will not choose between them"
+        )
+    return matches[0] if matches else None
 
 
 def _is_generator_folder(folder: Path | None) -> bool:
@@ -65,10 +73,17 @@ def find_generators(root: str | os.PathLike) -> dict[str, Path]:
         raise LayoutError(f"data_dir {str(root)!r} is not a directory")
     found = {}
     for key, generator in tables.generators().items():
-        for path in candidates(root, generator):
-            if _is_generator_folder(path):
-                found[key] = path
-                break
+        folders: list[Path] = []
+        for path in candidates(root, generator):  # one per real folder: a link to it is no second copy
+            if _is_generator_folder(path) and all(path.resolve() != f.resolve() for f in folders):
+                folders.append(path)
+        if len(folders) > 1:
+            raise LayoutError(
+                f"{key} is in more than one folder under {str(root)!r}: {' and '.join(repr(str(p)) for p in folders)}; "
+                f"keep one (or merge them): the build will not choose between them"
+            )
+        if folders:
+            found[key] = folders[0]
     return found
 
 

@@ -12,11 +12,12 @@ import os
 from pathlib import Path
 
 import datasets
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.table import InMemoryTable
 
-from conversion import card_figures, features
+from conversion import card_figures, corrupted, corruptions, features, tables
 
 FIGURES_DIR = "figures"
 SPLIT = "train"
@@ -93,3 +94,32 @@ def render(out: str | os.PathLike, parts: list, pairs: int = 8) -> dict[str, dic
         if stale not in keep:
             stale.unlink()
     return drawn
+
+
+CORRUPTED_FIGURE = "corruptions.png"
+
+
+def render_corrupted(out: str | os.PathLike, parts: list) -> Path | None:
+    """One image per corruption beside its clean original, from the first part (in disjoint task order)
+    holding the most corrupted copies; None (and no file) when no part has one."""
+    out = Path(out)
+    path = out / FIGURES_DIR / CORRUPTED_FIGURE
+    order = {g: k for k, g in enumerate(tables.task_order())}
+    held = sorted((p for p in parts if p.corrupted), key=lambda p: (-len(p.corrupted), order.get(p.generator, 99), p.task))
+    chosen = next((p for p in held if all(c["num_examples"] for c in p.corrupted.values())), None)
+    if chosen is None:
+        path.unlink(missing_ok=True)
+        return None
+    images = {}
+    for corruption in corruptions.CORRUPTIONS:
+        if corruption in chosen.corrupted:
+            first = chosen.corrupted[corruption]["files"][0]["path"]
+            row = pq.ParquetFile(out / first).read_row_group(0, columns=[corrupted.COLUMN, "file_name"]).slice(0, 1)
+            values = np.asarray(row.column(corrupted.COLUMN).to_pylist()[0], dtype=np.float32)
+            images[corruption] = (row.column("file_name")[0].as_py(), values)
+    name = next(iter(images.values()))[0]
+    clean_files = [out / f["path"] for f in chosen.splits["test"]["files"]]
+    names = pa.concat_tables(pq.read_table(f, columns=["file_name"]) for f in clean_files).column("file_name").to_pylist()
+    clean = rows_of(clean_files, [names.index(name)])[0]["image"].convert("RGB")
+    return card_figures.corruption_strip(clean, {c: v for c, (_n, v) in images.items()},
+                                         f"{chosen.generator} task {chosen.task}, test: {name}", path)

@@ -12,8 +12,11 @@ import re
 from conversion import tables
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpeg", ".jpg"})
-_VAL_NAME = re.compile(r"^ILSVRC2012_val_(\d{8})$")
-_TRAIN_NAME = re.compile(r"^(n\d{8})_\d+$")
+_VAL_NAME = re.compile(r"ILSVRC2012_val_([0-9]{8})")
+_TRAIN_NAME = re.compile(r"(n[0-9]{8})_[0-9]+")
+_NUMBER = re.compile(r"[0-9]+")
+"""Patterns are matched whole (``fullmatch``) and take ASCII digits only: ``str.isdigit`` and ``\\d`` also
+accept digits such as ``²`` that ``int`` refuses."""
 
 
 class BadFileName(ValueError):
@@ -34,7 +37,7 @@ def ai_label(file_name: str, tag: str) -> int:
     for i in range(len(tokens) - 2, 0, -1):
         if tokens[i].lower() == tag:
             token = tokens[i - 1]
-            if not token.isdigit():
+            if not _NUMBER.fullmatch(token):
                 raise BadFileName(f"class token {token!r} before '_{tag}_' is not a number")
             label = int(token)
             if label >= 1000:
@@ -46,13 +49,13 @@ def ai_label(file_name: str, tag: str) -> int:
 def nature_label(file_name: str) -> int:
     """Class of a natural ImageNet image, from its train wnid or its ILSVRC2012 val number."""
     stem, _ = split_name(file_name)
-    match = _VAL_NAME.match(stem)
+    match = _VAL_NAME.fullmatch(stem)
     if match:
         number = int(match.group(1))
         if not 1 <= number <= tables.NUM_VAL_IMAGES:
             raise BadFileName(f"ILSVRC2012 val number {number} out of range 1..{tables.NUM_VAL_IMAGES}")
         return tables.val_labels()[number - 1]
-    match = _TRAIN_NAME.match(stem)
+    match = _TRAIN_NAME.fullmatch(stem)
     if match:
         label = tables.label_of_wnid().get(match.group(1))
         if label is None:

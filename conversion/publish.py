@@ -24,14 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
-from datasets.arrow_writer import get_writer_batch_size_from_data_size, get_writer_batch_size_from_features
+import pyarrow.parquet as pq
+from datasets.arrow_writer import (get_parquet_column_options, get_writer_batch_size_from_data_size,
+                                   get_writer_batch_size_from_features)
 from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
-from conversion import build_report, card, card_differences, configs, features, layout, mirror_figures, sources, tables
+from conversion import (build_report, card, card_differences, configs, corrupted, corruptions, features, layout,
+                        mirror_figures, parquet_pages, progress, sources, tables)
 
 STATE_DIR = ".publish"
 LISTING = "reports/differences.csv"
@@ -50,6 +53,31 @@ def part_dir(generator: str, task: int) -> str:
     return f"data/{generator}/task{task}"
 
 
+def corrupted_dir(generator: str, task: int, corruption: str) -> str:
+    """Where push_to_hub(config_name="<key>-task<k>-<corruption>", data_dir=...) would put a corrupted copy."""
+    return f"{part_dir(generator, task)}-{corruption}"
+
+
+FLOAT_LEAF = f"{corrupted.COLUMN}.list.element.list.element.list.element"
+"""Parquet leaf column of the corrupted copies' float32 values (Array3D is stored as nested lists)."""
+
+
+def write_float_parquet(ds: datasets.Dataset, path: Path, batch_size: int) -> None:
+    """``ds`` as one Parquet file, as ``to_parquet`` writes it but with the float values stored compactly:
+    BYTE_STREAM_SPLIT (each float's bytes in separate streams) then zstd, which suits noisy float32
+    images best among Parquet's encodings; the other columns as datasets writes them."""
+    options = get_parquet_column_options(ds.features, ds.features.arrow_schema)
+    options["use_dictionary"] = [leaf for leaf in options["use_dictionary"] if leaf != FLOAT_LEAF]
+    options["compression"] = {leaf: "zstd" for leaf in options["compression"]}
+    options["column_encoding"] = {**options["column_encoding"], FLOAT_LEAF: "BYTE_STREAM_SPLIT"}
+    tmp = path.with_name(path.name + ".tmp")
+    with pq.ParquetWriter(tmp, schema=ds.features.arrow_schema, write_page_index=True, **options,
+                          **parquet_pages.WRITE_OPTIONS) as writer:
+        for batch in ds.with_format("arrow").iter(batch_size=batch_size):
+            writer.write_table(batch)
+    os.replace(tmp, path)
+
+
 @dataclass
 class Part:
     """A finished (generator, task): per split its rows, sizes and shard files."""
@@ -59,6 +87,8 @@ class Part:
     fingerprint: str
     max_shard_size: int
     splits: dict = field(default_factory=dict)
+    corrupted: dict = field(default_factory=dict)
+    """Per corruption: the test split's corrupted copy (num_examples, num_bytes, files)."""
 
     @property
     def name(self) -> str:
@@ -70,9 +100,15 @@ class Part:
     def parquet_bytes(self) -> int:
         return sum(f["size"] for s in self.splits.values() for f in s["files"])
 
+    def corrupted_bytes(self) -> int:
+        return sum(f["size"] for c in self.corrupted.values() for f in c["files"])
+
+    def all_files(self) -> list[dict]:
+        return [f for s in [*self.splits.values(), *self.corrupted.values()] for f in s["files"]]
+
     def complete_in(self, out: Path) -> bool:
         return _report_path(out, self.generator, self.task).is_file() and all((out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["size"]
-                   for s in self.splits.values() for f in s["files"])
+                   for f in self.all_files())
 
 
 @dataclass
@@ -85,6 +121,9 @@ class Mirror:
     skipped_configs: dict[str, list[tuple[str, int]]]
     source_kind: str = sources.RELEASE
     figures: dict[str, dict] = field(default_factory=dict)
+    corrupted_configs: dict[str, list[Part]] = field(default_factory=dict)
+    corrupted_problems: list[str] = field(default_factory=list)
+    corrupted_figure: Path | None = None
 
     def rows(self) -> int:
         return sum(p.rows() for p in self.parts)
@@ -97,7 +136,7 @@ class Mirror:
 
     def files(self) -> list[tuple[str, int]]:
         """(path in repo, bytes) of every file to upload."""
-        found = [(f["path"], f["size"]) for p in self.parts for s in p.splits.values() for f in s["files"]]
+        found = [(f["path"], f["size"]) for p in self.parts for f in p.all_files()]
         for path in self.figure_paths():
             found.append((path.relative_to(self.out).as_posix(), path.stat().st_size))
         if self.source_kind == sources.RAW_TREE:
@@ -107,7 +146,14 @@ class Mirror:
 
     def figure_paths(self) -> list[Path]:
         drawn = self.figures.values()
-        return [p for d in drawn for p in [d["samples"], *d["balance"].values()] if p is not None]
+        return [p for d in drawn for p in [d["samples"], *d["balance"].values()] if p is not None] + (
+            [self.corrupted_figure] if self.corrupted_figure else [])
+
+    def corrupted_rows(self) -> int:
+        return sum(c["num_examples"] for p in self.parts for c in p.corrupted.values())
+
+    def corrupted_bytes(self) -> int:
+        return sum(p.corrupted_bytes() for p in self.parts)
 
     def reports(self) -> list[dict]:
         """The build report of every part."""
@@ -136,22 +182,54 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size: int) -> list[dict]:
-    """Parquet shards of ``ds`` as push_to_hub writes them: same count, contiguous, same row groups."""
+def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size: int, write=None) -> list[dict]:
+    """Parquet shards of ``ds`` as push_to_hub writes them: same count, contiguous, same row groups
+    (``write(shard, path, batch_size)`` writes one; default ``to_parquet``)."""
     nbytes = ds._estimate_nbytes()  # the estimate push_to_hub shards by
     num_shards = int(nbytes / max_shard_size) + 1
     batch_size = get_writer_batch_size_from_features(ds.features) or get_writer_batch_size_from_data_size(len(ds), nbytes)
     files = []
     for index in range(num_shards):
         name = f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
-        ds.shard(num_shards=num_shards, index=index, contiguous=True).to_parquet(folder / name, batch_size=batch_size)
+        shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)
+        if write is None:
+            shard.to_parquet(folder / name, batch_size=batch_size, **parquet_pages.WRITE_OPTIONS)
+        else:
+            write(shard, folder / name, batch_size)
         files.append({"name": name, "size": (folder / name).stat().st_size})
     return files
 
 
+def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: int | None = None) -> dict:
+    """Build ``<generator>-task<task>-<corruption>`` and move its shards into ``out/data/...`` in one rename
+    (no files when the copy is empty: under 10 test rows per source)."""
+    from genimage_cl import GenImageCL
+
+    state = out / STATE_DIR
+    name = configs.corrupted_config_name(part.name, corruption)
+    cache = state / "cache" / name
+    staging = state / "staging" / name
+    target = out / corrupted_dir(part.generator, part.task, corruption)
+    shutil.rmtree(target, ignore_errors=True)
+    builder = GenImageCL(config_name=name, data_dir=str(data_dir), cache_dir=str(cache))
+    builder.download_and_prepare(num_proc=num_proc)
+    entry = {"num_examples": builder.info.splits[corrupted.SPLIT].num_examples, "num_bytes": 0, "files": []}
+    if entry["num_examples"]:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        ds = builder.as_dataset(split=corrupted.SPLIT)
+        files = write_shards(ds, staging, corrupted.SPLIT, part.max_shard_size, write_float_parquet)
+        entry["num_bytes"] = ds._estimate_nbytes()
+        entry["files"] = [{"path": f"{target.relative_to(out).as_posix()}/{f['name']}", "size": f["size"]} for f in files]
+        del ds
+        os.replace(staging, target)
+    shutil.rmtree(cache, ignore_errors=True)
+    return entry
+
+
 def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
-               num_proc: int | None = None) -> Part:
-    """Build ``<generator>-task<task>`` and move its shards into ``out/data/...`` in one rename."""
+               num_proc: int | None = None, corruption_names: tuple = ()) -> Part:
+    """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one rename."""
     from genimage_cl import GenImageCL
 
     state = out / STATE_DIR
@@ -167,7 +245,8 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     for split in SPLITS:
         ds = built[split]
         sources_col = ds.data.column("source").to_pylist()
-        files = write_shards(ds, staging, split, max_shard_size)
+        with progress.hidden():
+            files = write_shards(ds, staging, split, max_shard_size)
         part.splits[split] = {
             "num_examples": len(ds),
             "num_bytes": ds._estimate_nbytes(),
@@ -180,8 +259,21 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, target)
     _write_atomic(_report_path(out, generator, task), report.read_text())
-    _write_atomic(_manifest_path(out, generator, task), json.dumps(part.__dict__, indent=1))
     shutil.rmtree(cache, ignore_errors=True)
+    return update_corrupted(data_dir, out, part, corruption_names, num_proc)
+
+
+def update_corrupted(data_dir, out: Path, part: Part, corruption_names: tuple, num_proc: int | None = None) -> Part:
+    """Give a built part exactly the corrupted copies named (building only those it lacks), then write
+    its manifest: a part is finished only once its manifest says so."""
+    for corruption in corruptions.CORRUPTIONS:
+        if corruption not in corruption_names:
+            part.corrupted.pop(corruption, None)
+            shutil.rmtree(out / corrupted_dir(part.generator, part.task, corruption), ignore_errors=True)
+        elif corruption not in part.corrupted:
+            part.corrupted[corruption] = build_corrupted(data_dir, out, part, corruption, num_proc)
+    part.corrupted = {c: part.corrupted[c] for c in corruptions.CORRUPTIONS if c in part.corrupted}
+    _write_atomic(_manifest_path(out, part.generator, part.task), json.dumps(part.__dict__, indent=1))
     return part
 
 
@@ -196,6 +288,34 @@ def dataset_info(name: str, parts: list[Part]) -> DatasetInfo:
                        dataset_size=sum(s.num_bytes for s in splits.values()))
     info.size_in_bytes = info.download_size + info.dataset_size
     return info
+
+
+def corrupted_info(name: str, parts: list[Part], corruption: str) -> DatasetInfo:
+    """``dataset_info`` of ``<config>-<corruption>``: one split, ``test``, float32 ``pixels``."""
+    entries = [p.corrupted[corruption] for p in parts]
+    splits = SplitDict()
+    splits.add(SplitInfo(name=corrupted.SPLIT, num_bytes=sum(e["num_bytes"] for e in entries),
+                         num_examples=sum(e["num_examples"] for e in entries)))
+    info = DatasetInfo(config_name=name, features=corrupted.corrupted_features(), splits=splits,
+                       download_size=sum(f["size"] for e in entries for f in e["files"]),
+                       dataset_size=sum(e["num_bytes"] for e in entries))
+    info.size_in_bytes = info.download_size + info.dataset_size
+    return info
+
+
+def corrupted_metadata_config(parts: list[Part], corruption: str) -> dict:
+    patterns = [f"{corrupted_dir(p.generator, p.task, corruption)}/{corrupted.SPLIT}-*" for p in parts]
+    return {"data_files": [{"split": corrupted.SPLIT, "path": patterns[0] if len(patterns) == 1 else patterns}]}
+
+
+def declared_corrupted(declared: dict[str, list[Part]]) -> dict[str, list[Part]]:
+    """``<config>-<corruption>`` for every declared config whose parts all have that corrupted copy."""
+    found = {}
+    for name, parts in declared.items():
+        for corruption in corruptions.CORRUPTIONS:
+            if all(p.corrupted.get(corruption, {}).get("files") for p in parts):
+                found[configs.corrupted_config_name(name, corruption)] = parts
+    return found
 
 
 def metadata_config(parts: list[Part]) -> dict:
@@ -220,53 +340,111 @@ def declared_configs(parts: list[Part]) -> tuple[dict[str, list[Part]], dict[str
     return declared, skipped
 
 
-def card_data(declared: dict[str, list[Part]], yaml_aliases: bool = True) -> DatasetCardData:
+def card_data(declared: dict[str, list[Part]], yaml_aliases: bool = True,
+              corrupted_configs: dict[str, list[Part]] | None = None) -> DatasetCardData:
     data = DatasetCardData(**card.METADATA)
-    DatasetInfosDict({name: dataset_info(name, parts) for name, parts in declared.items()}).to_dataset_card_data(data)
-    MetadataConfigs({name: metadata_config(parts) for name, parts in declared.items()}).to_dataset_card_data(data)
+    infos = {name: dataset_info(name, parts) for name, parts in declared.items()}
+    metadata = {name: metadata_config(parts) for name, parts in declared.items()}
+    for name, parts in (corrupted_configs or {}).items():
+        corruption = configs.corrupted_configs()[name][1]
+        infos[name] = corrupted_info(name, parts, corruption)
+        metadata[name] = corrupted_metadata_config(parts, corruption)
+    DatasetInfosDict(infos).to_dataset_card_data(data)
+    MetadataConfigs(metadata).to_dataset_card_data(data)
     if yaml_aliases:
         share_features(data)
     return data
 
 
+MAX_ALIASES = 99
+"""Aliases per YAML anchor: npm ``yaml`` refuses 100 or more aliases of one anchor by default."""
+
+
 def share_features(data: DatasetCardData) -> None:
     """Make equal ``features`` lists one object, so the YAML holds them once (an anchor, then aliases).
 
-    Every config has the same columns, with 1000 label names: written out per config the YAML is
-    over 1 MB and takes seconds to parse on every ``load_dataset``. The parsed metadata is the same.
+    Every config has the same columns (the corrupted copies: their own), with 1000 label names:
+    written out per config the YAML is over 1 MB and takes seconds to parse on every
+    ``load_dataset``. The parsed metadata is the same. After MAX_ALIASES aliases a new anchor starts.
     """
     infos = data.get("dataset_info")
     if isinstance(infos, list) and infos:
-        first = infos[0]["features"]
-        for info in infos[1:]:
-            if info["features"] == first:
-                info["features"] = first
+        shared: list[list] = []  # [features object, times aliased] per anchor
+        for info in infos:
+            same = next((entry for entry in shared if entry[0] == info["features"] and entry[1] < MAX_ALIASES), None)
+            if same is None:
+                shared.append([info["features"], 0])
+            else:
+                info["features"] = same[0]
+                same[1] += 1
+
+
+def corrupted_wanted(source, parts: list[tuple[str, int]], requested=()) -> tuple[dict[tuple[str, int], set[str]], list[str]]:
+    """Per (generator, task): the corrupted copies to publish, and one line per copy that cannot be.
+
+    A part gets a corruption if the release holds that copy for both sources, or if it is
+    ``requested`` (then made with the release's recipe where the release has none). A part whose
+    copy is unusable gets none of that corruption.
+    """
+    copies, problems = source.corrupted_copies()
+    held: dict[tuple[str, int, str], set[str]] = {}
+    for key in copies:
+        held.setdefault((key.generator, key.task, key.corruption), set()).add(key.source)
+    bad = {(key.generator, key.task, key.corruption) for key, _line in problems if key is not None}
+    wanted: dict[tuple[str, int], set[str]] = {}
+    for generator, task, corruption in held:
+        if held[generator, task, corruption] == set(tables.SOURCES):
+            wanted.setdefault((generator, task), set()).add(corruption)
+    for part in parts:
+        for corruption in requested:
+            wanted.setdefault(part, set()).add(corruption)
+    for generator, task, corruption in bad:
+        wanted.get((generator, task), set()).discard(corruption)
+    return wanted, [line for _key, line in problems]
 
 
 def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
-                 num_proc: int | None = None, log=print) -> list[Part]:
-    """Build each wanted (generator, task) not already finished in ``out`` for the same source."""
+                 num_proc: int | None = None, log=print, corruption_names=()) -> tuple[list[Part], list[str]]:
+    """Build each wanted (generator, task) not already finished in ``out`` for the same source, with
+    its corrupted copies (the release's, and ``corruption_names`` made with the recipe); returns the
+    parts and one line per corrupted copy left out."""
     if not wanted:
         raise ValueError(f"{data_dir} holds no (generator, task) to publish")
-    fingerprints = {}
+    if corruption_names:
+        corruptions.require(corruption_names)
+    fingerprints, copies, problems = {}, {}, []
     parts = []
-    for generator, task in wanted:
+    for number, (generator, task) in enumerate(wanted, 1):
+        step = f"part {number} of {len(wanted)}: {configs.task_config_name(generator, task)}"
         if generator not in fingerprints:
-            fingerprints[generator] = sources.open_source(data_dir, [generator]).fingerprint()
+            source = sources.open_source(data_dir, [generator])
+            fingerprints[generator] = source.fingerprint()
+            found, lines = corrupted_wanted(source, [w for w in wanted if w[0] == generator], corruption_names)
+            copies.update(found)
+            problems += lines
+        names = tuple(c for c in corruptions.CORRUPTIONS if c in copies.get((generator, task), ()))
         done = _read_manifest(out, generator, task)
         if (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
                 and done.complete_in(out)):
-            log(f"  {done.name}: done before ({done.rows()} rows), kept")
+            if tuple(done.corrupted) != names:
+                update_corrupted(data_dir, out, done, names, num_proc)
+                log(f"{step}: done before ({done.rows()} rows), kept; corrupted test copies now "
+                    f"{', '.join(names) or 'none'}")
+            else:
+                log(f"{step}: done before ({done.rows()} rows), kept")
             parts.append(done)
             continue
-        part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc)
-        log(f"  {part.name}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet")
+        log(f"{step}: building")
+        part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names)
+        log(f"{step}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet" + (
+            f"; corrupted test copies {', '.join(names)}: {part.corrupted_bytes():,} bytes" if names else ""))
         parts.append(part)
-    return parts
+    return parts, problems
 
 
 def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: int | None = None,
-                     max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print) -> list[Part]:
+                     max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print,
+                     corruption_names=()) -> list[Part]:
     """One job of a cluster array: build the parts named (``sdv14-task3``) or the ``job_index``-th
     part present, and nothing else (no card, no upload). A final plain publish run finds them done."""
     present = sources.present_parts(data_dir)
@@ -280,18 +458,23 @@ def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: i
         if unknown:
             raise ValueError(f"part(s) {', '.join(unknown)} not in {data_dir}; it holds {', '.join(by_name)}")
         wanted = [by_name[n] for n in names]
-    return ensure_parts(data_dir, Path(out), wanted, convert_file_size_to_int(max_shard_size), num_proc, log)
+    return ensure_parts(data_dir, Path(out), wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
+                        corruption_names)[0]
 
 
 def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
-                 yaml_aliases: bool = True, log=print) -> Mirror:
-    """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``."""
+                 yaml_aliases: bool = True, log=print, corruption_names=()) -> Mirror:
+    """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``;
+    ``corruption_names`` are made with the release's recipe for every part that lacks them."""
     out = Path(out)
     max_shard_size = convert_file_size_to_int(max_shard_size)
-    parts = ensure_parts(data_dir, out, sources.present_parts(data_dir), max_shard_size, num_proc, log)
+    parts, problems = ensure_parts(data_dir, out, sources.present_parts(data_dir), max_shard_size, num_proc, log,
+                                   corruption_names)
     declared, skipped = declared_configs(parts)
     kind = sources.detect(data_dir)
-    mirror = Mirror(out, parts, declared, skipped, kind, mirror_figures.render(out, parts))
+    corrupted_configs = declared_corrupted(declared)
+    mirror = Mirror(out, parts, declared, skipped, kind, mirror_figures.render(out, parts), corrupted_configs,
+                    problems, mirror_figures.render_corrupted(out, parts))
     differences = None
     if kind == sources.RAW_TREE:
         reports = mirror.reports()
@@ -299,7 +482,8 @@ def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | N
         differences = card_differences.render(reports, LISTING)
     else:
         (out / LISTING).unlink(missing_ok=True)
-    _write_atomic(out / "README.md", card.render(card_data(declared, yaml_aliases), mirror, repo_id or card.DEFAULT_REPO_ID,
+    _write_atomic(out / "README.md", card.render(card_data(declared, yaml_aliases, corrupted_configs), mirror,
+                                                   repo_id or card.DEFAULT_REPO_ID,
                                                    differences))
     return mirror
 
@@ -314,8 +498,39 @@ def summary(mirror: Mirror) -> str:
             f"{split} {sum(p.splits[split]['num_examples'] for p in mirror.parts):,}" for split in SPLITS) + ")",
         f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} Parquet files",
         f"tensors: {tensor:,} bytes as the release's float32 X + int64 y",
-        f"ratio:   {parquet / tensor:.3f} (mirror Parquet / release tensors)" if tensor else "ratio:   n/a (no rows)",
+        f"ratio:   {parquet / tensor:.3f} (Parquet copy / release tensors)" if tensor else "ratio:   n/a (no rows)",
+        f"skipped: {sum(len(r['skipped']) for r in mirror.reports()):,} files; build reports in "
+        f"{mirror.out / STATE_DIR / 'reports'} (python -m conversion report {mirror.out})",
     ]
+    empty = [line for report in mirror.reports() for line in report.get("empty", [])]
+    if empty:
+        lines.append(f"warning: {len(empty)} empty part(s): " + "; ".join(empty))
     for name, missing in mirror.skipped_configs.items():
         lines.append(f"not declared: {name} (missing {', '.join(f'{g} task {t}' for g, t in missing)})")
+    lines += corrupted_summary(mirror)
     return "\n".join(lines)
+
+
+def corrupted_summary(mirror: Mirror) -> list[str]:
+    """The corrupted test copies: configs, rows, bytes against the float32 tensors, copies left out."""
+    lines = []
+    if mirror.corrupted_configs:
+        rows, parquet = mirror.corrupted_rows(), mirror.corrupted_bytes()
+        floats = rows * corrupted_value_bytes()
+        lines += [
+            f"corrupted configs: {len(mirror.corrupted_configs)} ({', '.join(mirror.corrupted_configs)})",
+            f"corrupted rows: {rows:,} in {sum(len(c['files']) for p in mirror.parts for c in p.corrupted.values())} "
+            f"Parquet files, {parquet:,} bytes",
+            f"corrupted ratio: {parquet / floats:.3f} (Parquet / float32 X_<corruption>.pt values, {floats:,} bytes)"
+            if floats else "corrupted ratio: n/a (no rows)",
+        ]
+    lines += [f"corrupted copy left out: {line}" for line in mirror.corrupted_problems]
+    lines += [f"corrupted copy left out: {p.name} {c}: empty (under 10 test rows per source)"
+              for p in mirror.parts for c, entry in p.corrupted.items() if not entry["files"]]
+    return lines
+
+
+def corrupted_value_bytes() -> int:
+    """Bytes of one image in an ``X_<corruption>.pt`` (float32 [3, 64, 64])."""
+    size = tables.release_pixels()["image_size"]
+    return 3 * size * size * 4

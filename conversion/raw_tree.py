@@ -1,7 +1,7 @@
 """One scan of a raw GenImage tree: list every file once, label it, assign it to a task.
 
 The scan is done once per build (not once per task) and gives both the cache fingerprint of the
-source (names, sizes, modification times) and the sorted list of examples to convert.
+source (names, sizes, modification and change times, inodes) and the sorted list of examples to convert.
 """
 
 from __future__ import annotations
@@ -46,10 +46,15 @@ class Skip(NamedTuple):
 
 @dataclass
 class Listing:
-    """Files found per (generator, split, source) folder, as (name, size, mtime_ns)."""
+    """Files found per (generator, split, source) folder, as (name, size, mtime_ns, ctime_ns, inode).
+
+    The change time and inode make the fingerprint catch a repair that keeps size and modification
+    time (``unzip -o`` of a fixed zip, ``cp -p``, ``rsync -t``): writing a file or replacing it always
+    sets them, whatever the tool does to the modification time.
+    """
 
     folders: dict[tuple[str, str, str], Path] = field(default_factory=dict)
-    files: dict[tuple[str, str, str], list[tuple[str, int, int]]] = field(default_factory=dict)
+    files: dict[tuple[str, str, str], list[tuple[str, int, int, int, int]]] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
@@ -67,18 +72,18 @@ FOLDER_MARK = "/"
 """Ends the listed name of a sub-folder: it is reported as skipped, never silently ignored."""
 
 
-def _list_folder(folder: Path) -> list[tuple[str, int, int]]:
-    """(name, size, mtime_ns) of every entry; sub-folders listed as ``name/`` with size -1."""
+def _list_folder(folder: Path) -> list[tuple[str, int, int, int, int]]:
+    """(name, size, mtime_ns, ctime_ns, inode) of every entry; sub-folders listed as ``name/`` with size -1."""
     entries = []
     with os.scandir(folder) as it:
         for entry in it:
             try:
                 is_dir, st = entry.is_dir(), entry.stat()
             except OSError:  # a broken link: listed, and reported when it cannot be read
-                entries.append((entry.name, -1, 0))
+                entries.append((entry.name, -1, 0, 0, 0))
                 continue
             name = entry.name + FOLDER_MARK if is_dir else entry.name
-            entries.append((name, -1 if is_dir else st.st_size, st.st_mtime_ns))
+            entries.append((name, -1 if is_dir else st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
     entries.sort()
     return entries
 
@@ -100,12 +105,23 @@ class Plan(NamedTuple):
 
     ``found`` and ``excluded`` count files per (generator, source): every file found is an item,
     a skip, or excluded (its class belongs to no wanted task; excluded files are not skips).
+    ``empty`` describes each wanted (generator, task, source) without any item: warned, not an error.
     """
 
     items: list[Item]
     skips: list[Skip]
     excluded: dict[tuple[str, str], int]
     found: dict[tuple[str, str], int]
+    empty: tuple[str, ...] = ()
+
+
+def empty_parts(items: list[Item], wanted: list[tuple[str, int]], split: str, why) -> tuple[str, ...]:
+    """One line per wanted (generator, task) and source of ``split`` that has no item, ending with
+    ``why(generator, task, source)``, the source's own explanation."""
+    present = {(item.generator, item.task, item.source) for item in items}
+    return tuple(f"{generator} task {task} {split} {source}: no image ({why(generator, task, source)})"
+                 for generator, task in sorted(set(wanted)) for source_id, source in enumerate(tables.SOURCES)
+                 if (generator, task, source_id) not in present)
 
 
 SYSTEM_FILES = {
@@ -150,14 +166,16 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
             names = listing.files[generator, split, source]
             found[generator, source] = len(names)
             excluded[generator, source] = 0
-            for name, size, _mtime in names:
+            for name, size, *_stat in names:
                 path = str(folder / name)
-                reason = name_skip_reason(name)
-                if reason is None:
-                    try:
+                try:
+                    reason = name_skip_reason(name)
+                    if reason is None:
                         label = naming.label_of(name, source, tags[generator])
-                    except naming.BadFileName as err:
-                        reason = f"file name: {err}"
+                except naming.BadFileName as err:
+                    reason = f"file name: {err}"
+                except Exception as err:  # one odd name never stops the build
+                    reason = f"file name: {unexpected(err)}"
                 if reason is not None:
                     skips.append(Skip(path, generator, split, source, reason))
                     continue
@@ -167,13 +185,30 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
                 else:
                     excluded[generator, source] += 1
     items.sort()
-    return Plan(items, skips, excluded, found)
+
+    def why(generator, task, source):
+        folder = listing.folders[generator, split, source]
+        if not found[generator, source]:
+            return f"folder {folder} is empty"
+        return f"none of the {found[generator, source]} entries of {folder} is an image of this task's classes"
+
+    return Plan(items, skips, excluded, found, empty_parts(items, wanted, split, why))
+
+
+def unexpected(err: Exception) -> str:
+    """Skip reason for an error no check foresaw: the exception's type and text."""
+    text = str(err)
+    return f"unexpected error: {type(err).__name__}" + (f": {text}" if text else "")
 
 
 def row(item: Item, image_bytes: bytes) -> dict:
     """The contract's columns for one item whose stored image is ``image_bytes``."""
+    return {"image": {"bytes": image_bytes, "path": None}, **label_columns(item)}
+
+
+def label_columns(item: Item) -> dict:
+    """The contract's columns other than ``image`` for one item."""
     return {
-        "image": {"bytes": image_bytes, "path": None},
         "label": item.label,
         "task_label": tables.task_of_label()[item.label][1],
         "source": item.source,
@@ -195,11 +230,12 @@ def examples(items: list[Item], split: str, image_size, log=None, check: str = "
         source = tables.SOURCES[item.source]
         try:
             converted = decode.convert(decode.read_limited(item.path), source, size, check)
-        except decode.Unreadable as err:
+        except Exception as err:  # whatever one file raises is that file's skip, never the build's end
+            reason = str(err) if isinstance(err, decode.Unreadable) else unexpected(err)
             if log is None:
-                logger.warning(f"skipped {item.path}: {err}")
+                logger.warning(f"skipped {item.path}: {reason}")
             else:
-                log.skip(item, split, str(err))
+                log.skip(item, split, reason)
             continue
         if log is not None:
             log.kept(item, converted.difference)
@@ -223,3 +259,10 @@ class RawTreeSource:
 
     def examples(self, items: list[Item], split: str, image_size, log=None, check: str = "decode"):
         return examples(items, split, image_size, log, check)
+
+    def corrupted_copies(self) -> tuple[dict, list]:
+        """A raw tree holds no corrupted copies (they are made with the release's recipe), and no bad ones."""
+        return {}, []
+
+    def corrupted_copy(self, generator: str, task: int, source: str, corruption: str):
+        return None

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conversion import pixels, raw_tree, safe_tensors, tables
+from conversion import configs, corruptions, pixels, raw_tree, safe_tensors, tables
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,9 @@ SPLIT_NAMES = {"train": "train", "val": "test", "test": "test"}
 SOURCE_NAMES = {"ai": "ai", "nature": "nature"}
 BATCH_ROWS = 256
 """Rows converted together: large enough for vectorized checks, small enough to stay in cache."""
-_TASK_NAME = re.compile(r"^(?:task[_-]?)?(\d+)$", re.IGNORECASE)
+_TASK_NAME = re.compile(r"^(?:task[_-]?)?([0-9]+)$", re.IGNORECASE)
+_CORRUPTED_FILE = re.compile(r"^X_(.+)\.pt$")
+"""A corrupted test copy ``X_<corruption>.pt`` (design.md section 2b)."""
 
 
 class ReleaseError(ValueError):
@@ -108,15 +110,20 @@ def _describe_pair(root: Path, x_path: Path, components: list[str], root_compone
 
 def discover(root: str | os.PathLike) -> list[Pair]:
     """Every ``X.pt``/``y.pt`` pair under ``root``, sorted by (generator, task, split, source)."""
+    return scan(root)[0]
+
+
+def scan(root: str | os.PathLike) -> tuple[list[Pair], list[Path]]:
+    """The pairs under ``root`` (as :func:`discover`) and every ``X_<corruption>.pt`` file, in walk order."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise ReleaseError(f"release root {str(root)!r} is not a directory")
     root_components = list(root.resolve().parts[1:])
     pairs: dict[tuple, Pair] = {}
-    extra_files = 0
+    corrupted: list[Path] = []
     for folder, dirs, files in os.walk(root):
         dirs.sort()
-        extra_files += sum(1 for f in files if f.startswith("X_") and f.endswith(".pt"))
+        corrupted += [Path(folder) / f for f in sorted(files) if _CORRUPTED_FILE.match(f)]
         if X_FILE not in files:
             continue
         folder = Path(folder)
@@ -130,9 +137,24 @@ def discover(root: str | os.PathLike) -> list[Pair]:
             raise ReleaseError(f"two tensor files for the same generator, task, split and source: "
                                f"{pairs[key].x_path} and {x_path}")
         pairs[key] = pair
-    if extra_files:
-        logger.info(f"ignored {extra_files} corrupted-copy tensor files (X_<corruption>.pt) under {root}")
-    return sorted(pairs.values(), key=lambda p: (p.generator, -1 if p.task is None else p.task, p.split, p.source))
+    ordered = sorted(pairs.values(), key=lambda p: (p.generator, -1 if p.task is None else p.task, p.split, p.source))
+    return ordered, corrupted
+
+
+class CopyKey(NamedTuple):
+    """The part and corruption a corrupted test copy belongs to."""
+
+    generator: str
+    task: int
+    source: str
+    corruption: str
+
+
+def _copy_place(root: Path, path: Path, root_components: list[str]) -> tuple[dict, bool]:
+    """What the folders of a corrupted copy say, and whether one of them is a ``disjoint`` folder."""
+    components = list(path.parent.relative_to(root).parts)
+    disjoint = any(c.lower() == configs.DISJOINT for c in components)
+    return _describe_pair(root, path, components, root_components), disjoint
 
 
 def looks_like_release(root: str | os.PathLike) -> bool:
@@ -227,7 +249,7 @@ def release_file_name(generator: str, task: int, split: str, source: str, index:
     return f"{generator}/task{task}/{split}/{source}/{index:0{width}d}"
 
 
-_RELEASE_NAME = re.compile(r"^[a-z0-9]+/task\d+/(?:train|test)/(?:ai|nature)/\d+$")
+_RELEASE_NAME = re.compile(r"^[a-z0-9]+/task[0-9]+/(?:train|test)/(?:ai|nature)/[0-9]+$")
 
 
 def is_release_name(file_name: str) -> bool:
@@ -252,7 +274,8 @@ class ReleaseSource:
                 f"{size} (got {image_size!r}); build from the raw GenImage tree for other sizes or original files"
             )
         self.root = Path(root).expanduser()
-        found = discover(self.root)
+        found, self.corrupted_files = scan(self.root)
+        self._copies = None
         present = sorted({p.generator for p in found})
         missing = [k for k in generator_keys if k not in present]
         if missing:
@@ -261,13 +284,20 @@ class ReleaseSource:
                 f"it holds {', '.join(present) or 'no X.pt/y.pt pair'}"
             )
         self.pairs = [p for p in found if p.generator in generator_keys]
+        names = _generator_names()
+        named = {path: {names.get(c.lower()) for c in path.relative_to(self.root).parts} - {None}
+                 for path in self.corrupted_files}
+        # those of other generators are no concern of this source; those naming none are reported
+        self.corrupted_files = [path for path, gens in named.items() if not gens or gens & set(generator_keys)]
 
     def fingerprint(self) -> str:
+        """Names, sizes, modification and change times and inodes of the tensor files (as a raw tree's
+        listing), so a repaired file is rebuilt even if its size and modification time were kept."""
         digest = hashlib.sha256()
-        for pair in self.pairs:
-            for path in (pair.x_path, pair.y_path):
-                st = path.stat()
-                digest.update(repr((str(path.relative_to(self.root)), st.st_size, st.st_mtime_ns)).encode())
+        for path in [p for pair in self.pairs for p in (pair.x_path, pair.y_path)] + self.corrupted_files:
+            st = path.stat()
+            entry = (str(path.relative_to(self.root)), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            digest.update(repr(entry).encode())
         return digest.hexdigest()
 
     def parts(self) -> list[tuple[str, int]]:
@@ -279,6 +309,97 @@ class ReleaseSource:
         x, y = load_pair(pair)
         labels = standard_labels(pair, y)
         return task_of_labels(pair, labels), labels, len(x)
+
+    def corrupted_copies(self) -> tuple[dict[CopyKey, Path], list[tuple[CopyKey | None, str]]]:
+        """The release's usable corrupted test copies of this source's generators, and per copy that
+        cannot be used its part (None if it has none) and one line naming the file and why."""
+        if self._copies is None:
+            self._copies = self._resolve_copies()
+        return self._copies
+
+    def _resolve_copies(self) -> tuple[dict[CopyKey, Path], list[tuple[CopyKey | None, str]]]:
+        root_components = list(self.root.resolve().parts[1:])
+        beside = {p.x_path.parent: p for p in self.pairs}
+        test_pairs = {}
+        for pair in self.pairs:
+            if pair.split == "test":
+                test_pairs[pair.generator, self._task(pair)[0], pair.source] = pair
+        found: dict[CopyKey, list[Path]] = {}
+        problems = []
+        for path in self.corrupted_files:
+            key = None
+            try:
+                key, pair = self._copy_part(path, _CORRUPTED_FILE.match(path.name).group(1), beside, test_pairs,
+                                            root_components)
+                if key is None:
+                    continue
+                self._check_copy(path, pair)
+            except ReleaseError as err:
+                problems.append((key, f"{err}; not published"))
+                continue
+            found.setdefault(key, []).append(path)
+        copies = {}
+        for key, paths in found.items():
+            if len(paths) > 1:
+                problems.append((key, f"{paths[1]}: a second {key.corruption} copy of {key.generator} task {key.task} "
+                                      f"test {key.source} beside {paths[0]}; neither is published"))
+            else:
+                copies[key] = paths[0]
+        return copies, problems
+
+    def _copy_part(self, path: Path, name: str, beside: dict, test_pairs: dict, root_components) -> tuple:
+        """(CopyKey, its X.pt/y.pt pair) of a corrupted copy; (None, None) if its generator is not built here."""
+        if name not in corruptions.CORRUPTIONS:
+            raise ReleaseError(f"{path}: unknown corruption {name!r} (expected X_<{'|'.join(corruptions.CORRUPTIONS)}>.pt)")
+        pair = beside.get(path.parent)
+        if pair is not None:
+            generator, split, source, task = pair.generator, pair.split, pair.source, self._task(pair)[0]
+        else:
+            try:
+                meaning, disjoint = _copy_place(self.root, path, root_components)
+            except ReleaseError as err:
+                raise ReleaseError(f"{err}; so it sits in no known part") from None
+            generator, split, source = meaning["generator"], meaning["split"], meaning["source"]
+            order = list(tables.task_order())
+            task = meaning.get("task")
+            if task is None and disjoint and generator in order:
+                task = order.index(generator)
+            if task is None:
+                raise ReleaseError(f"{path}: sits in no known part (no task folder, and not a GenImage-Disjoint "
+                                   f"generator's disjoint/ folder)")
+        if generator not in {p.generator for p in self.pairs}:
+            return None, None
+        if split != "test":
+            raise ReleaseError(f"{path}: corrupted copies belong to test parts, this one sits in a {split} folder")
+        pair = test_pairs.get((generator, task, source))
+        if pair is None:
+            raise ReleaseError(f"{path}: sits in no known part (the release has no X.pt/y.pt of {generator} "
+                               f"task {task} test {source})")
+        return CopyKey(generator, task, source, name), pair
+
+    def _check_copy(self, path: Path, pair: Pair) -> None:
+        """Float32 [floor(N/10)*10, 3, 64, 64] for the N rows of the pair's ``y.pt``."""
+        size = tables.release_pixels()["image_size"]
+        try:
+            x = safe_tensors.load_tensor(path, torch.float32, (None, 3, size, size))
+            y = safe_tensors.load_tensor(pair.y_path, torch.int64, (None,))
+        except safe_tensors.BadTensorFile as err:
+            raise ReleaseError(str(err)) from None
+        if len(x) != corruptions.kept_rows(len(y)):
+            raise ReleaseError(f"{path}: {len(x)} rows, expected {corruptions.kept_rows(len(y))} (the first "
+                               f"floor(N/10)*10 of the {len(y)} rows of {pair.y_path})")
+
+    def corrupted_copy(self, generator: str, task: int, source: str, corruption: str) -> torch.Tensor | None:
+        """The release's float32 copy of a test part, None if it has none; an error if it is unusable."""
+        key = CopyKey(generator, task, source, corruption)
+        copies, problems = self.corrupted_copies()
+        for problem_key, line in problems:
+            if problem_key == key:
+                raise ReleaseError(line)
+        if key not in copies:
+            return None
+        size = tables.release_pixels()["image_size"]
+        return safe_tensors.load_tensor(copies[key], torch.float32, (None, 3, size, size))
 
     def split_plan(self, split: str, parts: list[tuple[str, int]]) -> raw_tree.Plan:
         """The split's rows for ``parts``; a release has no name skips and nothing excluded."""
@@ -300,14 +421,21 @@ class ReleaseSource:
                 name = release_file_name(generator, task, split, source, index, count)
                 items.append(raw_tree.Item(task, source_id, label, name, generator, str(pair.x_path), index))
         items.sort()
-        found = Counter((item.generator, tables.SOURCES[item.source]) for item in items)
-        return raw_tree.Plan(items, [], {cell: 0 for cell in found}, dict(found))
+        found = Counter({(generator, source): 0 for generator, _task, source in cells})  # N=0 pairs too
+        found.update((item.generator, tables.SOURCES[item.source]) for item in items)
+
+        def why(generator, task, source):
+            pair = cells[generator, task, source][0]
+            return f"{pair.x_path} and {pair.y_path} hold N=0 rows"
+
+        empty = raw_tree.empty_parts(items, parts, split, why)
+        return raw_tree.Plan(items, [], {cell: 0 for cell in found}, dict(found), empty)
 
     def examples(self, items: list[raw_tree.Item], split: str, image_size, log=None, check: str = "decode"):
         """Rows as PNG, read in batches of rows of one ``X.pt`` (memory-mapped: only those rows are read)."""
         size = tables.release_pixels()["image_size"]
         for path, run in itertools.groupby(items, key=lambda item: item.path):
-            x = safe_tensors.load_tensor(path, torch.float32, (None, 3, size, size))
+            x = safe_tensors.load_tensor(path, torch.float32, (None, 3, size, size), check=False)  # checked when planned
             run = list(run)
             for start in range(0, len(run), BATCH_ROWS):
                 batch = run[start : start + BATCH_ROWS]

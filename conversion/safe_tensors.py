@@ -3,7 +3,9 @@
 ``weights_only=True`` refuses pickled objects other than tensors and plain containers, so a file
 from the internet cannot run code. The result must further be one plain tensor of the expected
 dtype and shape, else :class:`BadTensorFile` says what was found. Files are memory-mapped where
-their format allows, so a 10 GB ``X.pt`` is not read into memory at once.
+their format allows, so a 10 GB ``X.pt`` is not read into memory at once. torch's zip container stores
+a CRC-32 of every member that torch itself never checks: :func:`check_crcs` reads the file once and
+compares them, so a flipped bit (a label moved to another class of the same task) is refused.
 """
 
 from __future__ import annotations
@@ -34,16 +36,40 @@ def _torch_load(path: str, mmap: bool):
     return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
 
 
-def load_tensor(path: str | os.PathLike, dtype: torch.dtype, shape: tuple[int | None, ...]) -> torch.Tensor:
+_checked: set[tuple] = set()
+"""Files whose CRCs matched in this process, by (path, size, mtime, ctime, inode): each is read once."""
+
+
+def check_crcs(path: str) -> None:
+    """:class:`BadTensorFile` naming ``path`` and the member unless every CRC-32 in its zip matches."""
+    st = os.stat(path)
+    key = (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    if key in _checked:
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise BadTensorFile(f"{path}: damaged zip container ({type(err).__name__}: {err})") from None
+    if bad is not None:
+        raise BadTensorFile(f"{path}: CRC-32 mismatch in its member {bad}: the file is damaged; copy or download it again")
+    _checked.add(key)
+
+
+def load_tensor(path: str | os.PathLike, dtype: torch.dtype, shape: tuple[int | None, ...],
+                check: bool = True) -> torch.Tensor:
     """The tensor in ``path``, checked to be ``dtype`` with ``shape`` (``None`` matches any size).
 
-    Raises :class:`BadTensorFile` naming the file for anything else: not a torch file, objects
-    that ``weights_only`` refuses, a dict or list instead of a tensor, another dtype or shape.
+    Raises :class:`BadTensorFile` naming the file for anything else: a CRC mismatch (with ``check``;
+    pass False only for a file checked before in this build), not a torch file, objects that
+    ``weights_only`` refuses, a dict or list instead of a tensor, another dtype or shape.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise BadTensorFile(f"{path}: no such file")
     mmap = zipfile.is_zipfile(path)  # only the zip format (torch >= 1.6) can be memory-mapped
+    if mmap and check:
+        check_crcs(path)
     try:
         value = _torch_load(path, mmap)
     except pickle.UnpicklingError as err:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-
-from conversion import configs, pixels, raw_tree, tables
+from conversion import configs, corruptions, pixels, raw_tree, tables
 from conversion.layout import SPLIT_FOLDERS
+
+# numpy, torch and Pillow are imported where used: the sample-release command's help (which lists
+# RELEASE_LAYOUTS) stays quick.
 
 RELEASE_LAYOUTS = {
     "original": "processedSingleGenerators/{top}/single_generator/{task}/{split_folder}/{source}",
@@ -24,6 +23,14 @@ RELEASE_LAYOUTS = {
     "named": "genimage_cl_release/{display}/task_{task}/{split_folder}/{source}",
 }
 """Folder of each tensor pair: the original scripts' output, and two plausible renamings."""
+DISJOINT_LAYOUTS = {
+    "original": "processedSingleGenerators/{top}/disjoint/test/{source}",
+    "keys": "{key}/disjoint/test/{source}",
+    "named": "genimage_cl_release/{display}/disjoint/test/{source}",
+}
+"""Where the corruption script writes a GenImage-Disjoint part's corrupted copies (design.md 2b)."""
+BESIDE_X = ("gaussian_noise", "saturate")
+"""Corrupted copies written beside X.pt/y.pt (as the loaders read them); the others go to DISJOINT_LAYOUTS."""
 
 
 def release_folder(root: Path, layout: str, generator: str, task: int, split: str, source: str) -> Path:
@@ -35,8 +42,27 @@ def release_folder(root: Path, layout: str, generator: str, task: int, split: st
     return root / relative
 
 
+def write_corrupted_copies(out_root: Path, layout: str, generator: str, task: int, source: str, x: torch.Tensor,
+                           names=corruptions.CORRUPTIONS) -> None:
+    """The corruption script's ``X_<corruption>.pt`` of one test part, made with the recipe, in both layouts."""
+    import torch
+
+    g = tables.generators()[generator]
+    for name in names:
+        if name in BESIDE_X:
+            folder = release_folder(out_root, layout, generator, task, "test", source)
+        else:
+            folder = out_root / DISJOINT_LAYOUTS[layout].format(top=g.top_folder, key=generator,
+                                                                display=g.display_name, source=source)
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(corruptions.corrupt(x, name), folder / f"X_{name}.pt")
+
+
 def to_tensor_normalized(image: Image.Image) -> torch.Tensor:
     """torchvision's ToTensor then Normalize, written out on the release's constants."""
+    import numpy as np
+    import torch
+
     constants = tables.release_pixels()
     chw = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
     x = chw.to(torch.float32).div(255)
@@ -51,8 +77,17 @@ def make_sample_release(
     layout: str = "original",
     generators: list[str] | None = None,
     seed: int = 0,
+    corrupted: bool = False,
 ) -> Path:
-    """Write ``X.pt``/``y.pt`` for every (generator, task, split, source) of the tree; return ``out_root``."""
+    """Write ``X.pt``/``y.pt`` for every (generator, task, split, source) of the tree; return ``out_root``.
+
+    With ``corrupted``, the GenImage-Disjoint test parts (task k of the k-th generator of the task
+    order) also get the four corrupted copies, made with the release's recipe.
+    """
+    import numpy as np
+    import torch
+    from PIL import Image
+
     if layout not in RELEASE_LAYOUTS:
         raise ValueError(f"layout must be one of {sorted(RELEASE_LAYOUTS)}, got {layout!r}")
     out_root = Path(out_root)
@@ -79,4 +114,6 @@ def make_sample_release(
                     x = torch.stack(images) if images else torch.empty((0, 3, size, size), dtype=torch.float32)
                     torch.save(x, folder / "X.pt")
                     torch.save(torch.tensor(labels, dtype=torch.int64), folder / "y.pt")
+                    if corrupted and split == "test" and tables.task_order()[task] == key:
+                        write_corrupted_copies(out_root, layout, key, task, source, x)
     return out_root

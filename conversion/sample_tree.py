@@ -168,7 +168,8 @@ def inject_defects(root: str | os.PathLike, layout: str = "nested", seed: int = 
     JPEG and PNG, an empty file, a PNG with a broken header, text named ``.png``, ``.DS_Store``,
     ``Thumbs.db``, a macOS resource fork, stray text, names that parse to no class, CMYK JPEGs
     (natural and AI), a 16-bit PNG, a PNG named ``.JPEG``, a JPEG named ``.png``, an EXIF-rotated
-    and an ICC-tagged JPEG, and a decompression bomb (the tree already has grayscale, RGBA and
+    and an ICC-tagged JPEG, a decompression bomb, a 300000x1 natural PNG (aspect-ratio bomb) and a
+    name whose class token is ``²`` (the tree already has grayscale, RGBA and
     palette images). Files are named for a task
     class, so none is excluded. Returns {path relative to ``root``: expected outcome}: :data:`KEPT`,
     :data:`conversion.decode.RELEASE_DROPPED`, or the kind of skip reason (text before ``:``).
@@ -216,6 +217,8 @@ def inject_defects(root: str | os.PathLike, layout: str = "nested", seed: int = 
         ("biggan", "train", "nature", nature_train(), _jpeg(rgb, exif=exif), KEPT),
         ("glide", "train", "nature", nature_train(), _jpeg(rgb, icc_profile=_srgb_profile()), KEPT),
         ("sdv14", "test", "ai", ai("sdv14"), bomb_png(), "decompression bomb"),
+        ("sdv14", "train", "ai", "\u00b2_sdv4_00900.png", png, "file name"),
+        ("sdv14", "train", "nature", nature_train(), _png(Image.new("RGB", (300_000, 1))), "aspect-ratio bomb"),
     ]
     expected = {}
     for key, split, source, name, data, outcome in defects:

@@ -10,14 +10,11 @@ scan's data ends at a marker that leads to EOI. A problem is reported as a skip 
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
+import zlib
 from typing import NamedTuple
-
-try:  # libdeflate's CRC-32, several times faster than zlib's (optional extra "fast")
-    from imagecodecs import deflate_crc32 as crc32
-except ImportError:
-    from zlib import crc32
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SOI = b"\xff\xd8"
@@ -29,6 +26,17 @@ _STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}
 _SOS, _EOI = 0xDA, 0xD9
 _SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 """The first marker after entropy-coded data: 0xFF not followed by a stuffed zero or a restart."""
+
+
+@functools.cache
+def crc32():
+    """libdeflate's CRC-32 where imagecodecs is installed (several times faster), else zlib's;
+    looked up on first use (imagecodecs imports numpy)."""
+    try:
+        from imagecodecs import deflate_crc32
+    except ImportError:
+        return zlib.crc32
+    return deflate_crc32
 
 
 class Broken(ValueError):
@@ -46,7 +54,7 @@ def png_chunks(data: bytes, verify_crc: bool = True) -> list[bytes]:
     ``verify_crc``); :class:`Broken` otherwise."""
     if not data.startswith(PNG_SIGNATURE):
         raise Broken("corrupt: no PNG signature")
-    view = memoryview(data)
+    view, crc = memoryview(data), crc32()
     pos, kinds = len(PNG_SIGNATURE), []
     while not kinds or kinds[-1] != b"IEND":
         if pos + 12 > len(data):
@@ -55,7 +63,7 @@ def png_chunks(data: bytes, verify_crc: bool = True) -> list[bytes]:
         end = pos + 12 + length
         if end > len(data):
             raise Broken(f"truncated: the {kind.decode('latin-1')!r} chunk at byte {pos} runs past the end of the file")
-        if verify_crc and crc32(view[pos + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+        if verify_crc and crc(view[pos + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
             raise Broken(f"corrupt: CRC mismatch in the {kind.decode('latin-1')!r} chunk at byte {pos}")
         kinds.append(kind)
         pos = end

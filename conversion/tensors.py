@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conversion import release, tables
+from conversion import corrupted, release, tables
 
 NOTATIONS = ("clsloc", "standard", "rank")
 DTYPES = ("float32", "uint8")
@@ -41,6 +41,12 @@ def _labels(standard: np.ndarray, notation: str, task_clsloc: np.ndarray) -> np.
 def _decode(png: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(png)) as image:
         return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def _task_clsloc(split: datasets.Dataset, task_col: np.ndarray, task: int) -> np.ndarray:
+    """Sorted clsloc ids - 1 of the task's classes present in the split."""
+    return np.sort(np.unique(np.asarray(tables.clsloc_of_label(), dtype=np.int64)[
+        np.asarray(split.data.column("label").to_numpy())[task_col == task]] - 1))
 
 
 def paper_tensors(
@@ -66,7 +72,11 @@ def paper_tensors(
     if source is not None:
         keep &= source_col == tables.SOURCES.index(source)
     rows = np.flatnonzero(keep)
-    raw = split.cast_column("image", datasets.Image(decode=False)).select_columns(["image", "label", "file_name"])
+    floats = corrupted.COLUMN in split.column_names  # a corrupted copy: its float32 values are X itself
+    if floats and dtype != "float32":
+        raise ValueError("a corrupted copy holds float32 values, not uint8 pixels: use dtype='float32'")
+    raw = split.select_columns([corrupted.COLUMN, "label", "file_name"]).with_format("numpy") if floats else \
+        split.cast_column("image", datasets.Image(decode=False)).select_columns(["image", "label", "file_name"])
     cells: dict[tuple[int, str], list[int]] = {}
     for row in rows:
         cells.setdefault((int(task_col[row]), tables.SOURCES[source_col[row]]), []).append(int(row))
@@ -78,13 +88,15 @@ def paper_tensors(
         if all(release.is_release_name(n) for n in names):
             order = np.argsort([release.release_index(n) for n in names], kind="stable")
         standard = np.asarray(part["label"], dtype=np.int64)[order]
+        if floats:
+            x = torch.from_numpy(np.ascontiguousarray(np.asarray(part[corrupted.COLUMN], dtype=np.float32)[order]))
+            result[t, s] = Tensors(x, torch.from_numpy(_labels(standard, labels, _task_clsloc(split, task_col, t)).astype(np.int64)))
+            continue
         images = [_decode(image["bytes"]) for batch in part.iter(batch_size=batch_size) for image in batch["image"]]
         if len({image.shape for image in images}) > 1:
             raise ValueError(f"task {t} {s}: images of different sizes cannot be stacked; build the config "
                              f"with one image_size (64 reproduces the release)")
         u8 = torch.from_numpy(np.stack(images)[order]).permute(0, 3, 1, 2).contiguous()
-        task_clsloc = np.sort(np.unique(np.asarray(tables.clsloc_of_label(), dtype=np.int64)[
-            np.asarray(split.data.column("label").to_numpy())[task_col == t]] - 1))
-        y = torch.from_numpy(_labels(standard, labels, task_clsloc).astype(np.int64))
+        y = torch.from_numpy(_labels(standard, labels, _task_clsloc(split, task_col, t)).astype(np.int64))
         result[t, s] = Tensors(release.normalize(u8) if dtype == "float32" else u8, y)
     return result

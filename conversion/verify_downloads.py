@@ -2,7 +2,10 @@
 
 Parts are found anywhere below the folder given (flat, or one folder per generator). Files are
 hashed in parallel threads with large reads (``hashlib`` releases the GIL while hashing), so a
-fast disk is read at its own speed. Each generator gets missing, corrupt and extra parts listed.
+fast disk is read at its own speed. Each generator gets missing, corrupt, extra and unreadable parts
+listed: a FIFO, device or socket named like a part is reported and never read (it could block the
+check forever), and a dangling link or a file that cannot be read is reported without hiding the
+other parts.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +26,31 @@ READ_BYTES = 16 * 1024 * 1024
 PART_NAME = re.compile(r"\.(z\d\d|zip)$", re.IGNORECASE)
 """Names that look like parts of a split zip (``.z01`` ... ``.zip``)."""
 
-OK, MISSING, CORRUPT, EXTRA = "ok", "missing", "corrupt", "extra"
-PROBLEMS = (MISSING, CORRUPT, EXTRA)
+OK, MISSING, CORRUPT, EXTRA, UNREADABLE = "ok", "missing", "corrupt", "extra", "unreadable"
+PROBLEMS = (MISSING, CORRUPT, EXTRA, UNREADABLE)
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"))
+
+
+class Unreadable(OSError):
+    """A part that is not a regular file or cannot be read; the message says why."""
+
+
+def _not_regular(mode: int) -> str:
+    kind = next((text for test, text in _KINDS if test(mode)), "not a regular file")
+    return f"{kind}, not a regular file: not read"
+
+
+def regular_size(path: Path) -> int:
+    """The size of ``path``; :class:`Unreadable` for a dangling link, a FIFO or anything else not a file."""
+    try:
+        st = path.stat()
+    except OSError as err:
+        dangling = path.is_symlink() and isinstance(err, FileNotFoundError)
+        raise Unreadable(f"dangling link to {os.readlink(path)}" if dangling else f"cannot stat: {err.strerror or err}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise Unreadable(_not_regular(st.st_mode))
+    return st.st_size
 
 
 @dataclass(frozen=True)
@@ -59,10 +86,21 @@ def find_part_files(root: Path) -> list[Path]:
 
 
 def md5_of(path: Path, progress: tqdm | None = None) -> str:
+    """md5 of the regular file ``path``; :class:`Unreadable` if it cannot be read or is no regular file.
+
+    Opened without blocking and checked on the open file, so a FIFO swapped in meanwhile is not read.
+    """
     digest = hashlib.md5()
     buffer = bytearray(READ_BYTES)
     view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as f:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise Unreadable(f"cannot open: {err.strerror or err}") from None
+    with open(fd, "rb", buffering=0) as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise Unreadable(_not_regular(mode))
         while True:
             n = f.readinto(buffer)
             if not n:
@@ -110,15 +148,28 @@ def verify(root: str | os.PathLike, generators: list[str] | None = None, jobs: i
         if key in generators and name not in seen:
             checks.append(PartCheck(key, name, MISSING))
 
-    total = sum(p.stat().st_size for _k, _m, p in to_hash)
+    readable, total = [], 0
+    for key, md5, path in to_hash:
+        try:
+            total += regular_size(path)
+            readable.append((key, md5, path))
+        except Unreadable as err:
+            checks.append(PartCheck(key, path.name, UNREADABLE, path, str(err)))
+
+    def check(job: tuple[str, str, Path]) -> PartCheck:
+        key, md5, path = job
+        try:
+            digest = md5_of(path, bar)
+        except OSError as err:  # one unreadable part never hides the others
+            return PartCheck(key, path.name, UNREADABLE, path, str(err) if isinstance(err, Unreadable) else
+                             f"read error: {err.strerror or err}")
+        if digest == md5:
+            return PartCheck(key, path.name, OK, path)
+        return PartCheck(key, path.name, CORRUPT, path, f"md5 {digest}, expected {md5}")
+
     with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="md5", disable=not progress) as bar:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            digests = list(pool.map(lambda job: md5_of(job[2], bar), to_hash))
-    for (key, md5, path), digest in zip(to_hash, digests):
-        if digest == md5:
-            checks.append(PartCheck(key, path.name, OK, path))
-        else:
-            checks.append(PartCheck(key, path.name, CORRUPT, path, f"md5 {digest}, expected {md5}"))
+            checks += pool.map(check, readable)
     return sorted(checks, key=lambda c: (c.generator, c.name, str(c.path)))
 
 
@@ -129,6 +180,8 @@ def format_checks(checks: list[PartCheck]) -> str:
         mine = [c for c in checks if c.generator == key]
         counts = {s: sum(c.status == s for c in mine) for s in (OK, *PROBLEMS)}
         verdict = "OK" if not any(counts[s] for s in PROBLEMS) else "PROBLEMS"
+        if not counts[UNREADABLE]:  # shown only when there is one
+            del counts[UNREADABLE]
         lines.append(f"{key}: {verdict} - " + ", ".join(f"{n} {s}" for s, n in counts.items()))
         for c in mine:
             if c.status in PROBLEMS:

@@ -103,7 +103,7 @@ def test_report_files_are_in_the_cache_dir_with_relative_paths(built):
 
 def test_mismatch_is_caught(tmp_path):
     plan = {"split": "train", "num_shards": 1, "found": {"adm/train/ai": 3}, "excluded": {"adm/train/ai": 0},
-            "skips": []}
+            "skips": [], "empty": []}
     (tmp_path / "train-00000.json").write_text(json.dumps({"kept": {"adm/train/ai": 2}, "skips": [], "differences": []}))
     with pytest.raises(build_report.ReportMismatch, match="found 3 != kept 2"):
         build_report.assemble(tmp_path, [plan], {"train": 2}, "adm", "x")
@@ -247,7 +247,87 @@ def test_demo_prints_the_report_of_a_defect_tree(defect_tree, tmp_path, capsys):
     from conversion.commands import demo
 
     shutil.copytree(defect_tree[0], tmp_path / "GenImage-defects")
-    demo.run(argparse.Namespace(config="sdv15", workdir=tmp_path, num_proc=None, defects=True))
+    demo.run(argparse.Namespace(config="sdv15", workdir=tmp_path, num_proc=None, defects=True, no_progress=True))
     out = capsys.readouterr().out
     assert "sdv15/train/nature         10     7        1         2                     0" in out
     assert "  stable_diffusion_v_1_5/imagenet_ai_0424_sdv5/train/nature/n02417914_901.JPEG: truncated: " in out
+
+
+def test_an_unexpected_error_in_one_file_is_that_files_skip(tmp_path, monkeypatch):
+    root = sample_tree.make_sample_tree(tmp_path / "GenImage", generators=["wukong"], classes_per_task=1)
+    wukong = tables.generators()["wukong"]
+    victim = sample_tree.generator_folder(root, wukong, "nested") / "train" / "ai" / sample_tree.ai_file_name(
+        wukong, tables.task_classes()[0][0], 0)
+    convert = decode.convert
+
+    def fail_on_victim(data, source, image_size):
+        if data == victim.read_bytes():
+            raise MemoryError  # what a 2,000,000x1 resize raised before: no file named, build lost
+        return convert(data, source, image_size)
+
+    monkeypatch.setattr(decode, "convert", fail_on_victim)
+    builder = GenImageCL(config_name="wukong", data_dir=str(root), cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    report = build_report.load(Path(builder.cache_dir) / build_report.REPORT_FILE)
+    assert [(PurePosixPath(r["path"]).name, r["reason"]) for r in report["skipped"]] == [
+        (victim.name, "unexpected error: MemoryError")
+    ]
+    assert builder.as_dataset()["train"].num_rows == build_report.sums(report)["kept"] - len(builder.as_dataset()["test"])
+
+
+def test_an_empty_source_folder_is_warned_in_the_summary_and_the_report(tmp_path, caplog):
+    root = sample_tree.make_sample_tree(tmp_path / "GenImage", generators=["wukong"], classes_per_task=1)
+    folder = sample_tree.generator_folder(root, tables.generators()["wukong"], "nested") / "val" / "ai"
+    for path in folder.iterdir():
+        path.unlink()
+    builder = GenImageCL(config_name="wukong-task2", data_dir=str(root), cache_dir=str(tmp_path / "cache"))
+    with caplog.at_level(logging.WARNING, logger="conversion.build_report"):
+        builder.download_and_prepare()
+    report = build_report.load(Path(builder.cache_dir) / build_report.REPORT_FILE)
+    assert report["empty"] == [f"wukong task 2 test ai: no image (folder {folder} is empty)"]
+    assert "; 1 empty part(s): wukong task 2 test ai; report: " in caplog.text
+    assert f"warning: 1 empty part(s)\n  wukong task 2 test ai: no image (folder {folder} is empty)" in (
+        build_report.format_report(report))
+
+
+def test_a_tensor_pair_with_no_rows_is_warned(sample_release, tmp_path):
+    import shutil
+
+    import torch
+
+    from conversion import sample_release as release_writer
+
+    root = tmp_path / "release"
+    for split in ("train", "test"):
+        for source in tables.SOURCES:
+            shutil.copytree(release_writer.release_folder(sample_release, "original", "vqdm", 5, split, source),
+                            release_writer.release_folder(root, "original", "vqdm", 5, split, source))
+    emptied = release_writer.release_folder(root, "original", "vqdm", 5, "test", "nature")
+    torch.save(torch.zeros(0, 3, 64, 64), emptied / "X.pt")
+    torch.save(torch.zeros(0, dtype=torch.int64), emptied / "y.pt")
+    builder = GenImageCL(config_name="vqdm-task5", data_dir=str(root), cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    report = build_report.load(Path(builder.cache_dir) / build_report.REPORT_FILE)
+    assert report["empty"] == [f"vqdm task 5 test nature: no image ({emptied / 'X.pt'} and {emptied / 'y.pt'} hold N=0 rows)"]
+    assert report["totals"]["vqdm/test/nature"]["found"] == 0
+    assert "1 empty part(s): vqdm task 5 test nature" in build_report.summary_line(report, "x")
+
+
+def test_an_unexpected_error_while_parsing_a_name_is_that_files_skip(tmp_path, monkeypatch):
+    from conversion import naming, raw_tree
+
+    root = sample_tree.make_sample_tree(tmp_path / "GenImage", generators=["wukong"], classes_per_task=1)
+    label_of = naming.label_of
+    victim = sample_tree.ai_file_name(tables.generators()["wukong"], tables.task_classes()[0][0], 0)
+
+    def odd(name, source, tag):
+        if name == victim:
+            raise UnicodeError("a name no rule foresaw")
+        return label_of(name, source, tag)
+
+    monkeypatch.setattr(naming, "label_of", odd)
+    plan = raw_tree.plan(raw_tree.scan(root, ["wukong"]), "train", [("wukong", 0)])
+    assert [(PurePosixPath(s.path).name, s.reason) for s in plan.skips] == [
+        (victim, "file name: unexpected error: UnicodeError: a name no rule foresaw")
+    ]
+    assert plan.items and victim not in [item.file_name for item in plan.items]

@@ -24,7 +24,9 @@ COLUMNS = ["image", "label", "task_label", "source", "generator", "task", "file_
 def test_config_names():
     names = [c.name for c in GenImageCL.BUILDER_CONFIGS]
     keys = ["adm", "biggan", "glide", "midjourney", "sdv14", "sdv15", "vqdm", "wukong"]
-    assert names == keys + [f"{k}-task{t}" for k in keys for t in range(6)] + ["disjoint"]
+    clean = keys + [f"{k}-task{t}" for k in keys for t in range(6)] + ["disjoint"]
+    corrupted = [f"{n}-{c}" for n in clean for c in ("gaussian_noise", "gaussian_blur", "saturate", "rotate")]
+    assert names == clean + corrupted
 
 
 def test_columns_and_counts(sample_root, build):
@@ -122,9 +124,27 @@ def test_other_sizes_use_the_same_rule(sample_root, build):
     assert {row["image"].size for row in ds} == {(32, 32)}
 
 
-def test_bad_image_size(sample_root):
+@pytest.mark.parametrize("size", [-3, 0, True, False, 64.0, "64"])
+def test_bad_image_size(sample_root, size):
     with pytest.raises(ValueError, match="image_size must be a positive integer or 'original'"):
-        GenImageCL(config_name="adm", data_dir=str(sample_root), image_size=-3)
+        GenImageCL(config_name="adm", data_dir=str(sample_root), image_size=size)
+
+
+def test_default_keywords_passed_explicitly_share_the_cache(sample_root, tmp_path):
+    cache = str(tmp_path)
+    default = GenImageCL(config_name="sdv14-task3", data_dir=str(sample_root), cache_dir=cache)
+    explicit = GenImageCL(config_name="SDV14-Task3", data_dir=str(sample_root), cache_dir=cache, image_size=64,
+                          strict=False, splits=["train", "test"])
+    assert explicit.cache_dir == default.cache_dir and explicit.config.name == "sdv14-task3"
+    other = GenImageCL(config_name="sdv14-task3", data_dir=str(sample_root), cache_dir=cache, image_size=32)
+    assert other.cache_dir != default.cache_dir
+
+
+def test_config_name_is_needed_and_misspellings_get_the_closest(sample_root):
+    with pytest.raises(ValueError, match=r"a config name is needed .*one of: adm biggan .*disjoint"):
+        GenImageCL(data_dir=str(sample_root))
+    with pytest.raises(ValueError, match=r"unknown config 'sdv14-tsak3'; closest: sdv14-task3"):
+        GenImageCL(config_name="sdv14-tsak3", data_dir=str(sample_root))
 
 
 def test_num_proc_gives_the_same_rows(sample_root, build, tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,98 @@ def test_an_error_is_one_line_and_debug_shows_the_traceback(tmp_path):
     assert "Traceback (most recent call last)" in debug.stderr and str(missing) in debug.stderr
 
 
-def test_bad_arguments_are_reported_by_argparse(tmp_path):
-    result = _run("export-imagefolder", "--data-dir", str(tmp_path), "--config", "no-such-config", "--out", "x")
+@pytest.mark.parametrize("args, message", [
+    (("export-imagefolder", "--data-dir", ".", "--config", "sdv41", "--out", "x"),
+     "argument --config: unknown config 'sdv41'; closest: sdv15, sdv14; configs: adm "),
+    (("demo", "--num-proc", "0"), "argument --num-proc: must be a positive integer, got '0'"),
+    (("build", "--generators", "sdv14,disjoint", "--list-jobs"),
+     "argument --generators: 'disjoint' is a config, not a generator"),
+    (("build", "--generators", "sdv41", "--list-jobs"), "'sdv41' is not a generator key; closest: sdv15, sdv14"),
+    (("build", "--image-size", "0"), "argument --image-size: must be a positive integer or 'original', got '0'"),
+    (("publish", "--data-dir", ".", "--out", "x", "--part", "sdv14-task3", "--job-index", "1"),
+     "argument --job-index: not allowed with argument --part"),
+])
+def test_bad_arguments_are_reported_by_argparse(args, message):
+    result = _run(*args)
     assert result.returncode == 2
-    assert "invalid choice: 'no-such-config'" in result.stderr
+    assert result.stderr.splitlines()[-1].endswith(message) or message in result.stderr.splitlines()[-1]
+
+
+def test_config_names_are_case_insensitive(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["build", "--config", "SDV14-Task3", "--split", "train", "--list-jobs", "--generators", "sdv14"])
+    assert exit_.value.code == 0
+
+
+def test_debug_is_accepted_after_the_command(tmp_path):
+    result = _run("report", str(tmp_path / "missing"), "--debug")
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr and "does not exist" in result.stderr
+
+
+def test_help_loads_no_heavy_module():
+    """Help is quick because datasets, torch and huggingface_hub are imported only by the commands' run."""
+    code = ("import sys; from conversion import cli; cli.build_parser(); "
+            "print(sorted(m for m in ('datasets', 'torch', 'huggingface_hub', 'numpy', 'tqdm') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_help_texts_cite_no_internal_documents():
+    parser = cli.build_parser()
+    texts = [parser.format_help()] + [sub.format_help() for action in parser._subparsers._group_actions
+                                      for sub in action.choices.values()]
+    for text in texts:
+        assert "design.md section" not in text and "the mirror" not in text
+
+
+def test_dictionaries_without_the_reference_files_says_it_is_a_maintainer_command(tmp_path):
+    result = _run("dictionaries", "--reference", str(tmp_path / "reference"), "--design", str(tmp_path / "design.md"),
+                  "--out", str(tmp_path / "out"))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "maintainer command" in lines[0] and str(tmp_path / "reference") in lines[0]
+
+
+def test_report_names_a_missing_path_or_a_file_that_is_not_a_report(tmp_path):
+    result = _run("report", str(tmp_path / "missing"))
+    assert result.returncode == 1 and result.stderr.strip() == (
+        f"error: {tmp_path / 'missing'} does not exist: give a built config's folder, a report file, a publish "
+        f"folder or a cache folder")
+    (tmp_path / "notes.txt").write_text("not json")
+    result = _run("report", str(tmp_path / "notes.txt"))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1
+    assert lines[0].startswith(f"error: {tmp_path / 'notes.txt'} is not a build report: not JSON")
+    (tmp_path / "empty").mkdir()
+    result = _run("report", str(tmp_path / "empty"))
+    assert result.returncode == 1 and result.stderr.strip() == (
+        f"error: no build_report.json (of a built config or build job) nor .publish/reports/ (of a publish folder) "
+        f"under {tmp_path / 'empty'}")
+
+
+def test_report_reads_a_publish_folder(sample_root, tmp_path, capsys):
+    from conversion import build_report, publish
+    from genimage_cl import GenImageCL
+
+    builder = GenImageCL(config_name="sdv14-task3", data_dir=str(sample_root), cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    reports = tmp_path / "genimage-cl" / publish.STATE_DIR / "reports"
+    reports.mkdir(parents=True)
+    (reports / "sdv14-task3.json").write_text((Path(builder.cache_dir) / build_report.REPORT_FILE).read_text())
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["report", str(tmp_path / "genimage-cl")])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert f"# {reports / 'sdv14-task3.json'}" in out and "genimage-cl sdv14-task3: " in out
+
+
+def test_demo_progress_bars_have_totals_hide_with_no_progress_and_cache_is_said(tmp_path):
+    quiet = _run("demo", "--config", "sdv14-task0", "--workdir", str(tmp_path / "a"), "--no-progress")
+    assert quiet.returncode == 0 and "Generating" not in quiet.stderr and "%|" not in quiet.stderr
+    assert "built in " in quiet.stdout
+    again = _run("demo", "--config", "sdv14-task0", "--workdir", str(tmp_path / "a"))
+    assert again.returncode == 0 and "from cache: built before into " in again.stdout and "built in" not in again.stdout
+    shown = _run("demo", "--config", "sdv14-task1", "--workdir", str(tmp_path / "b"))
+    assert shown.returncode == 0
+    assert re.search(r"Generating train split: 100%\|\S+\| (\d+)/\1 \[", shown.stderr), shown.stderr

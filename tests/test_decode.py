@@ -173,3 +173,55 @@ def test_an_image_pillow_cannot_convert_is_skipped(monkeypatch):
     monkeypatch.setattr(pixels, "nature_pixels", fail)
     with pytest.raises(decode.Unreadable, match="^cannot convert: conversion from RGB not supported"):
         decode.convert(png_bytes(), "nature", 64)
+
+
+def one_pixel_high(width: int) -> bytes:
+    """A tiny PNG ``width`` x 1 (a few hundred bytes for any width): the aspect-ratio bomb."""
+    return encoded(Image.new("RGB", (width, 1), (200, 100, 50)), "PNG", optimize=True)
+
+
+def test_aspect_ratio_bombs_are_skipped_before_the_resize():
+    for width in (300_000, 2_000_000):
+        data = one_pixel_high(width)
+        assert len(data) < 10_000
+        resized = width * 64 * 64
+        with pytest.raises(decode.Unreadable, match=rf"^aspect-ratio bomb: {width}x1 resized to {width * 64}x64 = {resized}"):
+            decode.convert(data, "nature", 64)
+        assert pixels_of(decode.convert(data, "ai", 64).data).shape == (64, 64, 3)  # squashed: bounded work
+        assert np.array_equal(pixels_of(decode.convert(data, "ai", 64).data), release(data, "ai"))
+        assert decode.convert(data, "nature", None).data == data  # original bytes: no resize at all
+    long_side = one_pixel_high(decode.MAX_SIDE + 1)  # squashed to 64x64, its resize weights alone take 134 MB
+    for source in ("ai", "nature"):
+        with pytest.raises(decode.Unreadable, match=rf"^aspect-ratio bomb: {decode.MAX_SIDE + 1}x1, a side over"):
+            decode.convert(long_side, source, 64)
+
+
+def test_wide_images_within_the_limit_keep_the_release_pixels():
+    width = decode.MAX_RESIZED_PIXELS // (64 * 64)  # the widest 1-pixel-high image allowed: 8192
+    for w, h in ((width, 1), (4000, 3), (3, 4000)):
+        data = encoded(rgb_image(w, h), "PNG")
+        assert np.array_equal(pixels_of(decode.convert(data, "nature", 64).data), release(data, "nature"))
+    with pytest.raises(decode.Unreadable, match="^aspect-ratio bomb"):
+        decode.convert(encoded(rgb_image(width + 1, 1), "PNG"), "nature", 64)
+
+
+def test_aspect_ratio_bombs_keep_memory_flat():
+    """Peak memory of converting both bombs, in a fresh process: far below the 5.7 GB of the full resize."""
+    import subprocess
+    import sys
+
+    script = (
+        "import resource, io\n"
+        "from PIL import Image\n"
+        "from conversion import decode\n"
+        "for width in (300_000, 2_000_000, 20_000_000):\n"
+        "    buffer = io.BytesIO(); Image.new('RGB', (width, 1)).save(buffer, format='PNG')\n"
+        "    for source in ('nature', 'ai'):\n"
+        "        try:\n"
+        "            decode.convert(buffer.getvalue(), source, 64)\n"
+        "        except decode.Unreadable:\n"
+        "            pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    peak_kb = int(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout)
+    assert peak_kb < 600 * 1024

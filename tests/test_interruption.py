@@ -117,7 +117,9 @@ def test_changed_tree_is_never_served_from_the_cache(tmp_path, monkeypatch):
 
     removed.write_bytes(data)
     os.utime(removed, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert build(tree, cache)[0] == first_dir  # the first tree again, to the nanosecond
+    restored_dir, _ = build(tree, cache)
+    assert restored_dir not in seen  # same name, size and mtime, but written again (new ctime, inode): rebuilt
+    seen.add(restored_dir)
 
     os.utime(removed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     touched_dir, _ = build(tree, cache)
@@ -131,3 +133,23 @@ def test_changed_tree_is_never_served_from_the_cache(tmp_path, monkeypatch):
     by_name = dict(rows(modified)["train"])
     assert by_name[other.name] == by_name[victim]
     assert by_name[other.name] != dict(rows(first)["train"])[other.name]
+
+
+def test_a_repair_that_keeps_size_and_mtime_is_rebuilt(tmp_path):
+    """``unzip -o`` of a fixed zip, ``cp -p``, ``rsync -t``: same name, size and mtime, new bytes."""
+    tree = sample_tree.make_sample_tree(tmp_path / "GenImage", generators=["vqdm"], classes_per_task=1)
+    cache = tmp_path / "cache"
+    folder = sample_tree.generator_folder(tree, sample_tree.tables.generators()["vqdm"], "nested") / "train" / "ai"
+    first_dir, first = build(tree, cache)
+    name = sorted(n for n in first["train"]["file_name"] if (folder / n).exists())[0]
+    path = folder / name
+    stat = path.stat()
+    repaired = bytearray(path.read_bytes())
+    repaired[-20] ^= 0xFF  # inside the last IDAT's CRC: same size, the image decodes differently or not at all
+    with open(path, "r+b") as f:  # rewritten in place, as unzip -o does: same inode
+        f.write(repaired)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    repaired_dir, rebuilt = build(tree, cache)
+    assert repaired_dir != first_dir
+    assert name not in rebuilt["train"]["file_name"]  # its broken CRC is now seen, not the old build's copy

@@ -90,6 +90,47 @@ def test_build_and_assemble_commands(sample_root, tmp_path, capsys):
     assert exit_.value.code == 1
 
 
+def _main(*args) -> int:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*map(str, args)])
+    return exit_.value.code
+
+
+def test_build_keeps_a_finished_part_unless_overwrite(sample_root, tmp_path, capsys):
+    args = ("build", "--no-progress", "--data-dir", sample_root, "--out", tmp_path, "--config", "sdv14-task3",
+            "--split", "train")
+    assert _main(*args) == 0
+    shard = jobs.Job("sdv14", 3, "train").folder(tmp_path) / "train-00000-of-00001.parquet"
+    built = shard.stat().st_mtime_ns
+    capsys.readouterr()
+    assert _main(*args) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"[1/1] sdv14-task3 train: already in {shard.parent}, skipped (--overwrite rebuilds it)")
+    assert shard.stat().st_mtime_ns == built
+    assert _main(*args, "--overwrite") == 0
+    assert shard.stat().st_mtime_ns != built
+
+
+def test_assemble_fails_on_a_missing_empty_or_file_folder_and_mixed_sizes(sample_root, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "empty").mkdir()
+    for folder, message in ((tmp_path / "missing", "is missing, not the output folder of build jobs"),
+                            (tmp_path / "file", "is a file, not the output folder of build jobs"),
+                            (tmp_path / "empty", "holds no parts")):
+        assert _main("assemble", "--out", folder) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: --out {folder} ") and message in err[0]
+    out = tmp_path / "mixed"
+    for split, size in (("train", "64"), ("test", "32")):
+        assert _main("build", "--no-progress", "--data-dir", sample_root, "--out", out, "--config", "sdv14-task3",
+                     "--split", split, "--image-size", size) == 0
+    capsys.readouterr()
+    assert _main("assemble", "--out", out) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "built at different image sizes" in err[0]
+    assert "64: sdv14-task3 train" in err[0] and "32: sdv14-task3 test" in err[0]
+
+
 def test_one_split_config_builds_only_that_split(build, sample_root):
     only_test = build("sdv14-task3", sample_root, splits=("test",))
     assert list(only_test) == ["test"]
@@ -165,3 +206,27 @@ def test_streaming_ranks_read_disjoint_covering_parts(sample_root, tmp_path):
     assert not set(names[0]) & set(names[1])
     assert sorted(names[0] + names[1]) == sorted(everything)
     assert [r["shards"] for r in results] == [2, 2], "four shards: each rank reads two whole shards"
+
+
+def test_job_shards_carry_page_checksums(assembled):
+    from conversion import verify_copy
+
+    result = verify_copy.verify(assembled, progress=False)
+    assert not result.problems and len(result.rows) == 4
+    assert result.notes == [f"no README.md in {assembled}: page checksums checked, row counts not compared with a card"]
+    shard = sorted((assembled / "data").rglob("*.parquet"))[0]
+    flip_in_column(shard, "label")
+    with pytest.raises(OSError, match="CRC checksum verification failed"):
+        verify_copy.shard_rows(shard)
+
+
+def flip_in_column(shard: Path, column: str) -> None:
+    """Flip one bit near the end of the first row group's ``column`` chunk (inside its last page)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(shard).row_group(0)
+    chunk = next(meta.column(i) for i in range(meta.num_columns) if meta.column(i).path_in_schema == column)
+    start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+    data = bytearray(shard.read_bytes())
+    data[start + chunk.total_compressed_size - 2] ^= 0x01
+    shard.write_bytes(bytes(data))

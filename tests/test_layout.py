@@ -42,6 +42,41 @@ def test_folder_names_match_without_case(tmp_path):
     assert set(layout.find_generators(tmp_path)) == {"glide"}
 
 
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("glide/imagenet_glide/train", "glide/imagenet_glide/Train"),  # split folder
+        ("glide/imagenet_glide/val/ai", "glide/imagenet_glide/val/AI"),  # source folder
+        ("glide", "GLIDE"),  # top folder
+    ],
+)
+def test_case_duplicate_folders_fail_naming_both(tmp_path, first, second):
+    make_sample_tree(tmp_path, generators=["glide"], layout="nested", classes_per_task=1)
+    shutil.copytree(tmp_path / first, tmp_path / second)
+    with pytest.raises(layout.LayoutError, match=r"folders .* and .* differ only in case") as err:
+        GenImageCL(config_name="glide", data_dir=str(tmp_path))
+    assert str(tmp_path / first) in str(err.value) and str(tmp_path / second) in str(err.value)
+
+
+@pytest.mark.parametrize("other", ["raw", "inner"])
+def test_a_generator_in_two_places_fails_naming_both(tmp_path, other):
+    """``<Top>/<inner>`` beside ``<Top>/raw`` or beside ``<inner>`` at the root: two copies, no silent choice."""
+    make_sample_tree(tmp_path, generators=["glide"], layout="nested", classes_per_task=1)
+    glide = tables.generators()["glide"]
+    nested = generator_folder(tmp_path, glide, "nested")
+    shutil.copytree(nested, generator_folder(tmp_path, glide, other))
+    with pytest.raises(layout.LayoutError, match="glide is in more than one folder") as err:
+        layout.find_generators(tmp_path)
+    assert str(nested) in str(err.value) and str(generator_folder(tmp_path, glide, other)) in str(err.value)
+
+
+def test_a_link_to_the_same_folder_is_no_second_copy(tmp_path):
+    make_sample_tree(tmp_path, generators=["glide"], layout="nested", classes_per_task=1)
+    glide = tables.generators()["glide"]
+    (tmp_path / glide.inner_folder).symlink_to(generator_folder(tmp_path, glide, "nested"))
+    assert layout.find_generators(tmp_path) == {"glide": generator_folder(tmp_path, glide, "nested")}
+
+
 def test_builds_from_each_layout(mixed_root, build):
     task1 = tables.task_classes()[1]
     for key in ("adm", "biggan", "glide"):
@@ -92,5 +127,5 @@ def test_no_data_dir_is_explained(tmp_path):
 
 
 def test_unknown_config_lists_the_available_ones(sample_root):
-    with pytest.raises(ValueError, match="'sdv14-task9' not found.*'adm', 'biggan'"):
+    with pytest.raises(ValueError, match=r"unknown config 'sdv14-task9'; closest: sdv14-task5.*configs: adm biggan"):
         GenImageCL(config_name="sdv14-task9", data_dir=str(sample_root))

@@ -42,6 +42,9 @@ def test_every_generator_example_round_trips():
         ("115_sdv4_1.png", "no '<class>_adm_<number>'"),
         ("adm_1.png", "no '<class>_adm_<number>'"),
         ("115_adm.png", "no '<class>_adm_<number>'"),
+        ("\u00b2_adm_00900.png", "not a number"),  # '²': a digit to str.isdigit, not to int
+        ("\u0663_adm_1.png", "not a number"),  # Arabic-Indic three: int() reads it, the rule is ASCII only
+        ("115\n_adm_1.png", "not a number"),
     ],
 )
 def test_bad_ai_names(file_name, message):
@@ -72,6 +75,10 @@ def test_nature_names(file_name, label):
         ("n99999999_1.JPEG", "unknown wnid"),
         ("photo.JPEG", "neither"),
         ("ILSVRC2012_val_123.JPEG", "neither"),
+        ("ILSVRC2012_val_0000000\u00b2.JPEG", "neither"),
+        ("ILSVRC2012_val_\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0661.JPEG", "neither"),
+        ("ILSVRC2012_val_00000001\n.JPEG", "neither"),
+        ("n0144076\u2074_10026.JPEG", "neither"),
     ],
 )
 def test_bad_nature_names(file_name, message):

@@ -169,7 +169,7 @@ def test_rerun_resumes(small_release, mirror, tmp_path):
     (out / publish.STATE_DIR / "parts" / "glide-task3.json").unlink()
     lines.clear()
     again = publish.build_mirror(small_release, out, log=lines.append)
-    rebuilt = sorted(line.split(":")[0].strip() for line in lines if "done before" not in line)
+    rebuilt = sorted(line.split(": ")[1] for line in lines if line.endswith(": building"))
     assert rebuilt == ["glide-task3", "sdv14-task1"]
     assert again.parquet_bytes() == mirror.parquet_bytes()
     assert not (out / publish.STATE_DIR / "staging").exists() or not any((out / publish.STATE_DIR / "staging").iterdir())
@@ -224,10 +224,19 @@ def test_same_layout_and_info_as_push_to_hub(small_release, tmp_path, build, mon
     pushed = sorted(p.relative_to(repo) for p in (repo / "data").rglob("*.parquet"))
     written = sorted(p.relative_to(out) for p in (out / "data" / "sdv14" / "task0").rglob("*.parquet"))
     assert pushed == written and len(pushed) > 2
-    for path in pushed:
-        assert (repo / path).read_bytes() == (out / path).read_bytes()
+    import pyarrow.parquet as pq
+
+    for path in pushed:  # same rows and row groups; ours add a CRC to every page header (so bytes differ)
+        theirs, mine = pq.ParquetFile(repo / path), pq.ParquetFile(out / path)
+        assert [theirs.metadata.row_group(i).num_rows for i in range(theirs.num_row_groups)] == [
+            mine.metadata.row_group(i).num_rows for i in range(mine.num_row_groups)]
+        assert mine.read().equals(theirs.read()) and mine.schema_arrow.equals(theirs.schema_arrow, check_metadata=True)
     card_pushed = yaml.safe_load((repo / "README.md").read_text().split("---\n")[1])
-    assert _infos(card_pushed) == _infos(_card(ours))
+    pushed_infos, ours_infos = _infos(card_pushed), _infos(_card(ours))
+    assert ours_infos["sdv14-task0"]["download_size"] == sum((out / p).stat().st_size for p in written)
+    for info in (pushed_infos["sdv14-task0"], ours_infos["sdv14-task0"]):  # the page checksums' bytes aside
+        info.pop("download_size"), info.pop("size_in_bytes", None)
+    assert pushed_infos == ours_infos
     ours_configs = {c["config_name"]: c for c in _card(ours)["configs"]}
     assert card_pushed["configs"] == [ours_configs["sdv14-task0"]]
     monkeypatch.chdir(tmp_path)
@@ -345,7 +354,8 @@ def test_job_array_parts_then_assembly(small_release, mirror, tmp_path):
     assert not (out / "README.md").exists()
     lines = []
     final = publish.build_mirror(small_release, out, log=lines.append)
-    assert sum("done before" in line for line in lines) == 3 and len(lines) == len(present)
+    assert sum("done before" in line for line in lines) == 3
+    assert sum(line.endswith(": building") for line in lines) == len(present) - 3
     assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text()
     assert final.parquet_bytes() == mirror.parquet_bytes()
 
@@ -361,3 +371,84 @@ def test_summary_counts_parquet_files_only(mirror):
     shards = sorted(mirror.out.glob("data/*/*/*.parquet"))
     assert (mirror.out / "figures").is_dir()
     assert f"in {len(shards)} Parquet files" in publish.summary(mirror)
+
+
+def test_summary_gives_the_skip_total_and_where_the_reports_are(mirror, tmp_path):
+    import dataclasses
+    import json
+
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out / publish.STATE_DIR / "reports", out / publish.STATE_DIR / "reports")
+    reports = out / publish.STATE_DIR / "reports"
+    assert f"skipped: 0 files; build reports in {reports} (python -m conversion report {out})" in publish.summary(
+        dataclasses.replace(mirror, out=out))
+    report_file = sorted(reports.glob("*.json"))[0]
+    report = json.loads(report_file.read_text())
+    report["skipped"] = [{"path": "x.png", "generator": "sdv14", "split": "train", "source": "ai", "reason": "empty"}] * 2
+    report_file.write_text(json.dumps(report))
+    assert "skipped: 2 files; build reports in" in publish.summary(dataclasses.replace(mirror, out=out))
+
+
+def test_a_repaired_tensor_file_with_size_and_mtime_kept_is_rebuilt(small_release, tmp_path):
+    root = tmp_path / "release"
+    for split in ("train", "test"):
+        for source in tables.SOURCES:
+            shutil.copytree(_pair_folder(small_release, "sdv14", 1, split, source), _pair_folder(root, "sdv14", 1, split, source))
+    out = tmp_path / "genimage-cl"
+    lines = []
+
+    def labels_by_name():
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(sorted((out / "data/sdv14/task1").glob("train-*.parquet")), columns=["file_name", "label"])
+        return dict(zip(table["file_name"].to_pylist(), table["label"].to_pylist()))
+
+    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    before = labels_by_name()
+    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    assert "done before" in lines[-1]
+    y_path = _pair_folder(root, "sdv14", 1, "train", "ai") / release.Y_FILE
+    stat = y_path.stat()
+    y = torch.load(y_path, weights_only=True)
+    assert len(set(y.tolist())) > 1
+    saved = tmp_path / "y.pt"
+    torch.save(y.flip(0), saved)  # the same task's labels in another order: same size
+    assert saved.stat().st_size == stat.st_size
+    with open(y_path, "r+b") as f:  # in place, as unzip -o rewrites a file
+        f.write(saved.read_bytes())
+    os.utime(y_path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    assert "done before" not in lines[-1]
+    assert labels_by_name() != before
+
+
+def test_verify_copy_names_the_damaged_shard_and_wrong_counts(mirror, tmp_path, capsys):
+    from huggingface_hub import DatasetCard
+
+    from tests.test_jobs import flip_in_column
+
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out, ignore=shutil.ignore_patterns(publish.STATE_DIR))
+    assert cli_status(["verify-copy", str(out), "--no-progress"]) == 0
+    assert capsys.readouterr().out.endswith("0 problem(s)\n")
+
+    shard = out / "data/sdv14/task2/train-00000-of-00001.parquet"
+    flip_in_column(shard, "label")
+    card = DatasetCard.load(out / "README.md")
+    info = next(i for i in card.data["dataset_info"] if i["config_name"] == "sdv14-task4")
+    split = next(s for s in info["splits"] if s["name"] == "test")
+    split["num_examples"] += 1
+    card.save(out / "README.md")
+    assert cli_status(["verify-copy", str(out), "--no-progress"]) == 1
+    printed = capsys.readouterr().out
+    assert ("  problem: data/sdv14/task2/train-00000-of-00001.parquet: damaged: could not verify page integrity, "
+            "CRC checksum verification failed") in printed
+    assert (f"  problem: config sdv14-task4 test: the card says {split['num_examples']} rows, its shards hold "
+            f"{split['num_examples'] - 1} (data/sdv14/task4/test-*)") in printed
+    assert printed.endswith("2 problem(s)\n")
+
+
+def cli_status(argv) -> int:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    return exit_.value.code

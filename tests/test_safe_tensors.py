@@ -86,3 +86,21 @@ def test_pair_must_match(files):
     torch.save(torch.tensor([0, 1, 2, 3], dtype=torch.int32), files / "int32.pt")
     with pytest.raises(safe_tensors.BadTensorFile, match="expected a torch.int64 tensor"):
         safe_tensors.load_release_pair(files / "X.pt", files / "int32.pt")
+
+
+def test_a_flipped_bit_is_refused_naming_the_file_and_member(files):
+    y = torch.tensor([0, 5, 999, 64])
+    data = bytearray((files / "y.pt").read_bytes())
+    at = bytes(data).index(y.numpy().tobytes()) + 8  # the second label, 5
+    data[at] ^= 0x02  # 5 -> 7: still a valid label
+    (files / "y.pt").write_bytes(bytes(data))
+    assert safe_tensors.load_tensor(files / "y.pt", torch.int64, (None,), check=False).tolist() == [0, 7, 999, 64]
+    with pytest.raises(safe_tensors.BadTensorFile, match=r"y\.pt: CRC-32 mismatch in its member y/data/0"):
+        safe_tensors.load_release_pair(files / "X.pt", files / "y.pt")
+
+
+def test_a_damaged_zip_directory_is_refused(files):
+    data = (files / "X.pt").read_bytes()
+    (files / "X.pt").write_bytes(data[:-30] + b"\x00" * 30)  # end of the central directory overwritten
+    with pytest.raises(safe_tensors.BadTensorFile, match=r"X\.pt: "):
+        safe_tensors.load_tensor(files / "X.pt", torch.float32, (None, 3, 64, 64))

@@ -89,3 +89,45 @@ def test_real_md5_list_reports_every_missing_part(tmp_path):
     glide = tables.generators()["glide"].zip_parts
     assert statuses(checks) == {("glide", "imagenet_glide.z01", "corrupt")} | {
         ("glide", name, "missing") for name, _ in glide if name != "imagenet_glide.z01"}
+
+
+def test_fifos_dangling_links_and_unreadable_parts_are_reported_never_read(fake_parts, capsys):
+    import os
+    import threading
+
+    os.unlink(fake_parts / "BigGAN" / "imagenet_ai_0419_biggan.z01")
+    os.mkfifo(fake_parts / "BigGAN" / "imagenet_ai_0419_biggan.z01")  # reading it would block forever
+    (fake_parts / "imagenet_ai_0419_vqdm.zip").unlink()
+    (fake_parts / "imagenet_ai_0419_vqdm.zip").symlink_to(fake_parts / "gone.zip")
+    unreadable = fake_parts / "BigGAN" / "imagenet_ai_0419_biggan.zip"
+    unreadable.chmod(0)
+    found = []
+    worker = threading.Thread(target=lambda: found.append(verify_downloads.verify(fake_parts, progress=False)), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "verify-downloads blocked on a FIFO"
+    details = {c.name: (c.status, c.detail) for c in found[0] if c.status != verify_downloads.OK}
+    assert details["imagenet_ai_0419_biggan.z01"] == ("unreadable", "a FIFO (named pipe), not a regular file: not read")
+    assert details["imagenet_ai_0419_vqdm.zip"] == ("unreadable", f"dangling link to {fake_parts / 'gone.zip'}")
+    if os.geteuid() != 0:  # root reads any file
+        assert details["imagenet_ai_0419_biggan.zip"] == ("unreadable", "cannot open: Permission denied")
+    ok = {c.name for c in found[0] if c.status == verify_downloads.OK}
+    assert {"imagenet_ai_0419_biggan.z02", "imagenet_ai_0419_vqdm.z01"} <= ok  # the others are still checked
+    args = argparse.Namespace(path=fake_parts, generators=None, jobs=2, no_progress=True)
+    assert command.run(args) == 1
+    assert "  unreadable: imagenet_ai_0419_biggan.z01" in capsys.readouterr().out
+    unreadable.chmod(0o644)
+
+
+def test_a_read_error_is_that_parts_problem(fake_parts, monkeypatch):
+    real = verify_downloads.md5_of
+
+    def failing(path, progress=None):
+        if path.name == "imagenet_ai_0419_vqdm.z01":
+            raise OSError(5, "Input/output error")
+        return real(path, progress)
+
+    monkeypatch.setattr(verify_downloads, "md5_of", failing)
+    checks = verify_downloads.verify(fake_parts, progress=False)
+    assert statuses(checks) == {("vqdm", "imagenet_ai_0419_vqdm.z01", "unreadable")}
+    assert next(c.detail for c in checks if c.status == "unreadable") == "read error: Input/output error"

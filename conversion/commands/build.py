@@ -1,8 +1,9 @@
 """Build parts of the Parquet copy, one job per (generator, task, split), into one output folder.
 
 Jobs are independent: run them one after another, or as a cluster job array (one index each);
-they write data/<generator>/task<k>/<split>-NNNNN-of-NNNNN.parquet. Then check the whole with
-`python -m conversion assemble --out OUT`.
+they write data/<generator>/task<k>/<split>-NNNNN-of-NNNNN.parquet. A job whose split is already
+there is skipped with a line saying so (--overwrite rebuilds it): a re-run array does only what is left.
+Then check the whole with `python -m conversion assemble --out OUT`.
 
 Examples:
   python -m conversion build --data-dir /data/GenImage --out genimage-cl --config sdv14-task3 --split train
@@ -15,41 +16,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conversion import configs, jobs, sources
+from conversion import decode, jobs, progress
+from conversion.commands import options
 
 NAME = "build"
 HELP = "build parts of the Parquet copy (one job per generator, task and split; job arrays)"
-
-
-def generator_list(text: str | None) -> list[str] | None:
-    return None if text is None else [key.strip() for key in text.split(",") if key.strip()]
-
-
-def image_size(text: str):
-    return sources.ORIGINAL if text == sources.ORIGINAL else int(text)
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--data-dir", type=Path, help="the unzipped GenImage root")
     parser.add_argument("--out", type=Path, help="output folder shared by all jobs")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--config", metavar="CONFIG", help="build every job of this config (e.g. sdv14-task3, sdv14)")
+    which.add_argument("--config", metavar="CONFIG", type=options.config_name,
+                       help="build every job of this config (e.g. sdv14-task3, sdv14)")
     which.add_argument("--job-index", type=int, help="build job number I of --generators' job list (0-based)")
     parser.add_argument("--split", choices=jobs.SPLITS, help="with --config: only this split")
-    parser.add_argument("--generators", help="comma-separated generator keys for --job-index/--list-jobs (default: all 8)")
+    parser.add_argument("--generators", type=options.generator_keys,
+                        help="comma-separated generator keys for --job-index/--list-jobs (default: all 8)")
     parser.add_argument("--list-jobs", action="store_true", help="print the numbered job list and exit")
-    parser.add_argument("--image-size", type=image_size, default=64, help="64 (default, the release) or 'original'")
-    parser.add_argument("--check", choices=sources.CHECKS, default="decode",
+    parser.add_argument("--image-size", type=options.image_size, default=64,
+                        help="64 (default, the release), another size, or 'original'")
+    parser.add_argument("--check", choices=decode.CHECKS, default="decode",
                         help="with --image-size original: decode every file in full (default), check its "
                              "structure only (PNG chunks and CRCs, JPEG markers; much faster), or none")
-    parser.add_argument("--num-proc", type=int, default=None, help="processes per job")
+    parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes per job")
+    parser.add_argument("--overwrite", action="store_true", help="rebuild jobs whose split is already in --out")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--max-shard-size", default=jobs.MAX_SHARD_SIZE, help="Parquet shard size (default 500MB)")
 
 
 def selected_jobs(args) -> list[jobs.Job]:
     if args.config is not None:
         return jobs.jobs_for([args.config], (args.split,) if args.split else jobs.SPLITS)
-    every = jobs.all_jobs(generator_list(args.generators))
+    every = jobs.all_jobs(args.generators)
     if args.job_index is None:
         raise ValueError("give --config CONFIG or --job-index I (see --list-jobs)")
     if not 0 <= args.job_index < len(every):
@@ -59,13 +58,23 @@ def selected_jobs(args) -> list[jobs.Job]:
 
 def run(args) -> int:
     if args.list_jobs:
-        for index, job in enumerate(jobs.all_jobs(generator_list(args.generators))):
+        for index, job in enumerate(jobs.all_jobs(args.generators)):
             print(f"{index}\t{job.config}\t{job.split}")
         return 0
     if args.data_dir is None or args.out is None:
         raise ValueError("--data-dir and --out are required to build")
-    for job in selected_jobs(args):
+    selected = selected_jobs(args)
+    if args.out.exists() and not args.out.is_dir():
+        raise NotADirectoryError(f"--out {args.out} is a file, not an output folder")
+    progress.configure(not args.no_progress)
+    for number, job in enumerate(selected, 1):
+        step = f"[{number}/{len(selected)}] {job}"
+        if jobs.is_built(args.out, job) and not args.overwrite:
+            print(f"{step}: already in {job.folder(args.out)}, skipped (--overwrite rebuilds it)")
+            continue
+        print(f"{step}: building")
         placed = jobs.run_job(job, args.data_dir, args.out, args.image_size, args.num_proc, args.max_shard_size,
                               check=args.check)
-        print(f"{job}: {len(placed)} shard(s) in {job.folder(args.out)}")
+        print(f"{step}: {len(placed)} shard(s) in {job.folder(args.out)}; "
+              f"report in {jobs.report_folder(args.out, job)}")
     return 0

@@ -13,24 +13,29 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conversion import build_report, configs, sample_tree, summary
+from conversion import configs
+from conversion.commands import options
 
 NAME = "demo"
 HELP = "build a config from a generated sample GenImage tree and print its count table"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--config", default="sdv14", choices=sorted(configs.config_parts()), metavar="CONFIG",
+    parser.add_argument("--config", default="sdv14", type=options.config_name, metavar="CONFIG",
                         help="config to build (default: sdv14; e.g. disjoint, adm-task2)")
     parser.add_argument("--workdir", type=Path, default=Path("genimage-cl-demo"),
                         help="folder for the sample tree and the datasets cache (default: ./genimage-cl-demo)")
-    parser.add_argument("--num-proc", type=int, default=None, help="processes for the build")
+    parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes for the build")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--defects", action="store_true",
                         help="add corrupt and odd files to the tree (ADM, BigGAN, GLIDE, SD v1.4/v1.5) and print the build report")
 
 
 def run(args) -> int:
+    from conversion import build_report, progress, sample_tree, summary
     from genimage_cl import GenImageCL
+
+    progress.configure(not args.no_progress)
 
     tree = args.workdir / ("GenImage-defects" if args.defects else "GenImage")
     if not tree.exists():
@@ -40,10 +45,14 @@ def run(args) -> int:
             sample_tree.inject_defects(tree)
     start = time.perf_counter()
     builder = GenImageCL(config_name=args.config, data_dir=str(tree), cache_dir=str(args.workdir / "cache"))
+    cached = Path(builder.cache_dir).is_dir()
     builder.download_and_prepare(num_proc=args.num_proc)
     dataset = builder.as_dataset()
     print(f"\nconfig {args.config}: {configs.describe(args.config)}")
-    print(f"built in {time.perf_counter() - start:.1f} s into {builder.cache_dir}\n")
+    if cached:
+        print(f"from cache: built before into {builder.cache_dir} (the tree is unchanged)\n")
+    else:
+        print(f"built in {time.perf_counter() - start:.1f} s into {builder.cache_dir}\n")
     print(summary.count_table(dataset))
     if args.defects:
         print()

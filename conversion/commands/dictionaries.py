@@ -1,4 +1,8 @@
-"""Regenerate the tables in dictionaries/ from the design notes' reference files.
+"""Regenerate the tables in dictionaries/ from the project's reference files (a maintainer command).
+
+The tables ship with the package: users never need this. Maintainers run it with the reference
+files (ImageNet class index, clsloc map, val ground truth, Tiny-ImageNet list, the release's class
+sets, GenImage md5 list) and the design notes that hold the generator table.
 
 Example:
   python -m conversion dictionaries --reference ../shared/reference --design ../shared/design.md
@@ -11,7 +15,7 @@ from pathlib import Path
 from conversion import reference_tables, tables
 
 NAME = "dictionaries"
-HELP = "regenerate dictionaries/ from the reference files (byte for byte)"
+HELP = "maintainers: regenerate dictionaries/ from the reference files (byte for byte)"
 
 
 def add_arguments(parser) -> None:
@@ -21,6 +25,14 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    for path in reference_tables.write(args.reference, args.design, args.out):
+    try:
+        written = reference_tables.write(args.reference, args.design, args.out)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"dictionaries is a maintainer command: it needs the reference files (--reference, default "
+            f"../shared/reference) and the design notes (--design, default ../shared/design.md); missing "
+            f"{err.filename}. The tables in dictionaries/ ship with the package: nothing to do to use it"
+        ) from err
+    for path in written:
         print(f"wrote {path}")
     return 0

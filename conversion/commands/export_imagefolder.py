@@ -1,14 +1,19 @@
 """Write a config, one of its tasks, or one split as an ImageFolder tree for torchvision or timm.
 
 Layouts: --layout class gives <out>/<split>/<wnid>/<file> (classification, 1000-class wnid
-folders); --layout source gives <out>/<split>/{nature,ai}/<file> (real-versus-fake detection,
-as in GenImage's own timm recipe). Splits are train (GenImage train) and test (GenImage val).
+folders); --layout source gives <out>/<split>/{0_nature,1_ai}/<file> (real-versus-fake detection):
+ImageFolder loaders sort folder names, so label 0 is nature and 1 is ai, as in the `source` column.
+Splits are train (GenImage train) and test (GenImage val).
 
 At the default 64 px the config is built (or taken from the datasets cache) and each image's PNG
 bytes are written. With --image-size original and a raw GenImage tree, nothing is built: the
 source files are hard-linked (same file system) or copied, each first decoded as a build would; files
 that cannot be read are skipped and listed in <out>/skipped.txt. Files are written under a
 temporary name and renamed: re-running after an interruption skips complete files.
+
+Arguments and --out are checked before any work. --out must be empty or hold this same export
+(recorded in <out>/.genimage-cl-export.json), which is then resumed; --merge adds an export to a
+folder that holds other files.
 
 Examples:
   python -m conversion export-imagefolder --data-dir /data/GenImage --config sdv14 --task 0 --out sdv14-t0
@@ -20,48 +25,76 @@ Load the result with datasets' imagefolder (or torchvision.datasets.ImageFolder 
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
-from conversion import configs, imagefolder, sources, streams
+from conversion import configs, imagefolder, tables
+from conversion.commands import options
 
 NAME = "export-imagefolder"
-HELP = "write a config, task or split as an ImageFolder tree (<split>/<wnid>/ or <split>/{nature,ai}/)"
-
-
-def _image_size(value: str):
-    if value in ("original", "none", "None"):
-        return sources.ORIGINAL
-    try:
-        size = int(value)
-    except ValueError:
-        size = 0
-    if size <= 0:
-        raise ValueError(f"--image-size must be a positive integer or 'original', got {value!r}")
-    return size
+HELP = "write a config, task or split as an ImageFolder tree (<split>/<wnid>/ or <split>/{0_nature,1_ai}/)"
+MARKER = ".genimage-cl-export.json"
+"""In --out: the exports written there (their arguments), so that a re-run resumes only its own."""
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--data-dir", type=Path, required=True, help="the unzipped GenImage root (or a build source)")
-    parser.add_argument("--config", required=True, choices=sorted(configs.config_parts()), metavar="CONFIG",
+    parser.add_argument("--config", required=True, type=options.config_name, metavar="CONFIG",
                         help="config to export, e.g. sdv14, disjoint, adm-task2")
     parser.add_argument("--out", type=Path, required=True, help="folder to write the ImageFolder tree into")
     parser.add_argument("--task", type=int, default=None, help="export only this task (the task column, 0..5)")
     parser.add_argument("--split", choices=("train", "test", "both"), default="both", help="split(s) (default: both)")
-    parser.add_argument("--source", choices=streams.SOURCE_CHOICES, default="both",
+    parser.add_argument("--source", choices=("both", *tables.SOURCES), default="both",
                         help="images to export: both, ai or nature (default: both)")
     parser.add_argument("--layout", choices=sorted(imagefolder.LAYOUTS), default="class",
-                        help="class: <split>/<wnid>/; source: <split>/{nature,ai}/ (default: class)")
-    parser.add_argument("--image-size", default="64", metavar="SIZE",
+                        help="class: <split>/<wnid>/; source: <split>/{0_nature,1_ai}/ (default: class)")
+    parser.add_argument("--image-size", type=options.image_size, default=64, metavar="SIZE",
                         help="64 (the release's pixels, default), another size, or 'original'")
     parser.add_argument("--files", choices=imagefolder.FILE_MODES, default="auto",
                         help="original size from a raw tree: hard-link, copy, or link where possible (default: auto)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="datasets cache for the build")
-    parser.add_argument("--num-proc", type=int, default=None, help="processes for the build")
+    parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes for the build")
+    parser.add_argument("--merge", action="store_true", help="write into an --out that holds other files or exports")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _build(args, image_size):
+def _settings(args) -> dict:
+    return {"data_dir": str(args.data_dir.resolve()), "config": args.config, "task": args.task, "split": args.split,
+            "source": args.source, "layout": args.layout, "image_size": args.image_size}
+
+
+def check_arguments(args) -> None:
+    """Fail before any work: a task not in the config, or an --out that is a file, not writable, or
+    not empty without holding this export (unless --merge). Then record this export in --out."""
+    tasks = sorted({t for _, t in configs.config_parts()[args.config]})
+    if args.task is not None and args.task not in tasks:
+        raise ValueError(f"--task {args.task} is not a task of {args.config} (its tasks: {', '.join(map(str, tasks))})")
+    if args.files == "link" and args.image_size != options.ORIGINAL:
+        raise ValueError("--files link needs --image-size original and a raw GenImage tree as --data-dir")
+    out, settings = args.out, _settings(args)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file, not a folder")
+    try:
+        earlier = json.loads((out / MARKER).read_text())
+    except (OSError, ValueError):
+        earlier = []
+    if out.is_dir() and any(out.iterdir()) and settings not in earlier and not args.merge:
+        holds = "another export (re-run it to resume it)" if earlier else "other files"
+        raise FileExistsError(f"--out {out} is not empty: it holds {holds}; choose an empty folder, or pass --merge "
+                              f"to add this export to it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=out, prefix=f".{MARKER}.", delete=False) as tmp:
+            json.dump(earlier if settings in earlier else [*earlier, settings], tmp, indent=1)
+        os.replace(tmp.name, out / MARKER)
+    except OSError as err:
+        raise PermissionError(f"--out {out} cannot be created or written: {err.strerror or err}") from err
+
+
+def _build(args):
     """The config as built; for one task only that task's config (same rows, less to build)."""
     from genimage_cl import GenImageCL
 
@@ -69,27 +102,29 @@ def _build(args, image_size):
     pairs = [(g, t) for g, t in configs.config_parts()[config] if t == args.task]
     if args.task is not None and len(pairs) == 1:
         config = configs.task_config_name(*pairs[0])
-    builder = GenImageCL(config_name=config, data_dir=str(args.data_dir), image_size=image_size,
+    builder = GenImageCL(config_name=config, data_dir=str(args.data_dir), image_size=args.image_size,
                          cache_dir=str(args.cache_dir) if args.cache_dir else None)
     builder.download_and_prepare(num_proc=args.num_proc)
     return builder.as_dataset()
 
 
 def run(args) -> int:
-    from conversion import raw_tree
+    from conversion import progress, raw_tree, sources
 
-    image_size = _image_size(args.image_size)
+    check_arguments(args)
+    progress.configure(not args.no_progress)
     splits = ("train", "test") if args.split == "both" else (args.split,)
     parts = configs.config_parts()[args.config]
     start = time.perf_counter()
-    source = sources.open_source(args.data_dir, sorted({g for g, _ in parts})) if image_size == sources.ORIGINAL else None
+    original = args.image_size == sources.ORIGINAL
+    source = sources.open_source(args.data_dir, sorted({g for g, _ in parts})) if original else None
     if isinstance(source, raw_tree.RawTreeSource):
         items = imagefolder.select_items(source, parts, splits, args.task, args.source)
         outcome = imagefolder.export_source_files(items, args.out, args.layout, args.files, not args.no_progress)
     else:
         if args.files == "link":
-            raise ValueError("--files link needs --image-size original and a raw GenImage tree as --data-dir")
-        views = imagefolder.select_views(_build(args, image_size), splits, args.task, args.source)
+            raise ValueError("--files link needs a raw GenImage tree as --data-dir (it hard-links the source files)")
+        views = imagefolder.select_views(_build(args), splits, args.task, args.source)
         outcome = imagefolder.export_dataset(views, args.out, args.layout, not args.no_progress)
     skipped = imagefolder.write_skip_list(args.out, outcome.skipped)
     print(summary(args, outcome, time.perf_counter() - start, skipped))

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conversion import publish, upload
+from conversion import corruptions, jobs
+from conversion.commands import options
 
 NAME = "publish"
 HELP = "build the Parquet Hub copy with its card and upload it (or --dry-run)"
@@ -32,24 +33,44 @@ def add_arguments(parser) -> None:
     parser.add_argument("--repo-id", default=None, help="upload to this Hub dataset repository (USER/NAME)")
     parser.add_argument("--dry-run", action="store_true", help="print the upload plan; upload nothing")
     parser.add_argument("--private", action="store_true", help="create the repository private")
-    parser.add_argument("--max-shard-size", default=publish.MAX_SHARD_SIZE,
-                        help=f"largest Parquet shard, as push_to_hub counts it (default {publish.MAX_SHARD_SIZE})")
-    parser.add_argument("--num-proc", type=int, default=None, help="processes per build")
-    parser.add_argument("--part", action="append", metavar="GEN-taskK",
-                        help="build only this part (repeatable), e.g. sdv14-task3; no card, no upload")
-    parser.add_argument("--job-index", type=int, default=None,
-                        help="build only the N-th part present (0-based, for job arrays); no card, no upload")
+    parser.add_argument("--max-shard-size", default=jobs.MAX_SHARD_SIZE,
+                        help=f"largest Parquet shard, as push_to_hub counts it (default {jobs.MAX_SHARD_SIZE})")
+    parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes per build")
+    one = parser.add_mutually_exclusive_group()
+    one.add_argument("--part", action="append", metavar="GEN-taskK", type=options.config_name,
+                     help="build only this part (repeatable), e.g. sdv14-task3; no card, no upload")
+    one.add_argument("--job-index", type=int, default=None,
+                     help="build only the N-th part present (0-based, for job arrays); no card, no upload")
+    parser.add_argument("--corruptions", type=_corruption_names, default=(), metavar="NAME[,NAME...]",
+                        help="also make the test split's corrupted copies with the release's recipe for every part "
+                             f"that lacks them ({', '.join(corruptions.CORRUPTIONS)}, or 'all'; needs scikit-image: "
+                             f"{corruptions.EXTRA}); the release's own X_<corruption>.pt are published without it")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-yaml-aliases", action="store_true",
                         help="write every config's features in full in README.md (as push_to_hub does; over 1 MB of "
                              "YAML, seconds to parse per load) instead of once with YAML aliases")
 
 
+def _corruption_names(text: str) -> tuple[str, ...]:
+    import argparse
+
+    names = corruptions.CORRUPTIONS if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in corruptions.CORRUPTIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown corruption(s) {', '.join(unknown) or '(none given)'}; "
+                                         f"expected a comma-separated list of {', '.join(corruptions.CORRUPTIONS)} or 'all'")
+    return names
+
+
 def run(args) -> int:
+    from conversion import progress, publish, upload
+
+    progress.configure(not args.no_progress)
     if args.part or args.job_index is not None:
         if args.repo_id:
             raise ValueError("--part/--job-index build parts only; upload with a final run without them")
         parts = publish.build_parts_only(args.data_dir, args.out, args.part, args.job_index, args.max_shard_size,
-                                         args.num_proc)
+                                         args.num_proc, corruption_names=args.corruptions)
         print(f"built {len(parts)} part(s) into {args.out}; run publish without --part/--job-index to write the card")
         return 0
     api = None
@@ -57,7 +78,7 @@ def run(args) -> int:
         api = upload.connect(args.repo_id)
     print(f"building {args.out} from {args.data_dir}")
     mirror = publish.build_mirror(args.data_dir, args.out, args.max_shard_size, args.num_proc, args.repo_id,
-                                  yaml_aliases=not args.no_yaml_aliases)
+                                  yaml_aliases=not args.no_yaml_aliases, corruption_names=args.corruptions)
     print()
     print(publish.summary(mirror))
     if args.dry_run:

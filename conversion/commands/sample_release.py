@@ -1,7 +1,9 @@
 """Write a sample GenImage tree and, from it, a CL tensor release laid out like the original scripts'.
 
-The release is made exactly as design.md section 2 describes (release pixels, ToTensor, Normalize,
-y = clsloc id - 1), so it can be published and checked against the mirror without the 60 GB.
+The release is made exactly as the original CL scripts made theirs (release pixels, ToTensor, Normalize,
+y = clsloc id - 1), so it can be published and checked without the 60 GB. The
+GenImage-Disjoint test parts get the four corrupted copies (X_<corruption>.pt), made
+with the release's recipe: two beside X.pt, two in <generator>/disjoint/test/<source>/.
 
 Example:
   python -m conversion sample-release --workdir genimage-cl-demo
@@ -12,8 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conversion import sample_release, sample_tree
+from conversion import sample_release, tables
 
+SAMPLE_IMAGES_PER_CLASS = 6
 NAME = "sample-release"
 HELP = "write a sample GenImage tree and an original-style tensor release of it"
 
@@ -21,16 +24,23 @@ HELP = "write a sample GenImage tree and an original-style tensor release of it"
 def add_arguments(parser) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("genimage-cl-demo"),
                         help="folder for GenImage/ and release/ (default: ./genimage-cl-demo)")
+    parser.add_argument("--no-corruptions", action="store_true",
+                        help="leave out the corrupted test copies X_<corruption>.pt of the GenImage-Disjoint parts "
+                             "(written by default, with the release's recipe; needs scikit-image)")
     parser.add_argument("--layout", default="original", choices=sorted(sample_release.RELEASE_LAYOUTS),
                         help="release folder naming (default: original, the scripts' processedSingleGenerators/...)")
 
 
 def run(args) -> int:
+    from conversion import sample_tree
+
     tree = args.workdir / "GenImage"
     if not tree.exists():
         print(f"writing sample GenImage tree to {tree}")
-        sample_tree.make_sample_tree(tree)
+        # the release's six generators; 12 test images per task and source, so that the corrupted copies
+        # (the first floor(N/10)*10 rows) are not empty
+        sample_tree.make_sample_tree(tree, generators=list(tables.task_order()), images_per_class=SAMPLE_IMAGES_PER_CLASS)
     out = args.workdir / "release"
-    sample_release.make_sample_release(tree, out, layout=args.layout)
+    sample_release.make_sample_release(tree, out, layout=args.layout, corrupted=not args.no_corruptions)
     print(f"wrote the tensor release to {out}")
     return 0

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conversion import tables, verify_downloads
+from conversion import tables
+from conversion.commands import options
 
 NAME = "verify-downloads"
 HELP = "check GenImage zip parts against the official md5 list"
@@ -22,12 +23,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("path", type=Path, metavar="DIR", help="folder holding the downloaded zip parts")
     parser.add_argument("--generators", nargs="+", choices=sorted(tables.generators()), metavar="KEY",
                         help="generators that must be complete (default: every generator with a part in DIR)")
-    parser.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1),
+    parser.add_argument("--jobs", type=options.positive_int, default=min(8, os.cpu_count() or 1),
                         help="files read in parallel (default: CPUs, at most 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args) -> int:
+    from conversion import verify_downloads
+
     checks = verify_downloads.verify(args.path, args.generators, args.jobs, progress=not args.no_progress)
     print(verify_downloads.format_checks(checks))
     problems = [c for c in checks if c.status in verify_downloads.PROBLEMS]

@@ -1,0 +1,54 @@
+"""Argument types shared by the sub-commands: a bad value fails in argparse, naming its option, before any work.
+
+Only light modules are imported here (and in every command module's top level), so that
+``python -m conversion --help`` does not load datasets or torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from conversion import configs, tables
+from conversion.raw_tree import ORIGINAL
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def image_size(text: str):
+    """A positive integer, or ``original`` (also ``none``) for the source files untouched."""
+    if text.lower() in (ORIGINAL, "none"):
+        return ORIGINAL
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or '{ORIGINAL}', got {text!r}") from None
+
+
+def config_name(text: str) -> str:
+    """A config name, compared without case; a misspelling names the closest configs."""
+    try:
+        return configs.resolve(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def generator_keys(text: str) -> list[str]:
+    """Comma-separated generator keys (not config names: ``disjoint`` is not a generator)."""
+    keys = [key.strip().lower() for key in text.split(",") if key.strip()]
+    known = tables.generators()
+    for key in keys:
+        if key not in known:
+            kind = "a config, not a generator" if key in configs.config_parts() else "not a generator key"
+            raise argparse.ArgumentTypeError(
+                f"{key!r} is {kind}{configs.closest(key, known)}; generators: {', '.join(known)}")
+    if not keys:
+        raise argparse.ArgumentTypeError(f"give comma-separated generator keys: {', '.join(known)}")
+    return keys

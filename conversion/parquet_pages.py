@@ -1,0 +1,43 @@
+"""Parquet shards with a CRC-32 in every page header, so that a flipped bit is caught when read.
+
+Every writer of the copy passes :data:`WRITE_OPTIONS` to ``pyarrow.parquet.ParquetWriter`` (through
+``Dataset.to_parquet``). Shards written by datasets' builder (``download_and_prepare(file_format=
+"parquet")``, which takes no writer options) are rewritten by :func:`add_checksums`, row group by
+row group, with the options datasets uses. Readers check them with :func:`open_checked`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+from datasets.arrow_writer import get_parquet_column_options
+
+WRITE_OPTIONS = {"write_page_checksum": True}
+CDC_KEY = b"content_defined_chunking"
+"""Key-value metadata datasets writes with the content-defined chunking options it used."""
+
+
+def add_checksums(path: str | os.PathLike) -> None:
+    """Rewrite the shard ``path`` in place (atomically) with page checksums; rows and row groups unchanged."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with pq.ParquetFile(path) as source:
+        schema = source.schema_arrow
+        features = datasets.Features.from_arrow_schema(schema)
+        cdc = json.loads((source.metadata.metadata or {}).get(CDC_KEY, b"false"))
+        with pq.ParquetWriter(tmp, schema, use_content_defined_chunking=cdc, write_page_index=True,
+                              **get_parquet_column_options(features, schema), **WRITE_OPTIONS) as writer:
+            for index in range(source.num_row_groups):
+                writer.write_table(source.read_row_group(index))
+            if cdc:
+                writer.add_key_value_metadata({CDC_KEY.decode(): json.dumps(cdc)})
+    os.replace(tmp, path)
+
+
+def open_checked(path: str | os.PathLike) -> pq.ParquetFile:
+    """The shard, opened so that reading any page verifies its checksum (an ``OSError`` if it fails)."""
+    return pq.ParquetFile(path, page_checksum_verification=True)

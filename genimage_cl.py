@@ -157,7 +157,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         """Resolves the config name (without case; a misspelling names the closest), normalises the
         keywords so that equal settings share one cache, opens the source and adds its listing's
         fingerprint to the cache key (no stale cache)."""
-        config_name = configs.resolve(config_name)
+        config_name = configs.resolve(config_name, corrupted=True)
         if "image_size" in config_kwargs and config_kwargs["image_size"] is None:
             config_kwargs["image_size"] = ORIGINAL
         if "splits" in config_kwargs and not isinstance(config_kwargs["splits"], str):

@@ -36,19 +36,21 @@ def closest(name: str, names) -> str:
     return f"; closest: {', '.join(close)}" if close else ""
 
 
-def listing() -> str:
+def listing(corrupted: bool = False) -> str:
     """The config names in one short line."""
-    return f"{' '.join(tables.generators())} (six tasks each), <key>-task<k> (k = 0..{NUM_TASKS - 1}), {DISJOINT}"
+    line = f"{' '.join(tables.generators())} (six tasks each), <key>-task<k> (k = 0..{NUM_TASKS - 1}), {DISJOINT}"
+    return line + (f", <config>-<corruption> ({', '.join(corruptions.CORRUPTIONS)})" if corrupted else "")
 
 
-def resolve(name) -> str:
-    """The config called ``name``, compared without case; an unknown name fails naming the closest ones."""
-    parts = config_parts()
+def resolve(name, corrupted: bool = False) -> str:
+    """The config called ``name``, compared without case; an unknown name fails naming the closest ones.
+    With ``corrupted``, the corrupted test copies' configs (``<config>-<corruption>``) are names too."""
+    names = set(config_parts()) | (set(corrupted_configs()) if corrupted else set())
     if not isinstance(name, str):
-        raise ValueError(f"a config name is needed (e.g. config_name='sdv14'), one of: {listing()}")
-    if name.lower() in parts:
+        raise ValueError(f"a config name is needed (e.g. config_name='sdv14'), one of: {listing(corrupted)}")
+    if name.lower() in names:
         return name.lower()
-    raise ValueError(f"unknown config {name!r}{closest(name, parts)}; configs: {listing()}")
+    raise ValueError(f"unknown config {name!r}{closest(name, names)}; configs: {listing(corrupted)}")
 
 
 def corrupted_config_name(name: str, corruption: str) -> str:

@@ -106,7 +106,8 @@ def open_checked(data: bytes) -> Image.Image:
     """The fully decoded image in ``data`` (by imagecodecs where it gives Pillow's pixels, see
     :mod:`conversion.fast_decode`); :class:`Unreadable` with the reason otherwise."""
     image = open_header(data)
-    fast = fast_decode.decoded(data, image)
+    # aspect-ratio bombs (refused after decoding) are left to Pillow, whose decode of one long row takes least memory
+    fast = fast_decode.decoded(data, image) if max(image.size) <= MAX_SIDE else None
     if fast is not None:
         image.close()
         return fast

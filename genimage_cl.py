@@ -24,7 +24,7 @@ from typing import Optional, Union
 import datasets
 # datasets 3.x checks this import before running the script; after "From:" is its install hint
 # (the PyPI package called "conversion" is another project).
-from conversion import build_report, configs, corrupted, corruptions, features, sources, tables  # From: -e <the folder holding genimage_cl.py>
+from conversion import build_report, configs, corrupted, corruptions, culprits, features, sources, tables  # From: -e <the folder holding genimage_cl.py>
 
 logger = datasets.logging.get_logger(__name__)
 
@@ -213,16 +213,23 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
     def _generate_examples(self, shards, split):
         for index, items in shards:
             log = build_report.ShardLog(self._report_parts, self.config.data_dir, split, index, self.config.strict)
-            if self.config.corruption:
-                yield from corrupted.examples(self._source, items, self.config.corruption, log)
-            else:
-                yield from self._source.examples(items, split, self.config.image_size, log, self.config.check)
+            try:
+                if self.config.corruption:
+                    yield from corrupted.examples(self._source, items, self.config.corruption, log)
+                else:
+                    yield from self._source.examples(items, split, self.config.image_size, log, self.config.check)
+            except Exception as err:  # named here: datasets would report "An error occurred while generating"
+                item = items[min(log.done, len(items) - 1)]
+                named = culprits.naming_the_item(err, item, row=not self.config.corruption)
+                if named is err:
+                    raise
+                raise named from err
             log.save()
 
     def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
         """Prepares the splits, then writes the build report (skips and totals) beside them."""
         self._report_parts, self._report_plans = build_report.start(self._output_dir), []
-        with build_report.strict_errors_unwrapped():
+        with culprits.unwrapped():
             super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
         rows = {name: info.num_examples for name, info in self.info.splits.items()}
         build_report.finish(self._output_dir, self._report_plans, rows, self.config.name, self.config.data_dir,

@@ -10,12 +10,10 @@ Paths in the report are relative to ``data_dir``; nothing in it is ever used as 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import logging
 import os
-import re
 import shutil
 from collections import Counter
 from pathlib import Path, PurePath
@@ -75,6 +73,8 @@ class ShardLog:
         self.excluded_counts: Counter = Counter()
         self.skips: list[dict] = []
         self.differences: list[dict] = []
+        self.done = 0
+        """Items kept or skipped so far: items are handled in order, so the next one is ``items[done]``."""
 
     def _row(self, item, split: str, reason: str) -> dict:
         values = (relative_path(item.path, self.root), item.generator, split, tables.SOURCES[item.source], reason)
@@ -85,9 +85,11 @@ class ShardLog:
             raise _strict_error(item.path, reason)
         logger.info(f"skipped {printable(item.path)}: {printable(reason)}")
         self.skips.append(self._row(item, split, reason))
+        self.done += 1
 
     def kept(self, item, difference: str | None = None) -> None:
         self.kept_counts[_cell(item.generator, self.split, tables.SOURCES[item.source])] += 1
+        self.done += 1
         if difference:
             self.differences.append(self._row(item, self.split, difference))
 
@@ -264,29 +266,3 @@ def finish(output_dir: str, plans: list[dict], rows_written: dict[str, int], con
     line = summary_line(report, final)
     (logger.warning if report["skipped"] or report["differences"] or report["empty"] else logger.info)(line)
     return report
-
-
-def _strict_error_in(error: BaseException | None) -> StrictError | None:
-    """The :class:`StrictError` behind ``error``, also when a worker process raised it."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, StrictError):
-            return error
-        match = re.search(r"StrictError: (strict build: .*)", str(error))
-        if match:
-            return StrictError(match.group(1))
-        error = error.__cause__ or error.__context__
-    return None
-
-
-@contextlib.contextmanager
-def strict_errors_unwrapped():
-    """Re-raise a strict build's skip as itself rather than as ``datasets``' generic generation error."""
-    try:
-        yield
-    except Exception as err:
-        strict = _strict_error_in(err)
-        if strict is None or strict is err:
-            raise
-        raise strict from err

@@ -18,6 +18,28 @@ METADATA = {
 }
 
 
+DEFAULT_CONFIG = "disjoint"
+"""GenImage-Disjoint, the paper's headline benchmark: what ``load_dataset(repo)`` with no name gives."""
+
+
+def default_config(declared) -> str | None:
+    """``disjoint`` if declared, else the first config with most tasks (a copy of part of the release)."""
+    if DEFAULT_CONFIG in declared:
+        return DEFAULT_CONFIG
+    return max(declared, key=lambda name: len(declared[name]), default=None)
+
+
+def default_config_text(declared, repo_id: str) -> str:
+    """The card's sentence saying which configuration is the default, and why."""
+    name = default_config(declared)
+    if name == DEFAULT_CONFIG:
+        return (f"The default configuration is `{name}` (GenImage-Disjoint, the paper's headline benchmark): "
+                f"`load_dataset(\"{repo_id}\")` without a configuration name, and tools that pass none (timm's "
+                f"`hfds/` datasets), load it.")
+    return (f"The default configuration is `{name}`: this copy does not hold every part of `{DEFAULT_CONFIG}` "
+            f"(GenImage-Disjoint, otherwise the default), and `{name}` is the largest configuration it declares.")
+
+
 def size_category(rows: int) -> str:
     bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
               (10_000_000, "1M<n<10M")]
@@ -129,6 +151,7 @@ def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str |
     card_data["size_categories"] = [size_category(mirror.rows())]
     body = string.Template(TEMPLATE.read_text()).substitute(
         configs_table=configs_table(mirror),
+        default_config=default_config_text(mirror.configs, repo_id),
         rows=f"{mirror.rows():,}",
         parquet_bytes=f"{mirror.parquet_bytes():,}",
         task_order=", ".join(tables.generators()[k].display_name for k in tables.task_order()),

@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as err:  # one clear line for users; the traceback with --debug
         if args.debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        from conversion.culprits import cause_of  # datasets' generic generation error -> the error naming the file
+
+        message = str(cause_of(err) or err).strip() or type(err).__name__
+        print(f"error: {'; '.join(line.strip() for line in message.splitlines() if line.strip())}", file=sys.stderr)
         sys.exit(1)
     sys.exit(code or 0)

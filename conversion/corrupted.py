@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from conversion import corruptions, features, raw_tree, release, tables
+from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
 
 COLUMN = "pixels"
 SPLIT = "test"

@@ -13,6 +13,12 @@ written, so an interrupted run leaves no partial part and a re-run skips finishe
 build report is kept there too (for the card's differences section). The card's figures are drawn
 into ``FOLDER/figures/`` from the finished shards on every run (cheap: label columns and a few row
 groups), so they always match the data.
+
+One writer at a time: a publish holds FOLDER's lock (:mod:`conversion.folder_lock`), a part-only job
+the lock of its part. README.md is removed before any part is rebuilt and written last, atomically,
+after every part it declares has been checked against its shards (files, sizes, row counts), so a
+killed re-publish leaves no card that disagrees with the shards. Files under ``data/`` that no
+finished part lists (a part's old shards, parts no longer in the source) are removed.
 """
 
 from __future__ import annotations
@@ -33,10 +39,11 @@ from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
-from conversion import (build_report, card, card_differences, configs, corrupted, corruptions, features, layout,
-                        mirror_figures, parquet_pages, progress, sources, tables)
+from conversion import (build_report, card, card_differences, configs, corrupted, corruptions, features, folder_lock,
+                        layout, mirror_figures, parquet_pages, progress, sources, tables)
 
-STATE_DIR = ".publish"
+STATE_DIR = folder_lock.STATE_DIR
+CARD = "README.md"
 LISTING = "reports/differences.csv"
 """Files left out and images kept that the release dropped, shipped with a copy built from a raw tree."""
 SPLITS = tuple(layout.SPLIT_FOLDERS)
@@ -107,8 +114,21 @@ class Part:
         return [f for s in [*self.splits.values(), *self.corrupted.values()] for f in s["files"]]
 
     def complete_in(self, out: Path) -> bool:
-        return _report_path(out, self.generator, self.task).is_file() and all((out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["size"]
-                   for f in self.all_files())
+        return _report_path(out, self.generator, self.task).is_file() and all(
+            (out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["size"] for f in self.all_files())
+
+    def check_shards(self, out: Path) -> None:
+        """Raise unless every shard is there with its size and each split (or corrupted copy) holds its row count."""
+        for split, info in [*self.splits.items(), *((f"test-{c}", e) for c, e in self.corrupted.items())]:
+            rows = 0
+            for f in info["files"]:
+                path = out / f["path"]
+                if not path.is_file() or path.stat().st_size != f["size"]:
+                    raise RuntimeError(f"{path}: missing or not the {f['size']:,} bytes {self.name} wrote; re-run publish")
+                rows += pq.ParquetFile(path).metadata.num_rows
+            if rows != info["num_examples"]:
+                raise RuntimeError(f"{out / part_dir(self.generator, self.task)}: {split} shards hold {rows} rows, "
+                                   f"{self.name} declares {info['num_examples']}; re-run publish")
 
 
 @dataclass
@@ -141,8 +161,7 @@ class Mirror:
             found.append((path.relative_to(self.out).as_posix(), path.stat().st_size))
         if self.source_kind == sources.RAW_TREE:
             found.append((LISTING, (self.out / LISTING).stat().st_size))
-        readme = self.out / "README.md"
-        return found + [("README.md", readme.stat().st_size)]
+        return found + [(CARD, (self.out / CARD).stat().st_size)]
 
     def figure_paths(self) -> list[Path]:
         drawn = self.figures.values()
@@ -342,9 +361,12 @@ def declared_configs(parts: list[Part]) -> tuple[dict[str, list[Part]], dict[str
 
 def card_data(declared: dict[str, list[Part]], yaml_aliases: bool = True,
               corrupted_configs: dict[str, list[Part]] | None = None) -> DatasetCardData:
+    """The card's YAML: ``dataset_info`` and ``configs`` of every declared config, one marked ``default``."""
     data = DatasetCardData(**card.METADATA)
     infos = {name: dataset_info(name, parts) for name, parts in declared.items()}
-    metadata = {name: metadata_config(parts) for name, parts in declared.items()}
+    default = card.default_config(declared) if len(declared) > 1 else None  # one config is the default unmarked
+    metadata = {name: {**metadata_config(parts), **({"default": True} if name == default else {})}
+                for name, parts in declared.items()}
     for name, parts in (corrupted_configs or {}).items():
         corruption = configs.corrupted_configs()[name][1]
         infos[name] = corrupted_info(name, parts, corruption)
@@ -403,11 +425,20 @@ def corrupted_wanted(source, parts: list[tuple[str, int]], requested=()) -> tupl
     return wanted, [line for _key, line in problems]
 
 
+def withdraw_card(out: Path) -> None:
+    """Remove README.md before shards change: no card may declare shards that are being replaced."""
+    (out / CARD).unlink(missing_ok=True)
+
+
 def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
-                 num_proc: int | None = None, log=print, corruption_names=()) -> tuple[list[Part], list[str]]:
+                 num_proc: int | None = None, log=print, corruption_names=(),
+                 wait_lock: bool = False) -> tuple[list[Part], list[str]]:
     """Build each wanted (generator, task) not already finished in ``out`` for the same source, with
     its corrupted copies (the release's, and ``corruption_names`` made with the recipe); returns the
-    parts and one line per corrupted copy left out."""
+    parts and one line per corrupted copy left out.
+
+    Each part is built under its own lock (parallel jobs may build other parts of the same folder).
+    """
     if not wanted:
         raise ValueError(f"{data_dir} holds no (generator, task) to publish")
     if corruption_names:
@@ -415,7 +446,8 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
     fingerprints, copies, problems = {}, {}, []
     parts = []
     for number, (generator, task) in enumerate(wanted, 1):
-        step = f"part {number} of {len(wanted)}: {configs.task_config_name(generator, task)}"
+        name = configs.task_config_name(generator, task)
+        step = f"part {number} of {len(wanted)}: {name}"
         if generator not in fingerprints:
             source = sources.open_source(data_dir, [generator])
             fingerprints[generator] = source.fingerprint()
@@ -423,28 +455,43 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
             copies.update(found)
             problems += lines
         names = tuple(c for c in corruptions.CORRUPTIONS if c in copies.get((generator, task), ()))
-        done = _read_manifest(out, generator, task)
-        if (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
-                and done.complete_in(out)):
-            if tuple(done.corrupted) != names:
-                update_corrupted(data_dir, out, done, names, num_proc)
-                log(f"{step}: done before ({done.rows()} rows), kept; corrupted test copies now "
-                    f"{', '.join(names) or 'none'}")
-            else:
-                log(f"{step}: done before ({done.rows()} rows), kept")
-            parts.append(done)
-            continue
-        log(f"{step}: building")
-        part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names)
+        with folder_lock.exclusive(out, f"part-{name}", wait=wait_lock, log=log):
+            done = _read_manifest(out, generator, task)
+            if (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
+                    and done.complete_in(out)):
+                if tuple(done.corrupted) != names:
+                    withdraw_card(out)
+                    update_corrupted(data_dir, out, done, names, num_proc)
+                    log(f"{step}: done before ({done.rows()} rows), kept; corrupted test copies now "
+                        f"{', '.join(names) or 'none'}")
+                else:
+                    log(f"{step}: done before ({done.rows()} rows), kept")
+                parts.append(done)
+                continue
+            withdraw_card(out)
+            log(f"{step}: building")
+            part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names)
         log(f"{step}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet" + (
             f"; corrupted test copies {', '.join(names)}: {part.corrupted_bytes():,} bytes" if names else ""))
         parts.append(part)
     return parts, problems
 
 
+def remove_stale_files(out: Path, parts: list[Part]) -> list[Path]:
+    """Delete files under ``data/`` that no part lists (old shards, parts gone from the source)."""
+    keep = {out / f["path"] for p in parts for f in p.all_files()}
+    stale = [p for p in (out / "data").rglob("*") if p.is_file() and p not in keep]
+    for path in stale:
+        path.unlink()
+    for folder in sorted((p for p in (out / "data").rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return stale
+
+
 def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: int | None = None,
                      max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print,
-                     corruption_names=()) -> list[Part]:
+                     corruption_names=(), wait_lock: bool = False) -> list[Part]:
     """One job of a cluster array: build the parts named (``sdv14-task3``) or the ``job_index``-th
     part present, and nothing else (no card, no upload). A final plain publish run finds them done."""
     present = sources.present_parts(data_dir)
@@ -459,17 +506,28 @@ def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: i
             raise ValueError(f"part(s) {', '.join(unknown)} not in {data_dir}; it holds {', '.join(by_name)}")
         wanted = [by_name[n] for n in names]
     return ensure_parts(data_dir, Path(out), wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
-                        corruption_names)[0]
+                        corruption_names, wait_lock)[0]
 
 
 def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
-                 yaml_aliases: bool = True, log=print, corruption_names=()) -> Mirror:
+                 yaml_aliases: bool = True, log=print, corruption_names=(), wait_lock: bool = False) -> Mirror:
     """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``;
-    ``corruption_names`` are made with the release's recipe for every part that lacks them."""
+    ``corruption_names`` are made with the release's recipe for every part that lacks them.
+
+    Holds ``out``'s lock throughout: a second writer fails at once naming the holder, or waits (``wait_lock``).
+    """
     out = Path(out)
-    max_shard_size = convert_file_size_to_int(max_shard_size)
+    with folder_lock.exclusive(out, wait=wait_lock, log=log):
+        return _build_mirror(data_dir, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
+                             yaml_aliases, log, corruption_names, wait_lock)
+
+
+def _build_mirror(data_dir, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, corruption_names,
+                  wait_lock) -> Mirror:
     parts, problems = ensure_parts(data_dir, out, sources.present_parts(data_dir), max_shard_size, num_proc, log,
-                                   corruption_names)
+                                   corruption_names, wait_lock)
+    if remove_stale_files(out, parts):
+        withdraw_card(out)
     declared, skipped = declared_configs(parts)
     kind = sources.detect(data_dir)
     corrupted_configs = declared_corrupted(declared)
@@ -482,9 +540,10 @@ def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | N
         differences = card_differences.render(reports, LISTING)
     else:
         (out / LISTING).unlink(missing_ok=True)
-    _write_atomic(out / "README.md", card.render(card_data(declared, yaml_aliases, corrupted_configs), mirror,
-                                                   repo_id or card.DEFAULT_REPO_ID,
-                                                   differences))
+    for part in {id(p): p for ps in declared.values() for p in ps}.values():
+        part.check_shards(out)
+    _write_atomic(out / CARD, card.render(card_data(declared, yaml_aliases, corrupted_configs), mirror,
+                                          repo_id or card.DEFAULT_REPO_ID, differences))
     return mirror
 
 

@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 
 from conversion import configs, corruptions, pixels, raw_tree, safe_tensors, tables
+from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
 
 logger = logging.getLogger(__name__)
 
@@ -442,6 +443,7 @@ class ReleaseSource:
                 indices = torch.tensor([item.index for item in batch], dtype=torch.int64)
                 u8 = exact_uint8(x.index_select(0, indices), path, indices=indices)
                 for item, image in zip(batch, u8.permute(0, 2, 3, 1).numpy()):
+                    example = raw_tree.row(item, pixels.png_bytes(Image.fromarray(image, "RGB")))
                     if log is not None:
-                        log.kept(item)
-                    yield item.file_name, raw_tree.row(item, pixels.png_bytes(Image.fromarray(image, "RGB")))
+                        log.kept(item)  # after the conversion: an error names this item (ShardLog.done)
+                    yield item.file_name, example

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,11 +14,12 @@ import datasets
 import pytest
 import torch
 import yaml
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, constants
+from huggingface_hub import CommitOperationAdd, CommitOperationCopy, CommitOperationDelete, constants
 
-from conversion import cli, configs, publish, release, sources, tables, upload
+from conversion import cli, configs, culprits, publish, release, sources, tables, upload
 from conversion import sample_release as release_writer
 from conversion.tensors import paper_tensors
+from tests.hub_stand_in import StandInHub
 
 DISJOINT_PARTS = [(key, task) for task, key in enumerate(tables.task_order())]
 PARTS = sorted(set(DISJOINT_PARTS) | {("sdv14", t) for t in range(6)})
@@ -265,46 +267,6 @@ def test_upload_fails_fast(monkeypatch):
         upload.connect("me/genimage-cl", token="hf_x", api=Unreachable())
 
 
-def test_upload_sends_the_folder(mirror, monkeypatch):
-    calls = []
-
-    class Recorder:
-        def whoami(self):
-            return {"name": "me"}
-
-        def create_repo(self, repo_id, **kwargs):
-            calls.append(("create_repo", repo_id, kwargs))
-
-        def upload_folder(self, **kwargs):
-            calls.append(("upload_folder", kwargs))
-            return SimpleNamespace(oid="abc")
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    api = upload.connect("me/genimage-cl", token="hf_x", api=Recorder())
-    upload.upload(mirror, "me/genimage-cl", api)
-    assert calls[0] == ("create_repo", "me/genimage-cl", {"repo_type": "dataset", "exist_ok": True, "private": None})
-    sent = calls[1][1]
-    assert sent["repo_id"] == "me/genimage-cl" and sent["repo_type"] == "dataset"
-    assert Path(sent["folder_path"]) == mirror.out
-    assert f"{publish.STATE_DIR}/**" in sent["ignore_patterns"]
-
-
-def test_cli_dry_run_uploads_nothing(small_release, mirror, tmp_path, monkeypatch, capsys):
-    out = tmp_path / "genimage-cl"
-    shutil.copytree(mirror.out, out)
-    monkeypatch.setattr(upload, "HfApi", None)  # any client use would fail
-    with pytest.raises(SystemExit) as done:
-        cli.main(["publish", "--data-dir", str(small_release), "--out", str(out), "--repo-id", "me/genimage-cl", "--dry-run"])
-    assert done.value.code == 0
-    printed = capsys.readouterr().out
-    assert "dry run: nothing uploaded" in printed
-    assert "data/sdv14/task3/train-00000-of-00001.parquet" in printed
-    rows = sum(p.rows() for p in mirror.parts)
-    assert f"rows:    {rows:,}" in printed
-    assert f"ratio:   {mirror.parquet_bytes() / publish.tensor_bytes(rows):.3f}" in printed
-    assert publish.tensor_bytes(rows) == rows * (3 * 64 * 64 * 4 + 8)
-
-
 @pytest.mark.skipif(not (os.environ.get("GENIMAGE_CL_HUB_TEST_REPO") and os.environ.get("HF_TOKEN")),
                     reason="real upload: set GENIMAGE_CL_HUB_TEST_REPO=user/name and HF_TOKEN to run")
 def test_real_upload(mirror, tmp_path, monkeypatch):
@@ -452,3 +414,324 @@ def cli_status(argv) -> int:
     with pytest.raises(SystemExit) as exit_:
         cli.main(argv)
     return exit_.value.code
+
+
+# --- the upload against a stand-in Hub (tests/hub_stand_in.py), running the real upload code ---
+
+REPO_ID = "me/genimage-cl"
+UNRELATED = {"notes.txt": b"my notes", ".env": b"HF_TOKEN=hf_secret", "photos/cat.jpg": b"\xff\xd8 not shipped"}
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """The stand-in Hub as every HfApi the upload module makes, with a token and the network allowed."""
+    stand_in = StandInHub(tmp_path / "hub")
+    monkeypatch.setattr(upload, "HfApi", lambda *args, **kwargs: stand_in)
+    monkeypatch.setattr(upload, "get_token", lambda: "hf_x")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    return stand_in
+
+
+def _publish(*args) -> int:
+    return cli_status(["publish", *map(str, args)])
+
+
+def _copy_files(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                  if p.is_file() and not p.relative_to(out).as_posix().startswith(publish.STATE_DIR + "/"))
+
+
+def _release_rows(release_root: Path, parts, split: str) -> dict:
+    """{(task, source): (X, y)} of the release for ``parts`` (task = position in the config)."""
+    return {(position, source): tuple(torch.load(_pair_folder(release_root, g, t, split, source) / f, weights_only=True)
+                                      for f in ("X.pt", "y.pt"))
+            for position, (g, t) in enumerate(parts) for source in tables.SOURCES}
+
+
+def _assert_release_rows(ds: datasets.DatasetDict, release_root: Path, parts) -> None:
+    for split in ("train", "test"):
+        loaded = paper_tensors(ds[split], labels="clsloc")
+        expected = _release_rows(release_root, parts, split)
+        if len(parts) == 1:  # a one-task config holds its task under its own number
+            loaded = {(0, source): value for (_, source), value in loaded.items()}
+        assert sorted(loaded) == sorted(expected)
+        for key, (x, y) in loaded.items():
+            x_release, y_release = expected[key]
+            assert torch.equal(x.view(torch.int32), x_release.view(torch.int32)) and torch.equal(y, y_release)
+
+
+def test_publish_then_republish_with_another_shard_size(small_release, mirror, hub, tmp_path, capsys):
+    first = tmp_path / "first" / "genimage-cl"
+    shutil.copytree(mirror.out, first)
+    assert _publish("--data-dir", small_release, "--out", first, "--repo-id", REPO_ID) == 0
+    remote = hub.folder(REPO_ID)
+    hub.create_commit(REPO_ID, [CommitOperationAdd("owner/notes.md", b"added by hand")], commit_message="owner")
+    first_files = set(hub.list_repo_files(REPO_ID))
+
+    fresh = tmp_path / "fresh" / "genimage-cl"  # another machine: nothing of the first folder
+    fresh.mkdir(parents=True)
+    for name, content in UNRELATED.items():
+        (fresh / name).parent.mkdir(parents=True, exist_ok=True)
+        (fresh / name).write_bytes(content)
+    capsys.readouterr()
+    assert _publish("--data-dir", small_release, "--out", fresh, "--repo-id", REPO_ID, "--max-shard-size", "10KB",
+                    "--dry-run") == 0
+    printed = capsys.readouterr().out
+    planned = [(words[0], words[-1]) for words in map(str.split, printed.splitlines())
+               if words[:1] in (["add"], ["delete"])]
+    assert len(hub.commits) == 2  # the dry run sent nothing
+    assert _publish("--data-dir", small_release, "--out", fresh, "--repo-id", REPO_ID, "--max-shard-size", "10KB") == 0
+    sent = [(kind, path) for kind, path, _ in hub.commits[-1].operations]
+    assert planned == sent  # the dry run printed the very commit that was sent
+
+    copy = _copy_files(fresh)
+    shipped = [f for f in copy if f not in UNRELATED]
+    assert sorted(hub.list_repo_files(REPO_ID)) == sorted(shipped + [".gitattributes", "owner/notes.md"])
+    old_shards = {f for f in first_files if f.startswith("data/")} - set(shipped)
+    assert old_shards and {("delete", f) for f in old_shards} == {op for op in sent if op[0] == "delete"}
+    assert len([f for f in shipped if f.startswith("data/sdv14/task3/train-")]) > 1
+    for name in ("sdv14-task3", "sdv14", "disjoint"):
+        parts = [(p.generator, p.task) for p in mirror.configs[name]]
+        loaded = datasets.load_dataset(str(remote), name, cache_dir=str(tmp_path / "cache"))
+        _assert_release_rows(loaded, small_release, parts)
+
+
+def test_dry_run_without_a_listable_remote(small_release, mirror, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    (out / ".env").write_bytes(UNRELATED[".env"])
+    monkeypatch.setattr(upload, "HfApi", None)  # offline (conftest): no client may be made
+    assert _publish("--data-dir", small_release, "--out", out, "--repo-id", REPO_ID, "--dry-run") == 0
+    printed = capsys.readouterr().out
+    assert "remote not listed (HF_HUB_OFFLINE is set)" in printed and "dry run: nothing uploaded" in printed
+    adds = [line.split()[2] for line in printed.splitlines() if line.split()[:1] == ["add"]]
+    assert sorted(adds) == [p for p, _ in sorted(mirror.files())] and ".env" not in adds
+    rows = sum(p.rows() for p in mirror.parts)
+    assert f"rows:    {rows:,}" in printed
+    assert f"ratio:   {mirror.parquet_bytes() / publish.tensor_bytes(rows):.3f}" in printed
+    assert publish.tensor_bytes(rows) == rows * (3 * 64 * 64 * 4 + 8)
+
+
+def test_stand_in_hub_refuses_what_the_hub_refuses(hub):
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    with pytest.raises(RepositoryNotFoundError):
+        hub.repo_info(REPO_ID)
+    hub.create_repo(REPO_ID, repo_type="dataset")
+    before = hub.list_repo_files(REPO_ID)
+    bad_card = CommitOperationAdd("README.md", b"---\nconfigs: [a: b: c]\n---\n")
+    for ops in ([CommitOperationAdd("x.txt", b"1"), CommitOperationDelete("missing.txt")], [bad_card]):
+        with pytest.raises(HfHubHTTPError, match="400"):
+            hub.create_commit(REPO_ID, ops, commit_message="bad")
+    assert hub.list_repo_files(REPO_ID) == before == [".gitattributes"]
+    with pytest.raises(HfHubHTTPError, match="412"):
+        hub.create_commit(REPO_ID, [CommitOperationAdd("x.txt", b"1")], commit_message="stale", parent_commit="0" * 40)
+    hub.create_commit(REPO_ID, [CommitOperationAdd("a/x.txt", b"1"), CommitOperationCopy("a/x.txt", "b/y.txt")],
+                      commit_message="ok")
+    assert (hub.folder(REPO_ID) / "b/y.txt").read_bytes() == b"1"
+
+
+def test_plan_touches_only_the_copys_folders(mirror):
+    remote = upload.Remote(files=[".gitattributes", "README.md", "owner/x.md", "data/adm/task9/train-00000-of-00002.parquet",
+                                  "figures/old.png", "reports/differences.csv", "dataset.py"], revision="abc")
+    commit = upload.plan_commit(mirror, remote)
+    assert commit.additions == sorted(mirror.files())
+    assert commit.deletions == ["data/adm/task9/train-00000-of-00002.parquet", "figures/old.png",
+                                "reports/differences.csv"]
+    ops = commit.operations(mirror.out)
+    assert [type(o).__name__ for o in ops[:3]] == ["CommitOperationDelete"] * 3
+    assert {o.path_in_repo for o in ops[3:]} == {p for p, _ in mirror.files()}
+
+
+# --- culprits named, one writer at a time, README last, no stale shards, a default config ---
+
+def _one_part_release(small_release: Path, root: Path, generator="sdv14", task=0) -> Path:
+    for split in ("train", "test"):
+        for source in tables.SOURCES:
+            shutil.copytree(_pair_folder(small_release, generator, task, split, source),
+                            _pair_folder(root, generator, task, split, source))
+    return root
+
+
+def _nan_in_row(root: Path, row: int, generator="sdv14", task=0) -> Path:
+    x_path = _pair_folder(root, generator, task, "train", "ai") / "X.pt"
+    x = torch.load(x_path, weights_only=True)
+    x[row, 1, 5, 7] = float("nan")
+    torch.save(x, x_path)
+    return x_path
+
+
+def test_nan_row_is_one_line_naming_file_and_row(small_release, tmp_path, capsys):
+    x_path = _nan_in_row(_one_part_release(small_release, tmp_path / "release"), 1)
+    assert _publish("--data-dir", tmp_path / "release", "--out", tmp_path / "out") == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
+    assert errors == [f"error: {x_path}: row 1 is not the release pipeline's output: re-normalizing its uint8 pixels "
+                      f"does not give back X bit for bit (an edited or re-saved tensor?); refusing to store a rounded copy"]
+    assert not (tmp_path / "out" / "README.md").exists() and not (tmp_path / "out" / "data").exists()
+
+
+def test_download_and_prepare_names_the_file(small_release, tmp_path, monkeypatch):
+    import genimage_cl
+
+    x_path = _nan_in_row(_one_part_release(small_release, tmp_path / "release"), 1)
+    monkeypatch.setattr(genimage_cl, "_ITEMS_PER_SHARD", 1)
+    builder = genimage_cl.GenImageCL(config_name="sdv14-task0", data_dir=str(tmp_path / "release"),
+                                     cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(culprits.ExampleError, match=rf"^{re.escape(str(x_path))}: row 1 is not the release"):
+        builder.download_and_prepare()
+
+
+def test_download_and_prepare_names_the_file_from_worker_processes(small_release, tmp_path):
+    """Run in a fresh interpreter: forking after this process ran torch ops can hang the workers."""
+    x_path = _nan_in_row(_one_part_release(small_release, tmp_path / "release"), 1)
+    code = ("import sys, genimage_cl\n"
+            "genimage_cl._ITEMS_PER_SHARD = 1  # several shards, so two worker processes\n"
+            "builder = genimage_cl.GenImageCL(config_name='sdv14-task0', data_dir=sys.argv[1], cache_dir=sys.argv[2])\n"
+            "try:\n    builder.download_and_prepare(num_proc=2)\n"
+            "except Exception as err:\n    print(type(err).__name__, err)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "release"), str(tmp_path / "cache")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.startswith(f"ExampleError {x_path}: row 1 is not the release pipeline's output"), done.stderr[-2000:]
+
+
+def test_any_error_while_generating_names_the_row(small_release, tmp_path, monkeypatch):
+    """An exception the source does not name itself (here a MemoryError while encoding) gets file and row."""
+    import genimage_cl
+    from conversion import pixels
+
+    _one_part_release(small_release, tmp_path / "release")
+    encode, calls = pixels.png_bytes, []
+
+    def failing_second(image):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("cannot allocate 12 GB")
+        return encode(image)
+
+    monkeypatch.setattr(pixels, "png_bytes", failing_second)
+    builder = genimage_cl.GenImageCL(config_name="sdv14-task0", data_dir=str(tmp_path / "release"),
+                                     cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(culprits.ExampleError, match=r"/X\.pt row \d+: MemoryError: cannot allocate 12 GB$") as err:
+        builder.download_and_prepare()
+    x_path, row = re.match(r"^(.*) row (\d+):", str(err.value)).groups()
+    first_file = builder._source.split_plan("train", [("sdv14", 0)]).items[:2]
+    assert (x_path, int(row)) == (first_file[1].path, first_file[1].index)
+
+
+def _hold_lock(folder: Path, seconds: float) -> subprocess.Popen:
+    code = ("import sys, time; from conversion import folder_lock\n"
+            "with folder_lock.exclusive(sys.argv[1]):\n    print('held', flush=True); time.sleep(float(sys.argv[2]))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    holder = subprocess.Popen([sys.executable, "-c", code, str(folder), str(seconds)], env=env, stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_second_publish_fails_at_once_naming_folder_and_holder(small_release, tmp_path, capsys):
+    out = tmp_path / "genimage-cl"
+    holder = _hold_lock(out, 60)
+    try:
+        assert _publish("--data-dir", small_release, "--out", out) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"error: {out.resolve()} is being written by another publish (pid {holder.pid} on ")
+    assert "--wait-lock" in err[0]
+    assert not (out / "data").exists()
+
+
+def test_wait_lock_waits_for_the_holder(small_release, mirror, tmp_path):
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    holder = _hold_lock(out, 2)
+    lines = []
+    publish.build_mirror(small_release, out, log=lines.append, wait_lock=True)
+    assert holder.wait() == 0
+    assert "waiting" in lines[0] and f"pid {holder.pid}" in lines[0]
+    assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text()
+
+
+def test_killed_republish_leaves_no_card_disagreeing_with_shards(small_release, mirror, tmp_path, monkeypatch):
+    """The source changed (sdv14 task 1 lost its last train rows); the re-publish is killed after rebuilding it."""
+    release = tmp_path / "release"
+    shutil.copytree(small_release, release)
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    folder = _pair_folder(release, "sdv14", 1, "train", "ai")
+    for name in ("X.pt", "y.pt"):
+        torch.save(torch.load(folder / name, weights_only=True)[:-1].clone(), folder / name)
+    build_part = publish.build_part
+
+    def killed_after(*args, **kwargs):
+        build_part(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(publish, "build_part", killed_after)
+    with pytest.raises(KeyboardInterrupt):
+        publish.build_mirror(release, out, log=lambda line: None)
+    assert not (out / "README.md").exists()  # no card, rather than one declaring the old row counts
+    monkeypatch.setattr(publish, "build_part", build_part)
+    again = publish.build_mirror(release, out, log=lambda line: None)
+    declared = _infos(_card(again))["sdv14-task1"]["splits"][0]["num_examples"]
+    assert declared == mirror.configs["sdv14-task1"][0].splits["train"]["num_examples"] - 1
+    monkeypatch.chdir(out.parent)
+    loaded = datasets.load_dataset(out.name, "sdv14-task1", split="train", cache_dir=str(tmp_path / "cache"))
+    assert len(loaded) == declared
+
+
+def test_card_is_refused_when_a_shard_does_not_match(mirror, tmp_path):
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    part = mirror.configs["sdv14-task2"][0]
+    with pytest.raises(RuntimeError, match=r"test shards hold 0 rows, sdv14-task2 declares"):
+        part.splits["test"] = {**part.splits["test"], "files": []}
+        part.check_shards(out)
+
+
+def test_local_folder_keeps_no_stale_shards(small_release, mirror, tmp_path):
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    (out / "data" / "wukong" / "task0").mkdir(parents=True)
+    (out / "data" / "wukong" / "task0" / "train-00000-of-00001.parquet").write_bytes(b"old part")
+    rebuilt = publish.build_mirror(small_release, out, max_shard_size="10KB", log=lambda line: None)
+    on_disk = sorted(p.relative_to(out).as_posix() for p in (out / "data").rglob("*") if p.is_file())
+    assert on_disk == sorted(f["path"] for p in rebuilt.parts for f in p.all_files())
+    assert not any(name.endswith("-of-00001.parquet") for name in on_disk if "sdv14/task3" in name)
+    assert not (out / "data" / "wukong").exists()
+
+
+def test_default_config_is_disjoint(mirror, load, small_release):
+    card = _card(mirror)
+    assert [c["config_name"] for c in card["configs"] if c.get("default")] == ["disjoint"]
+    assert "The default configuration is `disjoint` (GenImage-Disjoint" in (mirror.out / "README.md").read_text()
+    unnamed = load()
+    _assert_release_rows(unnamed, small_release, DISJOINT_PARTS)
+    assert unnamed["test"]["file_name"] == load("disjoint", split="test")["file_name"]
+
+
+def test_default_config_without_disjoint(small_release, tmp_path, monkeypatch):
+    for generator, task in (("glide", 3), ("sdv14", 0)):
+        _one_part_release(small_release, tmp_path / "release", generator, task)
+    out = publish.build_mirror(tmp_path / "release", tmp_path / "copy", log=lambda line: None).out
+    card = _card(SimpleNamespace(out=out))
+    assert [c["config_name"] for c in card["configs"]] == ["glide-task3", "sdv14-task0"]
+    assert [c["config_name"] for c in card["configs"] if c.get("default")] == ["glide-task3"]
+    assert "this copy does not hold every part of `disjoint`" in (out / "README.md").read_text()
+    monkeypatch.chdir(out.parent)
+    loaded = datasets.load_dataset(out.name, split="test", cache_dir=str(tmp_path / "cache"))
+    assert set(loaded["task"]) == {3} and len(loaded) > 0
+
+
+def test_dry_run_listing_of_a_missing_repository(hub, monkeypatch):
+    new = upload.list_remote_read_only(REPO_ID)
+    assert new.files == [] and new.not_listed == "repository not found: it will be created, nothing to delete"
+    monkeypatch.setattr(upload, "get_token", lambda: None)
+    unknown = upload.list_remote_read_only(REPO_ID)
+    assert unknown.files is None and "without a token" in unknown.not_listed
+    hub.create_repo(REPO_ID)
+    listed = upload.list_remote_read_only(REPO_ID)
+    assert listed.files == [".gitattributes"] and listed.revision == hub.repo_info(REPO_ID).sha

@@ -201,3 +201,24 @@ def test_non_finite_values_are_refused():
     x[0, 0, 0, 0] = float("nan")
     with pytest.raises(release.ReleaseError, match="t: row 0"):
         release.exact_uint8(x, "t")
+
+
+def test_forked_build_workers_do_not_hang_after_parent_torch_ops():
+    """A parent that ran a parallel torch op, then forks (datasets' num_proc): the child's torch op
+    finishes instead of waiting for the parent's OpenMP pool, which fork does not copy."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, torch\n"
+        "import conversion.release\n"
+        "torch.set_num_threads(2)\n"
+        "(torch.rand(2000, 2000) * 2 + 1).sum()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    (torch.rand(2000, 2000) * 3 + 1).sum()\n"
+        "    os._exit(0)\n"
+        "print(os.waitpid(pid, 0)[1])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "0", done.stderr

@@ -3,8 +3,14 @@
 DIR is a raw GenImage tree or the CL tensor release (detected). Each generator-task present is
 built once into FOLDER/data/<generator>/task<k>/; README.md declares every config whose tasks are
 all present (each generator, each generator-task, disjoint) as a view over those files. Re-running
-skips finished parts. With --repo-id the folder is uploaded with huggingface_hub (token from
-`hf auth login` or HF_TOKEN); --dry-run prints the upload plan instead.
+skips finished parts. With --repo-id the copy is uploaded with huggingface_hub (token from
+`hf auth login` or HF_TOKEN) in one commit that makes the repository equal to it: the copy's files
+(README.md, data/, figures/, reports/) are added, remote files in those folders that the copy lacks
+are deleted, nothing else is touched or sent (other files in FOLDER stay local). --dry-run prints
+that commit instead (deletions only if the repository can be listed without writing).
+
+One publish at a time per FOLDER: a second one fails at once naming the holder, or waits with
+--wait-lock. README.md is written last, only once every part it declares is complete.
 
 On a cluster, a job array builds the parts in parallel into the same FOLDER (--job-index N builds
 the N-th part present, --part one named part; no card, no upload); a final plain run then finds
@@ -33,6 +39,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--repo-id", default=None, help="upload to this Hub dataset repository (USER/NAME)")
     parser.add_argument("--dry-run", action="store_true", help="print the upload plan; upload nothing")
     parser.add_argument("--private", action="store_true", help="create the repository private")
+    parser.add_argument("--wait-lock", action="store_true",
+                        help="if another publish is writing FOLDER, wait for it instead of failing")
     parser.add_argument("--max-shard-size", default=jobs.MAX_SHARD_SIZE,
                         help=f"largest Parquet shard, as push_to_hub counts it (default {jobs.MAX_SHARD_SIZE})")
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes per build")
@@ -63,29 +71,32 @@ def _corruption_names(text: str) -> tuple[str, ...]:
 
 
 def run(args) -> int:
-    from conversion import progress, publish, upload
+    from conversion import folder_lock, progress, publish, upload
 
     progress.configure(not args.no_progress)
     if args.part or args.job_index is not None:
         if args.repo_id:
             raise ValueError("--part/--job-index build parts only; upload with a final run without them")
         parts = publish.build_parts_only(args.data_dir, args.out, args.part, args.job_index, args.max_shard_size,
-                                         args.num_proc, corruption_names=args.corruptions)
+                                         args.num_proc, corruption_names=args.corruptions, wait_lock=args.wait_lock)
         print(f"built {len(parts)} part(s) into {args.out}; run publish without --part/--job-index to write the card")
         return 0
     api = None
     if args.repo_id and not args.dry_run:
         api = upload.connect(args.repo_id)
-    print(f"building {args.out} from {args.data_dir}")
-    mirror = publish.build_mirror(args.data_dir, args.out, args.max_shard_size, args.num_proc, args.repo_id,
-                                  yaml_aliases=not args.no_yaml_aliases, corruption_names=args.corruptions)
-    print()
-    print(publish.summary(mirror))
-    if args.dry_run:
+    with folder_lock.exclusive(args.out, wait=args.wait_lock):  # held until the upload has read the files
+        print(f"building {args.out} from {args.data_dir}")
+        mirror = publish.build_mirror(args.data_dir, args.out, args.max_shard_size, args.num_proc, args.repo_id,
+                                      yaml_aliases=not args.no_yaml_aliases, corruption_names=args.corruptions)
         print()
-        print(upload.plan(mirror, args.repo_id))
-        print("dry run: nothing uploaded")
-    elif api is not None:
-        info = upload.upload(mirror, args.repo_id, api, private=args.private or None)
-        print(f"uploaded to https://huggingface.co/datasets/{args.repo_id} ({getattr(info, 'oid', '')})")
+        print(publish.summary(mirror))
+        if args.dry_run:
+            remote = upload.list_remote_read_only(args.repo_id)
+            print()
+            print(upload.describe(upload.plan_commit(mirror, remote), args.repo_id, mirror.out, remote))
+            print("dry run: nothing uploaded")
+        elif api is not None:
+            info, commit = upload.upload(mirror, args.repo_id, api, private=args.private or None)
+            print(f"uploaded to https://huggingface.co/datasets/{args.repo_id}: {len(commit.additions)} files added, "
+                  f"{len(commit.deletions)} deleted (commit {getattr(info, 'oid', '')})")
     return 0

@@ -5,12 +5,15 @@
 notation: ``"clsloc"`` (clsloc id - 1, as the release's ``y.pt``), ``"standard"`` (the ``label``
 column) or ``"rank"`` (the paper's loader: rank among the task's unique clsloc ids in the split,
 0..99). Rows keep the dataset's order, except that rows built from the tensor release go back to
-their order in ``X.pt``, so the result equals the release bit for bit.
+their order in ``X.pt``, so the result equals the release bit for bit. ``paper_loader=True`` gives
+what the paper's loader feeds its model (design.md section 2b): the first floor(N / 10) * 10 rows of
+each (task, source) and, by default, their ranks among the labels those rows hold.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import datasets
@@ -18,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conversion import corrupted, release, tables
+from conversion import corrupted, release, streams, tables
 
 NOTATIONS = ("clsloc", "standard", "rank")
 DTYPES = ("float32", "uint8")
@@ -43,10 +46,9 @@ def _decode(png: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
-def _task_clsloc(split: datasets.Dataset, task_col: np.ndarray, task: int) -> np.ndarray:
-    """Sorted clsloc ids - 1 of the task's classes present in the split."""
-    return np.sort(np.unique(np.asarray(tables.clsloc_of_label(), dtype=np.int64)[
-        np.asarray(split.data.column("label").to_numpy())[task_col == task]] - 1))
+def _task_clsloc(standard: np.ndarray) -> np.ndarray:
+    """Sorted unique clsloc ids - 1 of these standard labels: what the "rank" notation ranks among."""
+    return np.unique(np.asarray(tables.clsloc_of_label(), dtype=np.int64)[standard] - 1)
 
 
 def paper_tensors(
@@ -54,24 +56,37 @@ def paper_tensors(
     task: int | None = None,
     source: str | None = None,
     dtype: str = "float32",
-    labels: str = "clsloc",
+    labels: str | None = None,
     batch_size: int = 1000,
+    paper_loader: bool = False,
 ) -> dict[tuple[int, str], Tensors]:
-    """``{(task, source): Tensors(X, y)}`` of one split, optionally one task and/or one source."""
+    """``{(task, source): Tensors(X, y)}`` of one split, optionally one task and/or one source.
+
+    ``labels`` defaults to ``"clsloc"`` (as ``y.pt``), or ``"rank"`` with ``paper_loader=True``, whose
+    ranks are taken among the kept rows of each (task, source), as the paper's loader does.
+    """
+    if isinstance(split, Mapping):
+        raise ValueError(f"paper_tensors takes one split (e.g. ds['train']), not a DatasetDict of {list(split)}")
+    if labels is None:
+        labels = "rank" if paper_loader else "clsloc"
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if labels not in NOTATIONS:
         raise ValueError(f"labels must be one of {NOTATIONS}, got {labels!r}")
     if source is not None and source not in tables.SOURCES:
         raise ValueError(f"source must be one of {tables.SOURCES}, got {source!r}")
-    task_col = np.asarray(split.data.column("task").to_numpy(), dtype=np.int64)
-    source_col = np.asarray(split.data.column("source").to_numpy(), dtype=np.int64)
+    columns = split.select_columns(["task", "source", "label"]).with_format("numpy")[:]  # honours a view's indices
+    task_col, source_col, label_col = (np.asarray(columns[name], dtype=np.int64) for name in ("task", "source", "label"))
     keep = np.ones(len(split), dtype=bool)
     if task is not None:
         keep &= task_col == task
     if source is not None:
         keep &= source_col == tables.SOURCES.index(source)
     rows = np.flatnonzero(keep)
+    if not len(rows):
+        present = sorted({(int(t), tables.SOURCES[s]) for t, s in zip(task_col, source_col)})
+        asked = " ".join(f"{name}={value!r}" for name, value in (("task", task), ("source", source)) if value is not None)
+        raise ValueError(f"no rows of {asked} in this split; it holds (task, source) {present}")
     floats = corrupted.COLUMN in split.column_names  # a corrupted copy: its float32 values are X itself
     if floats and dtype != "float32":
         raise ValueError("a corrupted copy holds float32 values, not uint8 pixels: use dtype='float32'")
@@ -87,16 +102,19 @@ def paper_tensors(
         order = np.arange(len(part))
         if all(release.is_release_name(n) for n in names):
             order = np.argsort([release.release_index(n) for n in names], kind="stable")
+        if paper_loader:
+            order = order[: streams.paper_count(len(order))]
         standard = np.asarray(part["label"], dtype=np.int64)[order]
+        task_clsloc = _task_clsloc(standard if paper_loader else label_col[task_col == t])
+        y = torch.from_numpy(_labels(standard, labels, task_clsloc).astype(np.int64))
         if floats:
             x = torch.from_numpy(np.ascontiguousarray(np.asarray(part[corrupted.COLUMN], dtype=np.float32)[order]))
-            result[t, s] = Tensors(x, torch.from_numpy(_labels(standard, labels, _task_clsloc(split, task_col, t)).astype(np.int64)))
+            result[t, s] = Tensors(x, y)
             continue
         images = [_decode(image["bytes"]) for batch in part.iter(batch_size=batch_size) for image in batch["image"]]
         if len({image.shape for image in images}) > 1:
             raise ValueError(f"task {t} {s}: images of different sizes cannot be stacked; build the config "
                              f"with one image_size (64 reproduces the release)")
         u8 = torch.from_numpy(np.stack(images)[order]).permute(0, 3, 1, 2).contiguous()
-        y = torch.from_numpy(_labels(standard, labels, _task_clsloc(split, task_col, t)).astype(np.int64))
         result[t, s] = Tensors(release.normalize(u8) if dtype == "float32" else u8, y)
     return result

@@ -97,3 +97,17 @@ def test_torch_pairs_feed_a_dataloader(sample_root, build):
     assert images.dtype == torch.uint8 and tuple(images.shape) == (len(pairs), 3, 64, 64)
     assert targets.tolist() == pairs.targets
     assert np.array_equal(images[0].permute(1, 2, 0).numpy(), np.asarray(task.train[0]["image"]))
+
+
+def test_torch_pairs_class_incremental_targets(sample_root, build):
+    stream = streams.tasks(build("sdv14", sample_root), order="reverse")
+    order = [label for task in stream for label in task.labels]
+    task = stream[1]                                    # task 4, second in reverse order
+    pairs = Pairs(task.test, target="class_il", class_order=order, target_transform=lambda t: -t)
+    assert pairs.targets == [-(100 + t) for t in _column(task.test, "task_label")]
+    assert pairs[0][1] == pairs.targets[0]
+    assert Pairs(task.test, target="class_il").targets == [400 + t for t in _column(task.test, "task_label")]
+    with pytest.raises(ValueError, match="not in class_order"):
+        Pairs(task.test, target="class_il", class_order=order[:100])
+    with pytest.raises(ValueError, match="target must be one of"):
+        Pairs(task.test, target="wnid")

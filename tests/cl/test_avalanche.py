@@ -1,0 +1,142 @@
+"""Avalanche on a config: class- and task-incremental benchmarks, orders, sources, four strategies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torchvision", reason="the CL environment (requirements-cl.txt, .ci/cl.sh) runs these")
+pytest.importorskip("avalanche", reason="the CL environment (requirements-cl.txt, .ci/cl.sh) runs these")
+
+import torch  # noqa: E402
+from avalanche.evaluation.metrics import accuracy_metrics  # noqa: E402
+from avalanche.models import IncrementalClassifier, MultiHeadClassifier, MultiTaskModule  # noqa: E402
+from avalanche.training import EWC, LwF, Naive, Replay  # noqa: E402
+from avalanche.training.plugins import EvaluationPlugin  # noqa: E402
+
+from conversion import cl, streams, tables  # noqa: E402
+from conversion.torch_pairs import Pairs  # noqa: E402
+
+from tests.test_paper_loader import _paper_loader, paper_ds, paper_release  # noqa: E402,F401  (fixtures)
+
+from .conftest import rows  # noqa: E402
+
+STRATEGIES = {
+    "naive": (Naive, {}),
+    "lwf": (LwF, {"alpha": 1.0, "temperature": 2.0}),
+    "replay": (Replay, {"mem_size": 6}),
+    "ewc": (EWC, {"ewc_lambda": 0.1}),
+}
+
+
+def _train(strategy_class, model, benchmark, **kwargs):
+    evaluator = EvaluationPlugin(accuracy_metrics(experience=True), loggers=[])
+    strategy = strategy_class(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
+                              criterion=torch.nn.CrossEntropyLoss(), train_mb_size=4, train_epochs=1,
+                              eval_mb_size=8, evaluator=evaluator, **kwargs)
+    for experience in benchmark.train_stream:
+        strategy.train(experience, num_workers=0)
+    return strategy, strategy.eval(benchmark.test_stream, num_workers=0)
+
+
+def test_class_order_is_the_streams_labels(ds):
+    standard, reverse = streams.tasks(ds), streams.tasks(ds, order="reverse")
+    assert cl.class_order(standard) == [label for labels in tables.task_classes() for label in labels]
+    assert len(cl.class_order(standard)) == 600 == len(set(cl.class_order(standard)))
+    assert cl.class_order(reverse) == [label for labels in reversed(tables.task_classes()) for label in labels]
+
+
+@pytest.mark.parametrize("order", ["standard", "reverse"])
+def test_class_incremental_experiences(ds, order):
+    benchmark = cl.avalanche_benchmark(ds, scenario="class", order=order)
+    stream = streams.tasks(ds, order=order)
+    indices = [t.index for t in stream]
+    assert indices == (list(range(6)) if order == "standard" else list(range(5, -1, -1)))
+    for name, split in (("train_stream", "train"), ("test_stream", "test")):
+        experiences = list(getattr(benchmark, name))
+        assert len(experiences) == 6
+        seen = []
+        for position, (experience, task) in enumerate(zip(experiences, indices)):
+            expected = rows(ds, split, task)
+            class_ids = [cl.class_order(stream).index(label) for label in expected["label"]]
+            assert sorted(set(class_ids)) == experience.classes_in_this_experience
+            assert class_ids == [position * 100 + t for t in expected["task_label"]]
+            assert experience.previous_classes == sorted(seen)
+            assert len(experience.dataset) == len(expected["label"])
+            assert list(experience.dataset.targets) == class_ids
+            assert Pairs(stream[position].splits[split], target="class_il", class_order=cl.class_order(stream)).targets == class_ids
+            seen += sorted(set(class_ids))
+
+
+def test_images_reach_the_model_as_floats(ds):
+    experience = cl.avalanche_benchmark(ds).train_stream[2]
+    x, y, t = experience.dataset[0]
+    row = streams.tasks(ds)[2].train[0]
+    assert x.dtype == torch.float32 and t == 0
+    assert torch.equal(x, torch.from_numpy(np.array(row["image"])).permute(2, 0, 1).float() / 255)
+    assert y == 200 + row["task_label"]
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_strategies_with_an_incremental_classifier(ds, name):
+    strategy_class, kwargs = STRATEGIES[name]
+    benchmark = cl.avalanche_benchmark(ds, scenario="class")
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 64 * 64, 8), torch.nn.ReLU(),
+                                IncrementalClassifier(8, initial_out_features=2))
+    strategy, results = _train(strategy_class, model, benchmark, **kwargs)
+    last_class = max(benchmark.train_stream[5].classes_in_this_experience)
+    assert model[-1].classifier.out_features == last_class + 1 == 502
+    accuracies = [key for key in results if key.startswith("Top1_Acc_Exp/eval_phase/test_stream")]
+    assert len(accuracies) == 6
+    if name == "replay":
+        buffer = strategy.plugins[0].storage_policy.buffer
+        assert len(buffer) == 6 and set(buffer.targets) <= set(benchmark.train_stream[5].classes_seen_so_far)
+
+
+class TwoLayerMultiHead(MultiTaskModule):
+    def __init__(self):
+        super().__init__()
+        self.features = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 64 * 64, 8), torch.nn.ReLU())
+        self.heads = MultiHeadClassifier(8, initial_out_features=2)
+
+    def forward_single_task(self, x, task_label):
+        return self.heads(self.features(x), task_label)
+
+
+@pytest.mark.parametrize("name", ["naive", "lwf"])
+def test_task_incremental_with_a_multitask_module(ds, name):
+    benchmark = cl.avalanche_benchmark(ds, scenario="task", order="reverse")
+    for position, (experience, task) in enumerate(zip(benchmark.train_stream, range(5, -1, -1))):
+        expected = rows(ds, "train", task)
+        assert experience.task_label == position and set(experience.dataset.targets_task_labels) == {position}
+        assert experience.classes_in_this_experience == sorted(set(expected["task_label"]))
+        assert list(experience.dataset.targets) == expected["task_label"]
+    model = TwoLayerMultiHead()
+    strategy_class, kwargs = STRATEGIES[name]
+    _, results = _train(strategy_class, model, benchmark, **kwargs)
+    assert sorted(model.heads.classifiers) == [str(p) for p in range(6)]
+    assert len([key for key in results if key.startswith("Top1_Acc_Exp/eval_phase/test_stream")]) == 6
+
+
+def test_one_source_per_task_and_natural_tests(ds):
+    chosen = ["ai", "ai", "nature", "nature", "nature", "nature"]
+    benchmark = cl.avalanche_benchmark(ds, sources=chosen)
+    for task, (train, test) in enumerate(zip(benchmark.train_stream, benchmark.test_stream)):
+        assert len(train.dataset) == len(rows(ds, "train", task, chosen[task])["label"]) == 2
+        assert len(test.dataset) == len(rows(ds, "test", task, "nature")["label"]) == 2
+        first = streams.tasks(ds, source=chosen[task])[task].train[0]["image"]
+        assert torch.equal(train.dataset[0][0], torch.from_numpy(np.array(first)).permute(2, 0, 1).float() / 255)
+
+
+def test_bad_scenario(ds):
+    with pytest.raises(ValueError, match="scenario"):
+        cl.avalanche_benchmark(ds, scenario="domain")
+
+
+def test_the_papers_exact_view(paper_release, paper_ds):
+    benchmark = cl.avalanche_benchmark(paper_ds, scenario="class", source="ai", test_source="ai", paper_loader=True)
+    for name, split in (("train_stream", "train"), ("test_stream", "test")):
+        for position, experience in enumerate(getattr(benchmark, name)):
+            _, y = _paper_loader(paper_release, position, split, "ai")
+            assert list(experience.dataset.targets) == [position * 100 + rank for rank in y.tolist()]
+            assert experience.classes_in_this_experience == sorted({position * 100 + rank for rank in y.tolist()})

@@ -14,7 +14,9 @@ so that ``conversion`` imports from the copy datasets makes in its modules cache
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import itertools
 import os
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -59,11 +61,23 @@ _MIN_SHARDS = 16
 _VERSION = datasets.Version("1.0.0")
 
 
-def _even_shards(items: list) -> list[list]:
-    """Contiguous shards of near-equal size, at most _ITEMS_PER_SHARD items, at least _MIN_SHARDS of them
-    when there are enough items; the rows' order does not depend on the shards."""
+def _file_bytes(item) -> int:
+    """An item's expected conversion cost: its file's bytes (1 for tensor rows, whose size is unknown)."""
+    return item.size or 1
+
+
+def _even_shards(items: list, cost=lambda item: 1) -> list[list]:
+    """Contiguous shards of near-equal total ``cost``, about _ITEMS_PER_SHARD items each and at least
+    _MIN_SHARDS of them when there are enough items. datasets gives each of ``num_proc`` processes an
+    equal count of consecutive shards, so equal-cost shards give the processes equal work. The rows'
+    order does not depend on the shards."""
     count = max(-(-len(items) // _ITEMS_PER_SHARD), min(_MIN_SHARDS, len(items) // 10), 1)
-    bounds = [len(items) * i // count for i in range(count + 1)]
+    ends = list(itertools.accumulate(map(cost, items)))
+    bounds = [0]
+    for i in range(1, count):
+        cut = bisect.bisect_left(ends, ends[-1] * i / count) + 1
+        bounds.append(min(max(cut, bounds[-1] + 1), len(items) - (count - i)))
+    bounds.append(len(items))
     return [items[bounds[i] : bounds[i + 1]] for i in range(count)]
 
 
@@ -77,6 +91,9 @@ class GenImageCLConfig(datasets.BuilderConfig):
             ``"original"`` (or ``None``) to keep the source files untouched.
         strict: raise on the first file that has to be skipped, instead of reporting it.
         splits: the splits to build (default both); one split per cluster job, see conversion/jobs.py.
+        check: how files kept at full resolution are checked: ``"decode"`` (default: decoded in full),
+            ``"structure"`` (PNG chunks and CRCs, JPEG markers through end-of-image, header read by
+            Pillow; no pixel decode) or ``"none"`` (read only). 64-px builds always decode.
         corruption: build the test split's corrupted copy instead (one of ``gaussian_noise``,
             ``gaussian_blur``, ``saturate``, ``rotate``): the release's ``X_<corruption>.pt`` where it
             has one, else made with the release's recipe; float32 ``pixels`` replace ``image``.
@@ -87,8 +104,9 @@ class GenImageCLConfig(datasets.BuilderConfig):
     strict: bool = False
     splits: tuple = ("train", "test")
     corruption: Optional[str] = None
+    check: str = "decode"
 
-    def check(self):
+    def validate(self):
         if self.image_size != ORIGINAL and not (
             isinstance(self.image_size, int) and not isinstance(self.image_size, bool) and self.image_size > 0
         ):
@@ -103,9 +121,14 @@ class GenImageCLConfig(datasets.BuilderConfig):
         self.splits = tuple(self.splits)
         if not self.splits or not set(self.splits) <= {"train", "test"}:
             raise ValueError(f"splits must be a non-empty subset of ('train', 'test'), got {self.splits!r}")
+        if self.check not in sources.CHECKS:
+            raise ValueError(f"check must be one of {sources.CHECKS}, got {self.check!r}")
+        if self.check != "decode" and self.image_size != ORIGINAL:
+            raise ValueError(f"check={self.check!r} needs image_size={ORIGINAL!r}: converted pixels always come "
+                             "from a full decode")
 
 
-_KEYWORDS = ("image_size", "strict", "splits")
+_KEYWORDS = ("image_size", "strict", "splits", "check")
 """Config keywords whose default value, passed explicitly, is dropped before the cache key."""
 
 
@@ -150,7 +173,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         config_kwargs = {k: v for k, v in config_kwargs.items()
                          if v is not None and not (k in defaults and _same(v, defaults[k]))}
         builder_config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
-        builder_config.check()
+        builder_config.validate()
         if builder_config.corruption:
             builder_config.name = configs.corrupted_config_name(config_name, builder_config.corruption)
         self._source = None
@@ -183,7 +206,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
                 shards = corrupted.cells(plan.items)
                 corrupted.check_cells(self._source, shards, self.config.corruption)
             else:
-                shards = _even_shards(plan.items)
+                shards = _even_shards(plan.items, _file_bytes)
             self._report_plans.append(
                 build_report.plan_record(plan, self.config.data_dir, str(split), len(shards), self.config.strict)
             )
@@ -201,7 +224,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
                 if self.config.corruption:
                     yield from corrupted.examples(self._source, items, self.config.corruption, log)
                 else:
-                    yield from self._source.examples(items, split, self.config.image_size, log)
+                    yield from self._source.examples(items, split, self.config.image_size, log, self.config.check)
             except Exception as err:  # named here: datasets would report "An error occurred while generating"
                 item = items[min(log.done, len(items) - 1)]
                 named = culprits.naming_the_item(err, item, row=not self.config.corruption)
@@ -216,4 +239,5 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         with culprits.unwrapped():
             super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
         rows = {name: info.num_examples for name, info in self.info.splits.items()}
-        build_report.finish(self._output_dir, self._report_plans, rows, self.config.name, self.config.data_dir)
+        build_report.finish(self._output_dir, self._report_plans, rows, self.config.name, self.config.data_dir,
+                            self.config.check)

@@ -10,13 +10,14 @@ import time
 from pathlib import Path
 
 import datasets
+import imagecodecs
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks import original_pipeline
-from conversion import configs, decoded, sources
+from conversion import configs, decode, decoded, fast_decode, sources, tables
 from genimage_cl import GenImageCL
 
 CASES = {}
@@ -42,8 +43,13 @@ def _paths(data_dir: str, config: str) -> list[str]:
 # (a) and (b): conversion
 
 @case
-def convert(data_dir: str, config: str, cache_dir: str, num_proc: int = 1, image_size=64) -> dict:
-    builder = GenImageCL(config_name=config, data_dir=data_dir, cache_dir=cache_dir, image_size=image_size)
+def convert(data_dir: str, config: str, cache_dir: str, num_proc: int = 1, image_size=64, check: str = "decode",
+            fast: bool = True) -> dict:
+    """Our build; ``fast=False`` decodes with Pillow alone (as without the optional imagecodecs)."""
+    if not fast:
+        fast_decode.codecs = lambda: None
+    builder = GenImageCL(config_name=config, data_dir=data_dir, cache_dir=cache_dir, image_size=image_size,
+                         check=check)
     builder.download_and_prepare(num_proc=num_proc)
     splits = builder.info.splits
     return {"items": sum(s.num_examples for s in splits.values()), "out_bytes": sum(s.num_bytes for s in splits.values())}
@@ -60,13 +66,25 @@ def _decode(path: str) -> int:
     return 1
 
 
+def _decode_imagecodecs(path: str) -> int:
+    """The fast decoder alone on every file, chosen by signature (no header checks, no fallback)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    decode = imagecodecs.png_decode if data.startswith(b"\x89PNG") else imagecodecs.jpeg8_decode
+    decode(data)
+    return 1
+
+
+DECODERS = {"pillow": _decode, "imagecodecs": _decode_imagecodecs}
+
+
 @case
-def decode_only(data_dir: str, config: str, num_proc: int = 1) -> dict:
-    paths = _paths(data_dir, config)
+def decode_only(data_dir: str, config: str, num_proc: int = 1, decoder: str = "pillow") -> dict:
+    paths, function = _paths(data_dir, config), DECODERS[decoder]
     if num_proc == 1:
-        return {"items": sum(map(_decode, paths))}
+        return {"items": sum(map(function, paths))}
     with multiprocessing.Pool(num_proc) as pool:
-        return {"items": sum(pool.imap_unordered(_decode, paths, chunksize=16))}
+        return {"items": sum(pool.imap_unordered(function, paths, chunksize=16))}
 
 
 @case
@@ -77,6 +95,20 @@ def read_bytes(data_dir: str, config: str) -> dict:
         with open(path, "rb") as f:
             total += len(f.read())
     return {"items": len(paths), "in_bytes": total}
+
+
+@case
+def check_only(data_dir: str, config: str, check: str) -> dict:
+    """Read and check every file as a full-resolution build does (``check``), writing nothing."""
+    kept = 0
+    for split_items in items_of(data_dir, config).values():
+        for item in split_items:
+            try:
+                decode.convert(decode.read_limited(item.path), tables.SOURCES[item.source], None, check)
+                kept += 1
+            except decode.Unreadable:
+                pass
+    return {"items": kept}
 
 
 @case

@@ -129,7 +129,7 @@ def _reason_kind(reason: str) -> str:
 
 
 def assemble(parts_dir: str | os.PathLike, plans: list[dict], rows_written: dict[str, int], config: str,
-             data_dir: str) -> dict:
+             data_dir: str, check: str = "decode") -> dict:
     """Merge the plan and shard records into the report; raise :class:`ReportMismatch` if it does not add up."""
     parts_dir = Path(parts_dir)
     totals: dict[str, dict] = {}
@@ -168,7 +168,7 @@ def assemble(parts_dir: str | os.PathLike, plans: list[dict], rows_written: dict
                                  f"+ excluded {t['excluded']}")
     skips.sort(key=lambda r: (r["split"], r["generator"], r["source"], r["path"]))
     differences.sort(key=lambda r: (r["split"], r["generator"], r["source"], r["path"]))
-    return {"config": config, "data_dir": data_dir, "totals": dict(sorted(totals.items())),
+    return {"config": config, "data_dir": data_dir, "check": check, "totals": dict(sorted(totals.items())),
             "skipped": skips, "differences": differences, "empty": empty}
 
 
@@ -222,7 +222,8 @@ def format_report(report: dict) -> str:
     rows = [(cell, *(str(t[k]) for k in head[1:])) for cell, t in report["totals"].items()]
     rows.append(("total", *(str(sums(report)[k]) for k in head[1:])))
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    lines = [f"config {report['config']} from {printable(report['data_dir'])}", ""]
+    lines = [f"config {report['config']} from {printable(report['data_dir'])}, files checked by: "
+             f"{report.get('check', 'decode')}", ""]
     lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
               for r in [head, *rows]]
     for title, key in (("skipped", "skipped"), (f"kept where the release dropped ({decode.RELEASE_DROPPED})",
@@ -254,10 +255,11 @@ def start(output_dir: str) -> str:
     return str(parts)
 
 
-def finish(output_dir: str, plans: list[dict], rows_written: dict[str, int], config: str, data_dir: str) -> dict:
+def finish(output_dir: str, plans: list[dict], rows_written: dict[str, int], config: str, data_dir: str,
+           check: str = "decode") -> dict:
     """Assemble, check and write the report into ``output_dir``; log the one-line summary."""
     parts = Path(output_dir) / PARTS_DIR
-    report = assemble(parts, plans, rows_written, config, str(data_dir))
+    report = assemble(parts, plans, rows_written, config, str(data_dir), check)
     write(report, output_dir)
     shutil.rmtree(parts)
     final = Path(str(output_dir).removesuffix(".incomplete")) / REPORT_FILE

@@ -1,16 +1,19 @@
 """Check and convert one image file: fully decoded, the same way every time, or refused with a reason.
 
-Every image is decoded completely (``Image.load``), so truncated files are caught. What Pillow can
-read is converted by the release's pipeline (:mod:`conversion.pixels`) whatever its mode, format or
-file extension; EXIF orientation is left as the release left it (not applied) and ICC profiles are
-ignored, as the release's ``convert("RGB")`` did. What cannot be read raises :class:`Unreadable`
-whose message is the skip reason. Where the release would have dropped an image that we keep, the
-result carries a ``difference`` note.
+Every image is decoded completely (``Image.load``, or imagecodecs where it gives the same pixels),
+so truncated files are caught; files kept at full resolution may ask for a lighter check
+(:data:`CHECKS`). What Pillow can read is converted by the release's pipeline
+(:mod:`conversion.pixels`) whatever its mode, format or file extension; EXIF orientation is left as
+the release left it (not applied) and ICC profiles are ignored, as the release's
+``convert("RGB")`` did. What cannot be read raises :class:`Unreadable` whose message is the skip
+reason. Where the release would have dropped an image that we keep, the result carries a
+``difference`` note.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import stat
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from conversion import pixels
+from conversion import fast_decode, pixels, structure
 
 MAX_IMAGE_PIXELS = 2 * 89_478_485
 """Images declaring more pixels are refused as decompression bombs. This is the limit at which
@@ -77,8 +80,8 @@ def _signature(data: bytes) -> str | None:
     return next((fmt for magic, fmt in _SIGNATURES.items() if data.startswith(magic)), None)
 
 
-def open_checked(data: bytes) -> Image.Image:
-    """The fully decoded image in ``data``; :class:`Unreadable` with the reason otherwise."""
+def open_header(data: bytes) -> Image.Image:
+    """The image in ``data`` with its header read (not decoded); :class:`Unreadable` with the reason otherwise."""
     if not data:
         raise Unreadable("empty file (0 bytes)")
     try:
@@ -96,6 +99,18 @@ def open_checked(data: bytes) -> Image.Image:
         raise Unreadable(
             f"decompression bomb: {width}x{height} = {width * height} pixels declared, limit {MAX_IMAGE_PIXELS}"
         )
+    return image
+
+
+def open_checked(data: bytes) -> Image.Image:
+    """The fully decoded image in ``data`` (by imagecodecs where it gives Pillow's pixels, see
+    :mod:`conversion.fast_decode`); :class:`Unreadable` with the reason otherwise."""
+    image = open_header(data)
+    # aspect-ratio bombs (refused after decoding) are left to Pillow, whose decode of one long row takes least memory
+    fast = fast_decode.decoded(data, image) if max(image.size) <= MAX_SIDE else None
+    if fast is not None:
+        image.close()
+        return fast
     try:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as err:
@@ -107,9 +122,15 @@ def open_checked(data: bytes) -> Image.Image:
 
 
 def _release_dropped(image: Image.Image) -> str | None:
-    """The note for an AI image the release could not save as PNG (judged on one pixel), else None."""
+    """The note for an AI image the release could not save as PNG, else None."""
+    return _release_dropped_mode(image.mode)
+
+
+@functools.cache
+def _release_dropped_mode(mode: str) -> str | None:
+    """Whether PNG can store ``mode`` (judged on one pixel) decides it."""
     try:
-        image.crop((0, 0, 1, 1)).save(io.BytesIO(), format="PNG")
+        Image.new(mode, (1, 1)).save(io.BytesIO(), format="PNG")
     except (OSError, KeyError, ValueError) as err:
         return f"{RELEASE_DROPPED} ({err})"
     return None
@@ -138,9 +159,33 @@ def _check_resize(image: Image.Image, source: str, size: int) -> None:
         )
 
 
-def convert(data: bytes, source: str, image_size: int | None) -> Converted:
-    """``data`` checked and converted: release pixels as PNG, or ``data`` itself if ``image_size`` is None."""
+CHECKS = ("decode", "structure", "none")
+"""How files kept at full resolution are checked: decoded in full; their structure only
+(:mod:`conversion.structure`, after Pillow has read the header); not at all (read only)."""
+
+
+def _structure_checked(data: bytes, source: str) -> Converted:
+    with open_header(data) as image:
+        check = structure.CHECK_OF_FORMAT.get(image.format)
+        if check is not None:
+            try:
+                check(data)
+            except structure.Broken as err:
+                raise Unreadable(str(err)) from None
+        return Converted(data, _release_dropped(image) if source == "ai" else None)
+
+
+def convert(data: bytes, source: str, image_size: int | None, check: str = "decode") -> Converted:
+    """``data`` checked and converted: release pixels as PNG, or ``data`` itself if ``image_size`` is None.
+
+    ``check`` ("decode", "structure" or "none", see :data:`CHECKS`) applies to ``image_size`` None;
+    converted pixels always come from a full decode.
+    """
+    if image_size is None and check == "none":
+        return Converted(data)
     with _strict_pillow():
+        if image_size is None and check == "structure":
+            return _structure_checked(data, source)
         with open_checked(data) as image:
             if image_size is not None:
                 _check_resize(image, source, image_size)

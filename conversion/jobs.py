@@ -82,6 +82,7 @@ def run_job(
     num_proc: int | None = None,
     max_shard_size: str | int = MAX_SHARD_SIZE,
     row_group_size: int | None = None,
+    check: str = "decode",
 ) -> list[Path]:
     """Build one part's split into ``out``'s layout; returns the shard paths now in place.
 
@@ -100,6 +101,7 @@ def run_job(
         splits=(job.split,),
         cache_dir=str(staging / "cache"),
         writer_batch_size=row_group_size,
+        check=check,
     )
     builder.download_and_prepare(
         output_dir=str(built), file_format="parquet", max_shard_size=max_shard_size, num_proc=num_proc

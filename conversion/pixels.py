@@ -42,7 +42,7 @@ def center_crop_box(width: int, height: int, size: int) -> tuple[int, int, int, 
 
 
 def nature_pixels(image: Image.Image, size: int) -> Image.Image:
-    rgb = image.convert("RGB")
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # convert() of RGB is a plain copy
     width, height = resized_size(*rgb.size, size)
     resized = rgb.resize((width, height), Image.Resampling.BILINEAR)
     return resized.crop(center_crop_box(width, height, size))

@@ -32,6 +32,8 @@ class Item(NamedTuple):
     generator: str
     path: str
     index: int = 0
+    size: int = 0
+    """File bytes as listed (0 for tensor rows): the expected cost of converting it."""
 
 
 class Skip(NamedTuple):
@@ -164,7 +166,7 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
             names = listing.files[generator, split, source]
             found[generator, source] = len(names)
             excluded[generator, source] = 0
-            for name, *_stat in names:
+            for name, size, *_stat in names:
                 path = str(folder / name)
                 try:
                     reason = name_skip_reason(name)
@@ -179,7 +181,7 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
                     continue
                 task = task_of_label.get(label, (None, None))[0]
                 if task in tasks_of[generator]:
-                    items.append(Item(task, source_id, label, name, generator, path))
+                    items.append(Item(task, source_id, label, name, generator, path, size=max(size, 0)))
                 else:
                     excluded[generator, source] += 1
     items.sort()
@@ -216,17 +218,18 @@ def label_columns(item: Item) -> dict:
     }
 
 
-def examples(items: list[Item], split: str, image_size, log=None):
+def examples(items: list[Item], split: str, image_size, log=None, check: str = "decode"):
     """(key, example) for each readable item: release pixels as PNG, or the original bytes.
 
-    Every file is decoded in full; unreadable ones are passed to ``log.skip(item, split, reason)``
+    Every file is decoded in full (original bytes: checked as ``check`` says, see
+    :data:`conversion.decode.CHECKS`); unreadable ones are passed to ``log.skip(item, split, reason)``
     (or logged) and left out, and every kept one to ``log.kept(item, difference)``.
     """
     size = None if image_size == ORIGINAL else image_size
     for item in items:
         source = tables.SOURCES[item.source]
         try:
-            converted = decode.convert(decode.read_limited(item.path), source, size)
+            converted = decode.convert(decode.read_limited(item.path), source, size, check)
         except Exception as err:  # whatever one file raises is that file's skip, never the build's end
             reason = str(err) if isinstance(err, decode.Unreadable) else unexpected(err)
             if log is None:
@@ -254,8 +257,8 @@ class RawTreeSource:
     def split_plan(self, split: str, parts: list[tuple[str, int]]) -> Plan:
         return plan(self.listing, split, parts)
 
-    def examples(self, items: list[Item], split: str, image_size, log=None):
-        return examples(items, split, image_size, log)
+    def examples(self, items: list[Item], split: str, image_size, log=None, check: str = "decode"):
+        return examples(items, split, image_size, log, check)
 
     def corrupted_copies(self) -> tuple[dict, list]:
         """A raw tree holds no corrupted copies (they are made with the release's recipe), and no bad ones."""

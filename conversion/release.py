@@ -432,7 +432,7 @@ class ReleaseSource:
         empty = raw_tree.empty_parts(items, parts, split, why)
         return raw_tree.Plan(items, [], {cell: 0 for cell in found}, dict(found), empty)
 
-    def examples(self, items: list[raw_tree.Item], split: str, image_size, log=None):
+    def examples(self, items: list[raw_tree.Item], split: str, image_size, log=None, check: str = "decode"):
         """Rows as PNG, read in batches of rows of one ``X.pt`` (memory-mapped: only those rows are read)."""
         size = tables.release_pixels()["image_size"]
         for path, run in itertools.groupby(items, key=lambda item: item.path):

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conversion import configs, layout, raw_tree, release, tables
+from conversion import configs, decode, layout, raw_tree, release, tables
 
 ORIGINAL = raw_tree.ORIGINAL
 """``image_size`` value that keeps every source file's bytes untouched (``None`` is accepted too)."""
+CHECKS = decode.CHECKS
 
 RAW_TREE = "raw"
 RELEASE = "release"

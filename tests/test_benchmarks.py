@@ -80,3 +80,17 @@ def test_measured_case_reports_items_time_and_memory(small_corpus):
     assert result["items"] == manifest["files"]
     assert result["in_bytes"] == manifest["bytes"]
     assert result["seconds"] > 0 and result["rss_self_mb"] > 10 and result["private_mb"] > 1
+
+
+@pytest.mark.parametrize("decoder", ["pillow", "imagecodecs"])
+def test_decode_only_baselines_decode_every_file(small_corpus, decoder):
+    root, manifest = small_corpus
+    result = run_case("decode_only", data_dir=str(root), config="sdv14-task2", decoder=decoder)
+    assert result["items"] == manifest["files"]
+
+
+def test_structure_checked_build_case(small_corpus, tmp_path):
+    root, manifest = small_corpus
+    result = run_case("convert", data_dir=str(root), config="sdv14-task2", cache_dir=str(tmp_path),
+                      image_size="original", check="structure")
+    assert result["items"] == manifest["files"] and result["out_bytes"] > manifest["bytes"]

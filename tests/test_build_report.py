@@ -260,10 +260,10 @@ def test_an_unexpected_error_in_one_file_is_that_files_skip(tmp_path, monkeypatc
         wukong, tables.task_classes()[0][0], 0)
     convert = decode.convert
 
-    def fail_on_victim(data, source, image_size):
+    def fail_on_victim(data, source, image_size, *check):
         if data == victim.read_bytes():
             raise MemoryError  # what a 2,000,000x1 resize raised before: no file named, build lost
-        return convert(data, source, image_size)
+        return convert(data, source, image_size, *check)
 
     monkeypatch.setattr(decode, "convert", fail_on_victim)
     builder = GenImageCL(config_name="wukong", data_dir=str(root), cache_dir=str(tmp_path / "cache"))

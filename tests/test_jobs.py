@@ -150,6 +150,28 @@ def test_even_shards_keep_order_and_balance():
     assert len(_even_shards(list(range(2856)))) == 16
 
 
+def test_shards_balance_file_bytes_not_counts():
+    """Items sorted by source put the big AI PNGs together: count-equal shards would give one
+    process of two most of the bytes."""
+    from genimage_cl import _even_shards, _file_bytes
+    from conversion.raw_tree import Item
+
+    sizes = [466_000] * 1500 + [136_000] * 1500
+    items = [Item(0, 0, 0, f"{i:05d}.png", "sdv14", f"/x/{i:05d}.png", size=s) for i, s in enumerate(sizes)]
+    shards = _even_shards(items, _file_bytes)
+    assert [i for shard in shards for i in shard] == items and len(shards) == 16 and all(shards)
+    totals = [sum(item.size for item in shard) for shard in shards]
+    assert max(totals) - min(totals) <= 2 * max(sizes)
+    halves = sum(totals[:8]), sum(totals[8:])
+    assert max(halves) / min(halves) < 1.01
+    unbalanced = _even_shards(items)
+    assert sum(item.size for shard in unbalanced[:8] for item in shard) / sum(sizes) > 0.7
+    tensor_rows = [item._replace(size=0) for item in items]
+    assert list(map(len, _even_shards(tensor_rows, _file_bytes))) == list(map(len, unbalanced))
+    one_giant = [items[0]._replace(size=10**12)] + items[1:40]
+    assert all(_even_shards(one_giant, _file_bytes))
+
+
 RANK_SCRIPT = """
 import json, sys
 import datasets, torch

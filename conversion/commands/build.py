@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conversion import jobs, progress
+from conversion import decode, jobs, progress
 from conversion.commands import options
 
 NAME = "build"
@@ -36,6 +36,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--list-jobs", action="store_true", help="print the numbered job list and exit")
     parser.add_argument("--image-size", type=options.image_size, default=64,
                         help="64 (default, the release), another size, or 'original'")
+    parser.add_argument("--check", choices=decode.CHECKS, default="decode",
+                        help="with --image-size original: decode every file in full (default), check its "
+                             "structure only (PNG chunks and CRCs, JPEG markers; much faster), or none")
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes per job")
     parser.add_argument("--overwrite", action="store_true", help="rebuild jobs whose split is already in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -70,7 +73,8 @@ def run(args) -> int:
             print(f"{step}: already in {job.folder(args.out)}, skipped (--overwrite rebuilds it)")
             continue
         print(f"{step}: building")
-        placed = jobs.run_job(job, args.data_dir, args.out, args.image_size, args.num_proc, args.max_shard_size)
+        placed = jobs.run_job(job, args.data_dir, args.out, args.image_size, args.num_proc, args.max_shard_size,
+                              check=args.check)
         print(f"{step}: {len(placed)} shard(s) in {job.folder(args.out)}; "
               f"report in {jobs.report_folder(args.out, job)}")
     return 0

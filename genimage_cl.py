@@ -205,6 +205,10 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
             if self.config.corruption:
                 shards = corrupted.cells(plan.items)
                 corrupted.check_cells(self._source, shards, self.config.corruption)
+                if not any(corruptions.kept_rows(len(cell)) for cell in shards):
+                    raise ValueError(
+                        f"{self.config.name}: no (task, source) of {self.config.data_dir} has 10 or more test images; "
+                        "a corrupted copy keeps the first floor(N/10)*10 rows of each, so it would be empty")
             else:
                 shards = _even_shards(plan.items, _file_bytes)
             self._report_plans.append(

@@ -273,3 +273,13 @@ def test_adding_corruptions_later_builds_only_them(corrupted_release, tmp_path):
     assert sorted(mirror.corrupted_configs) == sorted([f"adm-task{k}-gaussian_noise" for k in range(6)] + ["adm-gaussian_noise"])
     mirror = publish.build_mirror(root, out, log=lambda line: None)  # and dropped again
     assert mirror.corrupted_configs == {} and not (out / "data" / "adm" / "task2-gaussian_noise").exists()
+
+
+def test_a_corrupted_config_that_would_be_empty_fails_in_one_line(sample_root, tmp_path):
+    """The sample tree has 2 test images per (task, source): every copy keeps floor(2/10)*10 = 0 rows."""
+    from genimage_cl import GenImageCL
+
+    builder = GenImageCL(config_name="sdv14-task0-gaussian_noise", data_dir=str(sample_root), cache_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="has 10 or more test images") as err:
+        builder.download_and_prepare()
+    assert "\n" not in str(err.value)

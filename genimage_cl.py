@@ -157,8 +157,9 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         keywords so that equal settings share one cache, opens the source and adds its listing's
         fingerprint to the cache key (no stale cache)."""
         config_name = configs.resolve(config_name, corrupted=True)
-        if config_name in configs.corrupted_configs():
-            config_name, corruption = configs.corrupted_configs()[config_name]
+        corrupted_names = configs.corrupted_configs()
+        if config_name in corrupted_names:
+            config_name, corruption = corrupted_names[config_name]
             if config_kwargs.get("corruption") not in (None, corruption):
                 raise ValueError(f"config {configs.corrupted_config_name(config_name, corruption)!r} is the "
                                  f"{corruption} copy; got corruption={config_kwargs['corruption']!r} too")

@@ -53,9 +53,9 @@ def _check(scenario: str) -> None:
         raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
 
 
-def task_pairs(task, split: str, scenario: str, transform=None) -> Pairs:
+def task_pairs(task, split: str, scenario: str) -> Pairs:
     """The task's view of ``split`` as (image, target) pairs with the scenario's targets."""
-    return Pairs(task.splits[split], target="task_label", transform=transform,
+    return Pairs(task.splits[split], target="task_label",
                  target_transform=task_targets(task, split, scenario).__getitem__)
 
 

@@ -367,8 +367,9 @@ def card_data(declared: dict[str, list[Part]], yaml_aliases: bool = True,
     default = card.default_config(declared) if len(declared) > 1 else None  # one config is the default unmarked
     metadata = {name: {**metadata_config(parts), **({"default": True} if name == default else {})}
                 for name, parts in declared.items()}
+    corruption_of = configs.corrupted_configs()
     for name, parts in (corrupted_configs or {}).items():
-        corruption = configs.corrupted_configs()[name][1]
+        corruption = corruption_of[name][1]
         infos[name] = corrupted_info(name, parts, corruption)
         metadata[name] = corrupted_metadata_config(parts, corruption)
     DatasetInfosDict(infos).to_dataset_card_data(data)
@@ -549,6 +550,7 @@ def _build_mirror(data_dir, out: Path, max_shard_size: int, num_proc, repo_id, y
 
 def summary(mirror: Mirror) -> str:
     parquet, tensor = mirror.parquet_bytes(), mirror.tensor_bytes()
+    reports = mirror.reports()
     lines = [
         f"folder:  {mirror.out}",
         f"configs: {len(mirror.configs)} ({', '.join(mirror.configs)})",
@@ -558,10 +560,10 @@ def summary(mirror: Mirror) -> str:
         f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} Parquet files",
         f"tensors: {tensor:,} bytes as the release's float32 X + int64 y",
         f"ratio:   {parquet / tensor:.3f} (Parquet copy / release tensors)" if tensor else "ratio:   n/a (no rows)",
-        f"skipped: {sum(len(r['skipped']) for r in mirror.reports()):,} files; build reports in "
+        f"skipped: {sum(len(r['skipped']) for r in reports):,} files; build reports in "
         f"{mirror.out / STATE_DIR / 'reports'} (python -m conversion report {mirror.out})",
     ]
-    empty = [line for report in mirror.reports() for line in report.get("empty", [])]
+    empty = [line for report in reports for line in report.get("empty", [])]
     if empty:
         lines.append(f"warning: {len(empty)} empty part(s): " + "; ".join(empty))
     for name, missing in mirror.skipped_configs.items():

@@ -277,6 +277,7 @@ class ReleaseSource:
         self.root = Path(root).expanduser()
         found, self.corrupted_files = scan(self.root)
         self._copies = None
+        self._tasks: dict[Pair, tuple[int, np.ndarray, int]] = {}
         present = sorted({p.generator for p in found})
         missing = [k for k in generator_keys if k not in present]
         if missing:
@@ -306,10 +307,12 @@ class ReleaseSource:
         return sorted({(p.generator, self._task(p)[0]) for p in self.pairs})
 
     def _task(self, pair: Pair) -> tuple[int, np.ndarray, int]:
-        """(task, standard labels, row count) of a pair, checking both tensors."""
-        x, y = load_pair(pair)
-        labels = standard_labels(pair, y)
-        return task_of_labels(pair, labels), labels, len(x)
+        """(task, standard labels, row count) of a pair, checking both tensors; once per pair."""
+        if pair not in self._tasks:
+            x, y = load_pair(pair)
+            labels = standard_labels(pair, y)
+            self._tasks[pair] = task_of_labels(pair, labels), labels, len(x)
+        return self._tasks[pair]
 
     def corrupted_copies(self) -> tuple[dict[CopyKey, Path], list[tuple[CopyKey | None, str]]]:
         """The release's usable corrupted test copies of this source's generators, and per copy that
@@ -319,6 +322,8 @@ class ReleaseSource:
         return self._copies
 
     def _resolve_copies(self) -> tuple[dict[CopyKey, Path], list[tuple[CopyKey | None, str]]]:
+        if not self.corrupted_files:
+            return {}, []
         root_components = list(self.root.resolve().parts[1:])
         beside = {p.x_path.parent: p for p in self.pairs}
         test_pairs = {}

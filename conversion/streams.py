@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conversion import release, tables
+from conversion import corruptions, release, tables
 
 ORDERS = ("standard", "reverse")
 SOURCE_CHOICES = ("both", "ai", "nature")
@@ -110,11 +110,6 @@ def _view(dataset, ranges: dict[int, tuple[int, int]], source: str):
     return dataset.select(range(min(a for a, _ in spans), max(b for _, b in spans)))
 
 
-def paper_count(rows: int) -> int:
-    """How many rows of a (task, split, source) part the paper's loader keeps: floor(N / 10) * 10."""
-    return rows // 10 * 10
-
-
 def paper_rows(dataset, start: int, stop: int) -> np.ndarray:
     """The paper loader's rows of one (task, split, source) block: its first floor(N / 10) * 10 rows.
 
@@ -125,7 +120,7 @@ def paper_rows(dataset, start: int, stop: int) -> np.ndarray:
     names = dataset.select_columns(["file_name"])[start:stop]["file_name"]
     if names and all(release.is_release_name(n) for n in names):
         rows = rows[np.argsort([release.release_index(n) for n in names], kind="stable")]
-    return rows[: paper_count(len(rows))]
+    return rows[: corruptions.kept_rows(len(rows))]
 
 
 def _paper_view(dataset, ranges: dict[int, tuple[int, int]], source: str, where: str):

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conversion import corrupted, release, streams, tables
+from conversion import corrupted, corruptions, release, tables
 
 NOTATIONS = ("clsloc", "standard", "rank")
 DTYPES = ("float32", "uint8")
@@ -103,7 +103,7 @@ def paper_tensors(
         if all(release.is_release_name(n) for n in names):
             order = np.argsort([release.release_index(n) for n in names], kind="stable")
         if paper_loader:
-            order = order[: streams.paper_count(len(order))]
+            order = order[: corruptions.kept_rows(len(order))]
         standard = np.asarray(part["label"], dtype=np.int64)[order]
         task_clsloc = _task_clsloc(standard if paper_loader else label_col[task_col == t])
         y = torch.from_numpy(_labels(standard, labels, task_clsloc).astype(np.int64))

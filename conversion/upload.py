@@ -19,7 +19,7 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, co
 from conversion import mirror_figures, publish
 
 REPO_TYPE = "dataset"
-CARD = "README.md"
+CARD = publish.CARD
 MANAGED_FOLDERS = ("data/", f"{mirror_figures.FIGURES_DIR}/", f"{publish.LISTING.split('/')[0]}/")
 """Folders the copy owns on the Hub: remote files in them that the copy lacks are deleted."""
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import itertools
-import os
 from dataclasses import dataclass
 from typing import Optional, Union
 
 import datasets
 # datasets 3.x checks this import before running the script; after "From:" is its install hint
 # (the PyPI package called "conversion" is another project).
-from conversion import build_report, configs, corrupted, corruptions, culprits, features, sources, tables  # From: -e <the folder holding genimage_cl.py>
+from conversion import build_report, configs, corrupted, corruptions, culprits, features, local_paths, sources, tables  # From: -e <the folder holding genimage_cl.py>
 
 logger = datasets.logging.get_logger(__name__)
 
@@ -152,6 +151,12 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
     # rows held before each Arrow write: bounds memory when full-size images are kept (~100 x 500 KB)
     DEFAULT_WRITER_BATCH_SIZE = 100
 
+    def __init__(self, *args, cache_dir=None, **kwargs):
+        """Refuses a ``cache_dir`` that is not a plain local path before datasets (fsspec) writes anywhere."""
+        if cache_dir is not None:
+            cache_dir = str(local_paths.local_path(cache_dir, "cache_dir"))
+        super().__init__(*args, cache_dir=cache_dir, **kwargs)
+
     def _create_builder_config(self, config_name=None, custom_features=None, **config_kwargs):
         """Resolves the config name (without case; a misspelling names the closest), normalises the
         keywords so that equal settings share one cache, opens the source and adds its listing's
@@ -169,7 +174,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         if "splits" in config_kwargs and not isinstance(config_kwargs["splits"], str):
             config_kwargs["splits"] = tuple(config_kwargs["splits"])
         if config_kwargs.get("data_dir"):
-            config_kwargs["data_dir"] = os.path.abspath(os.path.expanduser(config_kwargs["data_dir"]))
+            config_kwargs["data_dir"] = str(local_paths.local_path(config_kwargs["data_dir"], "data_dir"))
         defaults = {f.name: f.default for f in dataclasses.fields(GenImageCLConfig) if f.name in _KEYWORDS}
         config_kwargs = {k: v for k, v in config_kwargs.items()
                          if v is not None and not (k in defaults and _same(v, defaults[k]))}

@@ -11,8 +11,6 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from conversion import jobs
 from conversion.commands import options
 
@@ -21,7 +19,7 @@ HELP = "check and list the parts written by build jobs (complete shard sets, no 
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--out", type=Path, required=True, help="output folder of the build jobs")
+    parser.add_argument("--out", type=options.local_path, required=True, help="output folder of the build jobs")
     parser.add_argument("--generators", type=options.generator_keys,
                         help="comma-separated keys whose every job must be present")
 

@@ -14,8 +14,6 @@ Examples:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from conversion import decode, jobs, progress
 from conversion.commands import options
 
@@ -24,8 +22,8 @@ HELP = "build parts of the Parquet copy (one job per generator, task and split; 
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="the unzipped GenImage root")
-    parser.add_argument("--out", type=Path, help="output folder shared by all jobs")
+    parser.add_argument("--data-dir", type=options.local_path, help="the unzipped GenImage root")
+    parser.add_argument("--out", type=options.local_path, help="output folder shared by all jobs")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--config", metavar="CONFIG", type=options.config_name,
                        help="build every job of this config (e.g. sdv14-task3, sdv14)")

@@ -23,7 +23,7 @@ HELP = "build a config from a generated sample GenImage tree and print its count
 def add_arguments(parser) -> None:
     parser.add_argument("--config", default="sdv14", type=options.config_name, metavar="CONFIG",
                         help="config to build (default: sdv14; e.g. disjoint, adm-task2)")
-    parser.add_argument("--workdir", type=Path, default=Path("genimage-cl-demo"),
+    parser.add_argument("--workdir", type=options.local_path, default=Path("genimage-cl-demo"),
                         help="folder for the sample tree and the datasets cache (default: ./genimage-cl-demo)")
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes for the build")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

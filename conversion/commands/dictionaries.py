@@ -13,15 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from conversion import reference_tables, tables
+from conversion.commands import options
 
 NAME = "dictionaries"
 HELP = "maintainers: regenerate dictionaries/ from the reference files (byte for byte)"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--reference", type=Path, default=Path("../shared/reference"), help="folder of reference files")
-    parser.add_argument("--design", type=Path, default=Path("../shared/design.md"), help="design notes (generator table)")
-    parser.add_argument("--out", type=Path, default=tables.DICTIONARIES, help="output folder (default: dictionaries/)")
+    parser.add_argument("--reference", type=options.local_path, default=Path("../shared/reference"), help="folder of reference files")
+    parser.add_argument("--design", type=options.local_path, default=Path("../shared/design.md"), help="design notes (generator table)")
+    parser.add_argument("--out", type=options.local_path, default=tables.DICTIONARIES, help="output folder (default: dictionaries/)")
 
 
 def run(args) -> int:

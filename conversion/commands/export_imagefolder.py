@@ -29,7 +29,6 @@ import json
 import os
 import tempfile
 import time
-from pathlib import Path
 
 from conversion import configs, imagefolder, tables
 from conversion.commands import options
@@ -41,10 +40,10 @@ MARKER = ".genimage-cl-export.json"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--data-dir", type=Path, required=True, help="the unzipped GenImage root (or a build source)")
+    parser.add_argument("--data-dir", type=options.local_path, required=True, help="the unzipped GenImage root (or a build source)")
     parser.add_argument("--config", required=True, type=options.config_name, metavar="CONFIG",
                         help="config to export, e.g. sdv14, disjoint, adm-task2")
-    parser.add_argument("--out", type=Path, required=True, help="folder to write the ImageFolder tree into")
+    parser.add_argument("--out", type=options.local_path, required=True, help="folder to write the ImageFolder tree into")
     parser.add_argument("--task", type=int, default=None, help="export only this task (the task column, 0..5)")
     parser.add_argument("--split", choices=("train", "test", "both"), default="both", help="split(s) (default: both)")
     parser.add_argument("--source", choices=("both", *tables.SOURCES), default="both",
@@ -55,7 +54,7 @@ def add_arguments(parser) -> None:
                         help="64 (the release's pixels, default), another size, or 'original'")
     parser.add_argument("--files", choices=imagefolder.FILE_MODES, default="auto",
                         help="original size from a raw tree: hard-link, copy, or link where possible (default: auto)")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="datasets cache for the build")
+    parser.add_argument("--cache-dir", type=options.local_path, default=None, help="datasets cache for the build")
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes for the build")
     parser.add_argument("--merge", action="store_true", help="write into an --out that holds other files or exports")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

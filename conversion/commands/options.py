@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import argparse
 
-from conversion import configs, tables
+from conversion import configs, local_paths, tables
 from conversion.raw_tree import ORIGINAL
+
+
+def local_path(text: str):
+    """A plain local path, ``~`` expanded (:func:`conversion.local_paths.local_path`)."""
+    try:
+        return local_paths.local_path(text)
+    except local_paths.BadPath as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def positive_int(text: str) -> int:

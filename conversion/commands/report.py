@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from conversion.commands import options
+
 NAME = "report"
 HELP = "print the build report(s) found in a built config's folder, a publish folder or a cache tree"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("path", type=Path, metavar="DIR_OR_FILE",
+    parser.add_argument("path", type=options.local_path, metavar="DIR_OR_FILE",
                         help="built config folder, report file, publish folder, or cache folder")
 
 

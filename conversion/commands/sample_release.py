@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conversion import sample_release, tables
+from conversion.commands import options
 
 SAMPLE_IMAGES_PER_CLASS = 6
 NAME = "sample-release"
@@ -22,7 +23,7 @@ HELP = "write a sample GenImage tree and an original-style tensor release of it"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--workdir", type=Path, default=Path("genimage-cl-demo"),
+    parser.add_argument("--workdir", type=options.local_path, default=Path("genimage-cl-demo"),
                         help="folder for GenImage/ and release/ (default: ./genimage-cl-demo)")
     parser.add_argument("--no-corruptions", action="store_true",
                         help="leave out the corrupted test copies X_<corruption>.pt of the GenImage-Disjoint parts "

@@ -11,14 +11,14 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
+from conversion.commands import options
 
 NAME = "verify-copy"
 HELP = "check a Parquet copy's page checksums and row counts against its card"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("path", type=Path, metavar="FOLDER", help="the copy: the folder publish --out wrote")
+    parser.add_argument("path", type=options.local_path, metavar="FOLDER", help="the copy: the folder publish --out wrote")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -10,7 +10,6 @@ Example:
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from conversion import tables
 from conversion.commands import options
@@ -20,7 +19,7 @@ HELP = "check GenImage zip parts against the official md5 list"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("path", type=Path, metavar="DIR", help="folder holding the downloaded zip parts")
+    parser.add_argument("path", type=options.local_path, metavar="DIR", help="folder holding the downloaded zip parts")
     parser.add_argument("--generators", nargs="+", choices=sorted(tables.generators()), metavar="KEY",
                         help="generators that must be complete (default: every generator with a part in DIR)")
     parser.add_argument("--jobs", type=options.positive_int, default=min(8, os.cpu_count() or 1),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -47,6 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OUTPUT_ARGUMENTS = ("out", "workdir", "cache_dir", "path")
+"""Attributes of a command's arguments that name where it writes (or reads), first found first."""
+
+
+def _is_unnamed_os_error(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno is not None and not err.filename
+
+
+def _without_path(err: OSError, args) -> str:
+    """An OS error that names no file (a full disk inside pyarrow or datasets): say which folder the
+    command was working in, and what to do about a full disk."""
+    folder = next((getattr(args, name) for name in OUTPUT_ARGUMENTS if getattr(args, name, None)), None)
+    where = f" while {args.command} was working in {folder}" if folder else ""
+    hint = ": free space there or choose another folder" if err.errno == errno.ENOSPC else ""
+    return f"{err.strerror or err} ([Errno {err.errno}]){where}{hint}"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
@@ -60,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         from conversion.culprits import cause_of  # datasets' generic generation error -> the error naming the file
 
-        message = str(cause_of(err) or err).strip() or type(err).__name__
+        err = cause_of(err) or err
+        message = (_without_path(err, args) if _is_unnamed_os_error(err) else str(err)).strip() or type(err).__name__
         print(f"error: {'; '.join(line.strip() for line in message.splitlines() if line.strip())}", file=sys.stderr)
         sys.exit(1)
     sys.exit(code or 0)

@@ -38,13 +38,17 @@ def local_path(value: str | os.PathLike, what: str = "path") -> Path:
 
 
 def _inside(inner: Path, outer: Path) -> bool:
-    inner, outer = Path(os.path.realpath(inner)), Path(os.path.realpath(outer))
-    return inner == outer or outer in inner.parents
+    """Whether ``inner`` is ``outer`` or lies below it, as written or with links resolved."""
+    for resolve in (os.path.abspath, os.path.realpath):
+        a, b = Path(resolve(inner)), Path(resolve(outer))
+        if a == b or b in a.parents:
+            return True
+    return False
 
 
 def refuse_nested(source: Path, source_what: str, out: Path, out_what: str) -> None:
     """:class:`BadPath` naming both if ``source`` lies inside ``out`` or ``out`` inside ``source``
-    (links resolved): a run that cleans ``out`` must never reach the source."""
+    (as written or with links resolved): a run that cleans ``out`` must never reach the source."""
     if _inside(source, out):
         raise BadPath(f"{source_what} {source} lies inside {out_what} {out}: give an {out_what} outside the source")
     if _inside(out, source):

@@ -78,7 +78,7 @@ def render_generator(out: Path, generator: str, parts: list, figures_dir: Path, 
 
 
 def render(out: str | os.PathLike, parts: list, pairs: int = 8) -> dict[str, dict]:
-    """Every figure of the folder ``out`` into ``out/figures``; figures of parts no longer there are removed.
+    """Every figure of the folder ``out`` into ``out/figures`` (the caller removes those of parts no longer there).
 
     Returns ``{generator: {"samples": path or None, "balance": {task: path}}}``, generators and
     tasks sorted.
@@ -88,12 +88,7 @@ def render(out: str | os.PathLike, parts: list, pairs: int = 8) -> dict[str, dic
     by_generator: dict[str, list] = {}
     for part in sorted(parts, key=lambda p: (p.generator, p.task)):
         by_generator.setdefault(part.generator, []).append(part)
-    drawn = {g: render_generator(out, g, ps, figures_dir, pairs) for g, ps in by_generator.items()}
-    keep = {p for d in drawn.values() for p in [d["samples"], *d["balance"].values()] if p is not None}
-    for stale in figures_dir.glob("*.png"):
-        if stale not in keep:
-            stale.unlink()
-    return drawn
+    return {g: render_generator(out, g, ps, figures_dir, pairs) for g, ps in by_generator.items()}
 
 
 CORRUPTED_FIGURE = "corruptions.png"
@@ -101,14 +96,13 @@ CORRUPTED_FIGURE = "corruptions.png"
 
 def render_corrupted(out: str | os.PathLike, parts: list) -> Path | None:
     """One image per corruption beside its clean original, from the first part (in disjoint task order)
-    holding the most corrupted copies; None (and no file) when no part has one."""
+    holding the most corrupted copies; None (and nothing drawn) when no part has one."""
     out = Path(out)
     path = out / FIGURES_DIR / CORRUPTED_FIGURE
     order = {g: k for k, g in enumerate(tables.task_order())}
     held = sorted((p for p in parts if p.corrupted), key=lambda p: (-len(p.corrupted), order.get(p.generator, 99), p.task))
     chosen = next((p for p in held if all(c["num_examples"] for c in p.corrupted.values())), None)
     if chosen is None:
-        path.unlink(missing_ok=True)
         return None
     images = {}
     for corruption in corruptions.CORRUPTIONS:

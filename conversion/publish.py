@@ -19,6 +19,10 @@ the lock of its part. README.md is removed before any part is rebuilt and writte
 after every part it declares has been checked against its shards (files, sizes, row counts), so a
 killed re-publish leaves no card that disagrees with the shards. Files under ``data/`` that no
 finished part lists (a part's old shards, parts no longer in the source) are removed.
+
+A run deletes or replaces only files that a run of ours recorded writing (:mod:`conversion.owned_files`):
+a file it did not write in README.md, ``data/``, ``figures/`` or ``reports/`` stops it before any work,
+and a source inside FOLDER (or FOLDER inside the source) is refused.
 """
 
 from __future__ import annotations
@@ -39,8 +43,9 @@ from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
-from conversion import (build_report, card, card_differences, configs, corrupted, corruptions, features, folder_lock,
-                        layout, mirror_figures, parquet_pages, progress, sources, tables)
+from conversion import (build_report, card, card_differences, card_figures, configs, corrupted, corruptions, features,
+                        folder_lock, layout, local_paths, mirror_figures, owned_files, parquet_pages, progress, sources,
+                        tables)
 
 STATE_DIR = folder_lock.STATE_DIR
 CARD = "README.md"
@@ -194,6 +199,40 @@ def _read_manifest(out: Path, generator: str, task: int) -> Part | None:
         return None
 
 
+def records(out: Path) -> owned_files.Records:
+    """What runs of ours wrote into ``out``. A folder published before files were recorded gets its
+    records from what it shows was ours: the finished parts' manifests, the card, listing and figures."""
+    found = owned_files.Records(out, STATE_DIR)
+    manifests = sorted((out / STATE_DIR / "parts").glob("*.json"))
+    if not found.exists() and manifests:
+        for path in manifests:
+            part = _read_manifest(out, *_part_key(path.stem))
+            if part is not None:
+                found.claim(part.name, [f["path"] for f in part.all_files()])
+        figures = [p.relative_to(out).as_posix() for p in (out / mirror_figures.FIGURES_DIR).glob("*.png")]
+        found.claim(owned_files.CARD_GROUP, [CARD, LISTING, *figures])
+    return found
+
+
+def _part_key(name: str) -> tuple[str, int]:
+    generator, task = name.rsplit("-task", 1)
+    return generator, int(task)
+
+
+def check_paths(data_dir, out) -> tuple[Path, Path]:
+    """``data_dir`` and ``out`` as plain local paths, refused if one lies inside the other or if
+    ``data_dir`` is no build source: checked before anything is written."""
+    data_dir = local_paths.local_path(data_dir, "--data-dir")
+    out = local_paths.local_path(out, "--out")
+    local_paths.refuse_nested(data_dir, "--data-dir", out, "--out")
+    sources.detect(data_dir)
+    return data_dir, out
+
+
+MANAGED = (CARD, "data", mirror_figures.FIGURES_DIR, LISTING.split("/")[0])
+"""The places of ``out`` a publish writes (and may delete in): everything there must be recorded as ours."""
+
+
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -229,7 +268,8 @@ def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: 
     cache = state / "cache" / name
     staging = state / "staging" / name
     target = out / corrupted_dir(part.generator, part.task, corruption)
-    shutil.rmtree(target, ignore_errors=True)
+    owned = records(out)
+    owned.delete_under(part.name, corrupted_dir(part.generator, part.task, corruption))
     builder = GenImageCL(config_name=name, data_dir=str(data_dir), cache_dir=str(cache))
     builder.download_and_prepare(num_proc=num_proc)
     entry = {"num_examples": builder.info.splits[corrupted.SPLIT].num_examples, "num_bytes": 0, "files": []}
@@ -241,6 +281,8 @@ def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: 
         entry["num_bytes"] = ds._estimate_nbytes()
         entry["files"] = [{"path": f"{target.relative_to(out).as_posix()}/{f['name']}", "size": f["size"]} for f in files]
         del ds
+        owned.claim(part.name, [f["path"] for f in entry["files"]])
+        target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging, target)
     shutil.rmtree(cache, ignore_errors=True)
     return entry
@@ -274,7 +316,9 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
         }
     del built
     target = out / part_dir(generator, task)
-    shutil.rmtree(target, ignore_errors=True)
+    owned = records(out)
+    owned.delete_under(part.name, part_dir(generator, task))
+    owned.claim(part.name, [f["path"] for s in part.splits.values() for f in s["files"]])
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, target)
     _write_atomic(_report_path(out, generator, task), report.read_text())
@@ -288,7 +332,7 @@ def update_corrupted(data_dir, out: Path, part: Part, corruption_names: tuple, n
     for corruption in corruptions.CORRUPTIONS:
         if corruption not in corruption_names:
             part.corrupted.pop(corruption, None)
-            shutil.rmtree(out / corrupted_dir(part.generator, part.task, corruption), ignore_errors=True)
+            records(out).delete_under(part.name, corrupted_dir(part.generator, part.task, corruption))
         elif corruption not in part.corrupted:
             part.corrupted[corruption] = build_corrupted(data_dir, out, part, corruption, num_proc)
     part.corrupted = {c: part.corrupted[c] for c in corruptions.CORRUPTIONS if c in part.corrupted}
@@ -428,7 +472,7 @@ def corrupted_wanted(source, parts: list[tuple[str, int]], requested=()) -> tupl
 
 def withdraw_card(out: Path) -> None:
     """Remove README.md before shards change: no card may declare shards that are being replaced."""
-    (out / CARD).unlink(missing_ok=True)
+    records(out).delete(owned_files.CARD_GROUP, [CARD])
 
 
 def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
@@ -478,15 +522,15 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
     return parts, problems
 
 
-def remove_stale_files(out: Path, parts: list[Part]) -> list[Path]:
-    """Delete files under ``data/`` that no part lists (old shards, parts gone from the source)."""
-    keep = {out / f["path"] for p in parts for f in p.all_files()}
-    stale = [p for p in (out / "data").rglob("*") if p.is_file() and p not in keep]
-    for path in stale:
-        path.unlink()
-    for folder in sorted((p for p in (out / "data").rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        if not any(folder.iterdir()):
-            folder.rmdir()
+def remove_stale_files(out: Path, parts: list[Part]) -> list[str]:
+    """Delete the shards that runs of ours wrote and no finished part lists any more (old shards, parts
+    gone from the source); nothing else."""
+    keep = {f["path"] for p in parts for f in p.all_files()}
+    owned = records(out)
+    stale = []
+    for group, paths in owned.groups().items():
+        if group != owned_files.CARD_GROUP:
+            stale += owned.delete(group, paths - keep)
     return stale
 
 
@@ -495,6 +539,7 @@ def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: i
                      corruption_names=(), wait_lock: bool = False) -> list[Part]:
     """One job of a cluster array: build the parts named (``sdv14-task3``) or the ``job_index``-th
     part present, and nothing else (no card, no upload). A final plain publish run finds them done."""
+    data_dir, out = check_paths(data_dir, out)
     present = sources.present_parts(data_dir)
     by_name = {configs.task_config_name(g, t): (g, t) for g, t in present}
     if job_index is not None:
@@ -506,7 +551,9 @@ def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: i
         if unknown:
             raise ValueError(f"part(s) {', '.join(unknown)} not in {data_dir}; it holds {', '.join(by_name)}")
         wanted = [by_name[n] for n in names]
-    return ensure_parts(data_dir, Path(out), wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
+    records(out).refuse_foreign([folder for g, t in wanted for folder in (
+        part_dir(g, t), *(corrupted_dir(g, t, c) for c in corruptions.CORRUPTIONS))])
+    return ensure_parts(data_dir, out, wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
                         corruption_names, wait_lock)[0]
 
 
@@ -517,8 +564,9 @@ def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | N
 
     Holds ``out``'s lock throughout: a second writer fails at once naming the holder, or waits (``wait_lock``).
     """
-    out = Path(out)
+    data_dir, out = check_paths(data_dir, out)
     with folder_lock.exclusive(out, wait=wait_lock, log=log):
+        records(out).refuse_foreign(MANAGED)
         return _build_mirror(data_dir, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
                              yaml_aliases, log, corruption_names, wait_lock)
 
@@ -532,20 +580,33 @@ def _build_mirror(data_dir, out: Path, max_shard_size: int, num_proc, repo_id, y
     declared, skipped = declared_configs(parts)
     kind = sources.detect(data_dir)
     corrupted_configs = declared_corrupted(declared)
+    owned = records(out)
+    owned.claim(owned_files.CARD_GROUP, [CARD, LISTING, *figure_files(parts)])
     mirror = Mirror(out, parts, declared, skipped, kind, mirror_figures.render(out, parts), corrupted_configs,
                     problems, mirror_figures.render_corrupted(out, parts))
+    drawn = {path.relative_to(out).as_posix() for path in mirror.figure_paths()}
+    owned.delete(owned_files.CARD_GROUP, [p for p in owned.group(owned_files.CARD_GROUP)
+                                          if p.startswith(f"{mirror_figures.FIGURES_DIR}/") and p not in drawn])
     differences = None
     if kind == sources.RAW_TREE:
         reports = mirror.reports()
         card_differences.write_listing(reports, out / LISTING)
         differences = card_differences.render(reports, LISTING)
     else:
-        (out / LISTING).unlink(missing_ok=True)
+        owned.delete(owned_files.CARD_GROUP, [LISTING])
     for part in {id(p): p for ps in declared.values() for p in ps}.values():
         part.check_shards(out)
     _write_atomic(out / CARD, card.render(card_data(declared, yaml_aliases, corrupted_configs), mirror,
                                           repo_id or card.DEFAULT_REPO_ID, differences))
     return mirror
+
+
+def figure_files(parts: list[Part]) -> list[str]:
+    """Every figure the card may show for ``parts`` (relative paths): recorded before they are drawn."""
+    figures = Path(mirror_figures.FIGURES_DIR)
+    paths = [card_figures.sample_path(figures, g) for g in {p.generator for p in parts}]
+    paths += [card_figures.balance_path(figures, p.generator, p.task) for p in parts]
+    return [p.as_posix() for p in [*paths, figures / mirror_figures.CORRUPTED_FIGURE]]
 
 
 def summary(mirror: Mirror) -> str:

@@ -44,19 +44,72 @@ def shard_rows(path: Path) -> int:
         return rows
 
 
+class BadCard(ValueError):
+    """A card whose YAML header does not have the shape of a dataset card's ``configs``/``dataset_info``."""
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
+def _kind(value) -> str:
+    return "nothing" if value is None else _a(type(value).__name__)
+
+
+def _expect(value, kind, where: str, card_path: Path):
+    if not isinstance(value, kind):
+        want = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise BadCard(f"{card_path}: {where}: expected {_a(want)}, found {_kind(value)}")
+    return value
+
+
+def _patterns(files, where: str, card_path: Path) -> dict[str, list[str]]:
+    """``data_files`` of one config as {split: [patterns]}; a bare pattern or list of them is the train split."""
+    if isinstance(files, str):
+        return {"train": [files]}
+    by_split: dict[str, list[str]] = {}
+    for index, entry in enumerate(_expect(files, list, where, card_path)):
+        if isinstance(entry, str):
+            by_split.setdefault("train", []).append(entry)
+            continue
+        entry = _expect(entry, dict, f"{where}[{index}]", card_path)
+        split = _expect(entry.get("split", "train"), str, f"{where}[{index}].split", card_path)
+        path = _expect(entry.get("path"), (str, list), f"{where}[{index}].path", card_path)
+        paths = [path] if isinstance(path, str) else path
+        for number, pattern in enumerate(paths):
+            _expect(pattern, str, f"{where}[{index}].path[{number}]", card_path)
+        by_split.setdefault(split, []).extend(paths)
+    return by_split
+
+
 def _card_configs(card_path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
-    """(config -> {split: [patterns]}, config -> {split: num_examples}) from the card's YAML."""
-    data = DatasetCard.load(card_path).data.to_dict()
+    """(config -> {split: [patterns]}, config -> {split: num_examples}) from the card's YAML;
+    :class:`BadCard` naming the card and the key for anything not shaped as a dataset card."""
+    try:
+        data = DatasetCard.load(card_path).data.to_dict()
+    except Exception as err:  # YAML syntax, a header that is not a mapping: the card is unreadable
+        raise BadCard(f"{card_path}: unreadable YAML header ({type(err).__name__}: {err})") from None
     patterns = {}
-    for config in data.get("configs") or []:
-        files = config.get("data_files") or []
-        patterns[config["config_name"]] = {
-            f["split"]: [f["path"]] if isinstance(f["path"], str) else list(f["path"]) for f in files
-        }
+    for index, config in enumerate(_expect(data.get("configs") or [], list, "configs", card_path)):
+        config = _expect(config, dict, f"configs[{index}]", card_path)
+        name = _expect(config.get("config_name"), str, f"configs[{index}].config_name", card_path)
+        patterns[name] = _patterns(config.get("data_files") or [], f"configs[{index}] ({name}).data_files", card_path)
     infos = data.get("dataset_info") or []
-    infos = [infos] if isinstance(infos, dict) else infos
-    examples = {info.get("config_name", "default"): {s["name"]: s["num_examples"] for s in info.get("splits", [])}
-                for info in infos}
+    infos = [infos] if isinstance(infos, dict) else _expect(infos, list, "dataset_info", card_path)
+    examples = {}
+    for index, info in enumerate(infos):
+        info = _expect(info, dict, f"dataset_info[{index}]", card_path)
+        name = _expect(info.get("config_name", "default"), str, f"dataset_info[{index}].config_name", card_path)
+        counts = {}
+        for number, split in enumerate(_expect(info.get("splits") or [], list, f"dataset_info[{index}] ({name}).splits",
+                                               card_path)):
+            where = f"dataset_info[{index}] ({name}).splits[{number}]"
+            split = _expect(split, dict, where, card_path)
+            rows = split.get("num_examples")
+            if isinstance(rows, bool) or not isinstance(rows, int):
+                raise BadCard(f"{card_path}: {where}.num_examples: expected an int, found {_kind(rows)}")
+            counts[_expect(split.get("name"), str, f"{where}.name", card_path)] = rows
+        examples[name] = counts
     return patterns, examples
 
 
@@ -78,7 +131,11 @@ def verify(folder: str | os.PathLike, progress: bool = True) -> CopyCheck:
     if not card.is_file():
         result.notes.append(f"no {CARD} in {folder}: page checksums checked, row counts not compared with a card")
         return result
-    patterns, examples = _card_configs(card)
+    try:
+        patterns, examples = _card_configs(card)
+    except BadCard as err:
+        result.problems.append(str(err))
+        return result
     names = [path.relative_to(folder).as_posix() for path in shards]
     for config, splits in patterns.items():
         for split, globs in splits.items():

@@ -697,6 +697,7 @@ def test_local_folder_keeps_no_stale_shards(small_release, mirror, tmp_path):
     shutil.copytree(mirror.out, out)
     (out / "data" / "wukong" / "task0").mkdir(parents=True)
     (out / "data" / "wukong" / "task0" / "train-00000-of-00001.parquet").write_bytes(b"old part")
+    publish.records(out).claim("wukong-task0", ["data/wukong/task0/train-00000-of-00001.parquet"])  # a run wrote it
     rebuilt = publish.build_mirror(small_release, out, max_shard_size="10KB", log=lambda line: None)
     on_disk = sorted(p.relative_to(out).as_posix() for p in (out / "data").rglob("*") if p.is_file())
     assert on_disk == sorted(f["path"] for p in rebuilt.parts for f in p.all_files())

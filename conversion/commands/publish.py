@@ -72,6 +72,7 @@ def run(args) -> int:
     from conversion import folder_lock, progress, publish, upload
 
     progress.configure(not args.no_progress)
+    publish.check_paths(args.data_dir, args.out)  # before anything is written, the lock included
     if args.part or args.job_index is not None:
         if args.repo_id:
             raise ValueError("--part/--job-index build parts only; upload with a final run without them")

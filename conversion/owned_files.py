@@ -1,0 +1,136 @@
+"""The files of an output folder that a run of ours wrote: the only files a run may delete or replace.
+
+Before a run writes a file into the folder it records the file's path (relative to the folder) in a
+record of its own group (one per part, so parallel jobs holding different part locks never write the
+same record; ``card`` for README.md, the figures and the listing). A killed run therefore leaves no
+file of ours unrecorded. Deleting goes through :meth:`Records.delete`, which unlinks recorded files
+only; :meth:`Records.foreign` lists files in the places a run writes that no record holds, so that a
+run refuses, before any work, to replace anything it did not write (a source tree or a clone of a Hub
+repository placed inside the folder, a user's own README.md).
+
+Records are small JSON files under ``<folder>/<state>/owned/``, written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+RECORDS_DIR = "owned"
+CARD_GROUP = "card"
+
+
+class ForeignFiles(RuntimeError):
+    """Files in the output folder that no run of ours recorded writing: they are never deleted or replaced."""
+
+
+class Records:
+    """Write-ahead records of what runs wrote into ``folder`` (kept under ``folder/state_dir``)."""
+
+    def __init__(self, folder: str | os.PathLike, state_dir: str):
+        self.folder = Path(folder)
+        self.dir = self.folder / state_dir / RECORDS_DIR
+
+    def _path(self, group: str) -> Path:
+        return self.dir / f"{group}.json"
+
+    def exists(self) -> bool:
+        return self.dir.is_dir()
+
+    def group(self, group: str) -> set[str]:
+        try:
+            return set(json.loads(self._path(group).read_text()))
+        except FileNotFoundError:
+            return set()
+        except (ValueError, TypeError) as err:
+            raise RuntimeError(f"{self._path(group)}: damaged record of written files ({err}); "
+                               "it lists what publish may delete: restore it or start a new --out") from None
+
+    def groups(self) -> dict[str, set[str]]:
+        if not self.dir.is_dir():
+            return {}
+        return {path.stem: self.group(path.stem) for path in sorted(self.dir.glob("*.json"))}
+
+    def owned(self) -> set[str]:
+        return set().union(*self.groups().values())
+
+    def _write(self, group: str, paths: set[str]) -> None:
+        path = self._path(group)
+        if not paths:
+            path.unlink(missing_ok=True)
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(sorted(paths), indent=0))
+        os.replace(tmp, path)
+
+    def claim(self, group: str, paths) -> None:
+        """Record ``paths`` (relative, POSIX) as written by ``group`` before they are written."""
+        paths = {_relative(p) for p in paths}
+        held = self.group(group)
+        if not paths <= held:
+            self._write(group, held | paths)
+
+    def delete(self, group: str, paths) -> list[str]:
+        """Unlink those of ``paths`` that ``group`` recorded (others are left alone) and drop them from
+        its record; folders emptied by it are removed. Returns the paths deleted."""
+        held = self.group(group)
+        gone = sorted(held & {_relative(p) for p in paths})
+        for rel in gone:
+            target = self.folder / rel
+            if target.is_symlink() or target.is_file():
+                target.unlink()
+            _remove_empty_parents(target.parent, self.folder)
+        if gone:
+            self._write(group, held - set(gone))
+        return gone
+
+    def delete_under(self, group: str, folder: str) -> list[str]:
+        """Delete every file ``group`` recorded under ``folder`` (relative); :class:`ForeignFiles` first,
+        deleting nothing, if the folder holds a file that no record lists."""
+        prefix = _relative(folder).rstrip("/") + "/"
+        self.refuse_foreign([folder])
+        return self.delete(group, [p for p in self.group(group) if p.startswith(prefix)])
+
+    def foreign(self, places) -> list[str]:
+        """Files (and links, FIFOs, ...) at or under the relative ``places`` that no record lists."""
+        owned = self.owned()
+        found = []
+        for place in places:
+            path = self.folder / place
+            if path.is_dir() and not path.is_symlink():
+                for root, dirs, files in os.walk(path):
+                    entries = files + [d for d in dirs if os.path.islink(os.path.join(root, d))]
+                    for name in entries:
+                        rel = Path(root, name).relative_to(self.folder).as_posix()
+                        if rel not in owned:
+                            found.append(rel)
+            elif os.path.lexists(path) and _relative(place) not in owned:
+                found.append(_relative(place))
+        return sorted(found)
+
+    def refuse_foreign(self, places) -> None:
+        found = self.foreign(places)
+        if found:
+            more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+            raise ForeignFiles(
+                f"{self.folder}: {', '.join(found[:3])}{more} not written by genimage-cl; a run deletes and replaces "
+                f"only files it wrote: move them out of {self.folder} or choose another output folder")
+
+
+def _relative(path) -> str:
+    text = Path(path).as_posix()
+    if Path(text).is_absolute() or ".." in Path(text).parts:
+        raise ValueError(f"{path}: not a path inside the output folder")
+    return text
+
+
+def _remove_empty_parents(folder: Path, top: Path) -> None:
+    """Remove ``folder`` and its parents up to (not including) ``top`` while they are empty."""
+    while folder != top and top in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent

@@ -25,6 +25,10 @@ class ForeignFiles(RuntimeError):
     """Files in the output folder that no run of ours recorded writing: they are never deleted or replaced."""
 
 
+class DamagedRecord(RuntimeError):
+    """A record that is not a JSON list of relative paths inside the folder: nothing is deleted by it."""
+
+
 class Records:
     """Write-ahead records of what runs wrote into ``folder`` (kept under ``folder/state_dir``)."""
 
@@ -39,13 +43,18 @@ class Records:
         return self.dir.is_dir()
 
     def group(self, group: str) -> set[str]:
+        path = self._path(group)
         try:
-            return set(json.loads(self._path(group).read_text()))
+            entries = json.loads(path.read_text())
         except FileNotFoundError:
             return set()
-        except (ValueError, TypeError) as err:
-            raise RuntimeError(f"{self._path(group)}: damaged record of written files ({err}); "
-                               "it lists what publish may delete: restore it or start a new --out") from None
+        except (OSError, ValueError) as err:
+            raise DamagedRecord(f"{path}: unreadable record of written files ({err}); it lists what a run may "
+                                "delete: restore it or start a new output folder") from None
+        if not isinstance(entries, list) or not all(isinstance(e, str) and _is_inside(e) for e in entries):
+            raise DamagedRecord(f"{path}: not a list of paths inside {self.folder}; it lists what a run may delete: "
+                                "restore it or start a new output folder")
+        return set(entries)
 
     def groups(self) -> dict[str, set[str]]:
         if not self.dir.is_dir():
@@ -77,8 +86,12 @@ class Records:
         its record; folders emptied by it are removed. Returns the paths deleted."""
         held = self.group(group)
         gone = sorted(held & {_relative(p) for p in paths})
+        top = Path(os.path.realpath(self.folder))
         for rel in gone:
             target = self.folder / rel
+            parent = Path(os.path.realpath(target.parent))
+            if parent != top and top not in parent.parents:
+                raise DamagedRecord(f"{target}: its folder leads out of {self.folder} (a link): not deleted")
             if target.is_symlink() or target.is_file():
                 target.unlink()
             _remove_empty_parents(target.parent, self.folder)
@@ -93,35 +106,46 @@ class Records:
         self.refuse_foreign([folder])
         return self.delete(group, [p for p in self.group(group) if p.startswith(prefix)])
 
-    def foreign(self, places) -> list[str]:
-        """Files (and links, FIFOs, ...) at or under the relative ``places`` that no record lists."""
+    def foreign(self, places, limit: int = 4) -> list[str]:
+        """Up to ``limit`` files (links, FIFOs, ...) at or under the relative ``places`` that no record
+        lists; folder links are reported, never followed."""
         owned = self.owned()
         found = []
         for place in places:
             path = self.folder / place
             if path.is_dir() and not path.is_symlink():
                 for root, dirs, files in os.walk(path):
-                    entries = files + [d for d in dirs if os.path.islink(os.path.join(root, d))]
+                    entries = sorted(files + [d for d in dirs if os.path.islink(os.path.join(root, d))])
+                    dirs.sort()
                     for name in entries:
                         rel = Path(root, name).relative_to(self.folder).as_posix()
                         if rel not in owned:
                             found.append(rel)
+                            if len(found) >= limit:
+                                return found
             elif os.path.lexists(path) and _relative(place) not in owned:
                 found.append(_relative(place))
-        return sorted(found)
+                if len(found) >= limit:
+                    return found
+        return found
 
     def refuse_foreign(self, places) -> None:
         found = self.foreign(places)
         if found:
-            more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+            more = " (and more)" if len(found) > 3 else ""
             raise ForeignFiles(
                 f"{self.folder}: {', '.join(found[:3])}{more} not written by genimage-cl; a run deletes and replaces "
                 f"only files it wrote: move them out of {self.folder} or choose another output folder")
 
 
+def _is_inside(text: str) -> bool:
+    parts = Path(text).parts
+    return bool(parts) and not Path(text).is_absolute() and ".." not in parts
+
+
 def _relative(path) -> str:
     text = Path(path).as_posix()
-    if Path(text).is_absolute() or ".." in Path(text).parts:
+    if not _is_inside(text):
         raise ValueError(f"{path}: not a path inside the output folder")
     return text
 

@@ -229,3 +229,29 @@ def test_a_malformed_card_is_one_problem_naming_the_card_and_key(small_release_c
     result = _cli("verify-copy", str(out), "--no-progress", cwd=tmp_path)
     assert result.returncode == 1
     assert f"  problem: {out / 'README.md'}: {key}" in result.stdout.splitlines()
+
+
+def test_a_hostile_record_deletes_nothing(tmp_path):
+    out = tmp_path / "copy"
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "thesis.tex").write_text("x")
+    records = owned_files.Records(out, publish.STATE_DIR)
+    records.dir.mkdir(parents=True)
+    (records.dir / "sdv14-task0.json").write_text('["../victim/thesis.tex"]')
+    with pytest.raises(owned_files.DamagedRecord, match="sdv14-task0.json: not a list of paths inside"):
+        publish.remove_stale_files(out, [])
+    (records.dir / "sdv14-task0.json").write_text('["data/thesis.tex"]')
+    (out / "data").symlink_to(victim)
+    with pytest.raises(owned_files.DamagedRecord, match="leads out of"):
+        publish.remove_stale_files(out, [])
+    assert (victim / "thesis.tex").read_text() == "x"
+
+
+def test_a_data_folder_linked_elsewhere_is_foreign_and_not_walked(small_release_copy, tmp_path):
+    out = tmp_path / "copy"
+    out.mkdir()
+    (out / "data").symlink_to("/")
+    with pytest.raises(owned_files.ForeignFiles, match=r"copy: data not written by genimage-cl"):
+        publish.build_mirror(small_release_copy, out, log=lambda line: None)
+    assert (out / "data").is_symlink()

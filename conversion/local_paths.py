@@ -46,9 +46,18 @@ def _inside(inner: Path, outer: Path) -> bool:
     return False
 
 
+def output_folder(path: Path, what: str) -> Path:
+    """``path`` unless it exists as something other than a folder (:class:`BadPath` naming it)."""
+    if os.path.lexists(path) and not path.is_dir():
+        raise BadPath(f"{what} {path} exists and is not a folder")
+    return path
+
+
 def refuse_nested(source: Path, source_what: str, out: Path, out_what: str) -> None:
     """:class:`BadPath` naming both if ``source`` lies inside ``out`` or ``out`` inside ``source``
     (as written or with links resolved): a run that cleans ``out`` must never reach the source."""
+    if os.path.realpath(source) == os.path.realpath(out):
+        raise BadPath(f"{source_what} and {out_what} are the same folder ({source}): give an {out_what} outside the source")
     if _inside(source, out):
         raise BadPath(f"{source_what} {source} lies inside {out_what} {out}: give an {out_what} outside the source")
     if _inside(out, source):

@@ -223,7 +223,7 @@ def check_paths(data_dir, out) -> tuple[Path, Path]:
     """``data_dir`` and ``out`` as plain local paths, refused if one lies inside the other or if
     ``data_dir`` is no build source: checked before anything is written."""
     data_dir = local_paths.local_path(data_dir, "--data-dir")
-    out = local_paths.local_path(out, "--out")
+    out = local_paths.output_folder(local_paths.local_path(out, "--out"), "--out")
     local_paths.refuse_nested(data_dir, "--data-dir", out, "--out")
     sources.detect(data_dir)
     return data_dir, out

@@ -255,3 +255,16 @@ def test_a_data_folder_linked_elsewhere_is_foreign_and_not_walked(small_release_
     with pytest.raises(owned_files.ForeignFiles, match=r"copy: data not written by genimage-cl"):
         publish.build_mirror(small_release_copy, out, log=lambda line: None)
     assert (out / "data").is_symlink()
+
+
+@pytest.mark.parametrize("out, message", [
+    ("{src}", "--data-dir and --out are the same folder ({src})"),
+    ("{tmp}/afile", "--out {tmp}/afile exists and is not a folder"),
+])
+def test_an_out_that_cannot_be_a_copy_is_refused(one_generator, tmp_path, out, message):
+    (tmp_path / "afile").write_text("mine")
+    values = {"src": one_generator, "tmp": tmp_path}
+    line = _one_line_error(_cli("publish", "--data-dir", str(one_generator), "--out", out.format(**values), cwd=tmp_path))
+    assert line == f"error: {message.format(**values)}: give an --out outside the source" or \
+        line == f"error: {message.format(**values)}"
+    assert (tmp_path / "afile").read_text() == "mine" and not (one_generator / publish.STATE_DIR).exists()

@@ -203,9 +203,11 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size: int, write=None) -> list[dict]:
     """Parquet shards of ``ds`` as push_to_hub writes them: same count, contiguous, same row groups
-    (``write(shard, path, batch_size)`` writes one; default ``to_parquet``)."""
+    (``write(shard, path, batch_size)`` writes one; default ``to_parquet``). Unlike push_to_hub, never
+    more shards than rows (a row larger than ``max_shard_size`` is a shard of its own); an empty split
+    is one empty shard, as push_to_hub writes it."""
     nbytes = ds._estimate_nbytes()  # the estimate push_to_hub shards by
-    num_shards = int(nbytes / max_shard_size) + 1
+    num_shards = max(1, min(len(ds), int(nbytes / max_shard_size) + 1))
     batch_size = get_writer_batch_size_from_features(ds.features) or get_writer_batch_size_from_data_size(len(ds), nbytes)
     files = []
     for index in range(num_shards):

@@ -735,3 +735,31 @@ def test_dry_run_listing_of_a_missing_repository(hub, monkeypatch):
     hub.create_repo(REPO_ID)
     listed = upload.list_remote_read_only(REPO_ID)
     assert listed.files == [".gitattributes"] and listed.revision == hub.repo_info(REPO_ID).sha
+
+
+@pytest.mark.parametrize("write", [None, publish.write_float_parquet], ids=["to_parquet", "float_parquet"])
+def test_a_row_larger_than_the_shard_size_is_a_shard_of_its_own(tmp_path, write):
+    """--max-shard-size below one row (a corrupted copy's float rows are about 49 KB): one row per shard, no more."""
+    import pyarrow.parquet as pq
+
+    from conversion import corrupted
+
+    features = datasets.Features({corrupted.COLUMN: datasets.Array3D((3, 8, 8), "float32"),
+                                  "file_name": datasets.Value("string")})
+    rows = {corrupted.COLUMN: [[[[float(i)] * 8] * 8] * 3 for i in range(5)],
+            "file_name": [f"{i}.png" for i in range(5)]}
+    ds = datasets.Dataset.from_dict(rows, features=features)
+    files = publish.write_shards(ds, tmp_path, "test", max_shard_size=100, write=write)
+    assert [f["name"] for f in files] == [f"test-{i:05d}-of-00005.parquet" for i in range(5)]
+    names = [pq.read_table(tmp_path / f["name"], columns=["file_name"]).column(0).to_pylist() for f in files]
+    assert names == [[f"{i}.png"] for i in range(5)]
+
+
+def test_an_empty_split_is_one_empty_shard(tmp_path):
+    import pyarrow.parquet as pq
+
+    features = datasets.Features({"file_name": datasets.Value("string")})
+    ds = datasets.Dataset.from_dict({"file_name": []}, features=features)
+    files = publish.write_shards(ds, tmp_path, "train", max_shard_size=1)
+    assert [f["name"] for f in files] == ["train-00000-of-00001.parquet"]
+    assert pq.ParquetFile(tmp_path / files[0]["name"]).metadata.num_rows == 0

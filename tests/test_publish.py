@@ -763,3 +763,39 @@ def test_an_empty_split_is_one_empty_shard(tmp_path):
     files = publish.write_shards(ds, tmp_path, "train", max_shard_size=1)
     assert [f["name"] for f in files] == ["train-00000-of-00001.parquet"]
     assert pq.ParquetFile(tmp_path / files[0]["name"]).metadata.num_rows == 0
+
+
+def test_a_figure_that_cannot_be_drawn_is_left_out_of_the_card_with_one_warning(small_release, mirror, tmp_path,
+                                                                                 monkeypatch, capsys):
+    from conversion import card_figures
+
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    chart, grid = card_figures.balance_chart, card_figures.sample_grid
+
+    def failing_chart(counts, title, path):
+        if path.name == "balance-sdv14-task2.png":
+            raise ValueError("y1 must be greater than or equal to y0")
+        return chart(counts, title, path)
+
+    def failing_grid(dataset, generator, path, pairs=8):
+        if generator == "sdv14":
+            raise OSError("broken font")
+        return grid(dataset, generator, path, pairs)
+
+    monkeypatch.setattr(card_figures, "balance_chart", failing_chart)
+    monkeypatch.setattr(card_figures, "sample_grid", failing_grid)
+    capsys.readouterr()
+    rebuilt = publish.build_mirror(small_release, out, log=lambda line: None)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: card figure figures/samples-sdv14.png left out: OSError: broken font",
+                        "warning: card figure figures/balance-sdv14-task2.png left out: ValueError: y1 must be "
+                        "greater than or equal to y0"]
+    assert not (out / "figures" / "balance-sdv14-task2.png").exists()
+    assert not (out / "figures" / "samples-sdv14.png").exists()
+    card_text = (out / "README.md").read_text()
+    assert "balance-sdv14-task2.png" not in card_text and "samples-sdv14.png" not in card_text
+    assert "figures/balance-sdv14-task1.png" in card_text and "figures/samples-adm.png" in card_text
+    assert "No sample grid" not in card_text
+    assert {path for path, _ in rebuilt.files()} == {path for path, _ in mirror.files()} - {
+        "figures/balance-sdv14-task2.png", "figures/samples-sdv14.png"}

@@ -70,11 +70,15 @@ def _columns(dataset, names: list[str]) -> dict[str, np.ndarray]:
 
 
 def _save(image: Image.Image, path: Path) -> Path:
-    """Write atomically: a figure under its final name is complete."""
+    """Write atomically: a figure under its final name is complete; a failed write leaves no partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.name}.part")
-    image.save(part, format="PNG", optimize=True)
-    os.replace(part, path)
+    try:
+        image.save(part, format="PNG", optimize=True)
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     return path
 
 

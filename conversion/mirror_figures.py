@@ -122,7 +122,7 @@ def render(out: str | os.PathLike, parts: list, pairs: int = 8, log=print) -> di
     drawn = {g: render_generator(out, g, ps, figures_dir, pairs, log) for g, ps in by_generator.items()}
     keep = {p for d in drawn.values() for p in [d["samples"], *d["balance"].values()] if p is not None}
     for stale in figures_dir.glob("*.png"):
-        if stale not in keep:
+        if stale not in keep and not stale.is_dir():
             stale.unlink()
     return drawn
 

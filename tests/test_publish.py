@@ -799,3 +799,18 @@ def test_a_figure_that_cannot_be_drawn_is_left_out_of_the_card_with_one_warning(
     assert "No sample grid" not in card_text
     assert {path for path, _ in rebuilt.files()} == {path for path, _ in mirror.files()} - {
         "figures/balance-sdv14-task2.png", "figures/samples-sdv14.png"}
+
+
+def test_a_folder_in_place_of_a_figure_is_left_alone_and_the_figure_left_out(small_release, mirror, tmp_path, capsys):
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    blocked = out / "figures" / "balance-sdv14-task1.png"
+    blocked.unlink()
+    (blocked / "mine").mkdir(parents=True)
+    capsys.readouterr()
+    publish.build_mirror(small_release, out, log=lambda line: None)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: card figure figures/balance-sdv14-task1.png left out: IsADirectoryError: ")
+    assert (blocked / "mine").is_dir() and not list((out / "figures").glob(".*"))
+    assert "balance-sdv14-task1.png" not in (out / "README.md").read_text()

@@ -300,7 +300,7 @@ def test_the_skip_list_is_the_last_runs_and_is_removed_when_nothing_is_skipped(t
             "--out", out, "--files", "copy", "--layout", "source")
 
     def listed() -> list[str]:
-        return [line.split("\t")[0] for line in (out / imagefolder.SKIP_LIST).read_text().splitlines()]
+        return [line.split("\t")[0] for line in (out / "skipped.txt").read_text().splitlines()]
 
     first.write_bytes(contents[first][:300])
     _export(*args)
@@ -312,7 +312,7 @@ def test_the_skip_list_is_the_last_runs_and_is_removed_when_nothing_is_skipped(t
     assert (out / "train" / "1_ai" / first.name).read_bytes() == contents[first]
     second.write_bytes(contents[second])
     _export(*args)
-    assert not (out / imagefolder.SKIP_LIST).exists()
+    assert not (out / "skipped.txt").exists()
 
 
 def _hold_export_lock(folder: Path, seconds: float):
@@ -320,7 +320,7 @@ def _hold_export_lock(folder: Path, seconds: float):
     import sys
 
     code = ("import sys, time; from conversion import folder_lock\n"
-            f"with folder_lock.exclusive(sys.argv[1], {export_imagefolder.LOCK!r}):\n"
+            "with folder_lock.exclusive(sys.argv[1], 'export'):\n"
             "    print('held', flush=True); time.sleep(float(sys.argv[2]))")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     holder = subprocess.Popen([sys.executable, "-c", code, str(folder), str(seconds)], env=env,

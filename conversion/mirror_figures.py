@@ -69,6 +69,12 @@ def _drawn(figures: list[Path], out: Path, draw, left_out: list[Path], log):
         return None
 
 
+def _remove_figure(path: Path) -> None:
+    """Remove an old figure file; a folder of that name is not one (it is left alone)."""
+    if not path.is_dir():
+        path.unlink(missing_ok=True)
+
+
 def _sample_grid(files: list[Path], labels: datasets.Dataset, generator: str, path: Path, pairs: int) -> Path | None:
     """The generator's sample grid at ``path``; None when no class has both a natural and an AI train image."""
     chosen = card_figures.choose_pairs(labels, labels.features["generator"].str2int(generator), pairs)
@@ -122,8 +128,8 @@ def render(out: str | os.PathLike, parts: list, pairs: int = 8, log=print) -> di
     drawn = {g: render_generator(out, g, ps, figures_dir, pairs, log) for g, ps in by_generator.items()}
     keep = {p for d in drawn.values() for p in [d["samples"], *d["balance"].values()] if p is not None}
     for stale in figures_dir.glob("*.png"):
-        if stale not in keep and not stale.is_dir():
-            stale.unlink()
+        if stale not in keep:
+            _remove_figure(stale)
     return drawn
 
 
@@ -141,7 +147,7 @@ def render_corrupted(out: str | os.PathLike, parts: list, log=print) -> Path | N
     chosen = next((p for p in held if all(c["num_examples"] for c in p.corrupted.values())), None)
     drawn = None if chosen is None else _drawn([path], out, lambda: _corruption_strip(out, chosen, path), [], log)
     if drawn is None:
-        path.unlink(missing_ok=True)
+        _remove_figure(path)
     return drawn
 
 

@@ -807,10 +807,12 @@ def test_a_folder_in_place_of_a_figure_is_left_alone_and_the_figure_left_out(sma
     blocked = out / "figures" / "balance-sdv14-task1.png"
     blocked.unlink()
     (blocked / "mine").mkdir(parents=True)
+    (out / "figures" / "corruptions.png").mkdir()  # no corrupted copy: no such figure, and the folder stays
     capsys.readouterr()
     publish.build_mirror(small_release, out, log=lambda line: None)
     warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1
     assert warnings[0].startswith("warning: card figure figures/balance-sdv14-task1.png left out: IsADirectoryError: ")
-    assert (blocked / "mine").is_dir() and not list((out / "figures").glob(".*"))
+    assert (blocked / "mine").is_dir() and (out / "figures" / "corruptions.png").is_dir()
+    assert not list((out / "figures").glob(".*"))
     assert "balance-sdv14-task1.png" not in (out / "README.md").read_text()

@@ -89,10 +89,10 @@ def figures_section(mirror) -> str:
     for generator, drawn in mirror.figures.items():
         display = tables.generators()[generator].display_name
         lines += [f"### {display} (`{generator}`)", ""]
-        if drawn["samples"] is None:
-            lines += ["No sample grid: no class has both a natural and an AI-generated train image.", ""]
-        else:
+        if drawn["samples"] is not None:
             lines += [_link(mirror, drawn["samples"], f"{display}: natural and AI-generated images, same class"), ""]
+        elif not drawn.get("left_out"):  # a figure that could not be drawn is simply absent
+            lines += ["No sample grid: no class has both a natural and an AI-generated train image.", ""]
         lines += ["<details>", f"<summary>Class balance of {display}'s tasks</summary>", ""]
         for task, path in drawn["balance"].items():
             lines += [_link(mirror, path, f"{display} task {task}: images per class"), ""]

@@ -70,11 +70,15 @@ def _columns(dataset, names: list[str]) -> dict[str, np.ndarray]:
 
 
 def _save(image: Image.Image, path: Path) -> Path:
-    """Write atomically: a figure under its final name is complete."""
+    """Write atomically: a figure under its final name is complete; a failed write leaves no partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.name}.part")
-    image.save(part, format="PNG", optimize=True)
-    os.replace(part, path)
+    try:
+        image.save(part, format="PNG", optimize=True)
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -150,10 +154,11 @@ class ChartGeometry:
         return self.left + 100 * SLOT + self.right, self.top + self.plot_height + self.bottom
 
     def bar(self, task_label: int, source: str, count: int, largest: int) -> tuple[int, int, int, int]:
-        """(left, top, right, bottom) of one bar; zero-height bars are empty boxes at the axis."""
+        """(left, top, right, bottom) of one bar: a count of zero is an empty box at the axis, any other
+        count at least one pixel high, however many times larger the largest count is."""
         x = self.left + task_label * SLOT + (3 if source == "ai" else 0)
         base = self.top + self.plot_height
-        height = round(self.plot_height * count / largest) if largest else 0
+        height = max(1, round(self.plot_height * count / largest)) if count and largest else 0
         return x, base - height, x + 3, base
 
 

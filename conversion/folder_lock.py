@@ -38,8 +38,8 @@ def holder(folder: Path, name: str = "publish") -> str:
 
 
 @contextlib.contextmanager
-def exclusive(folder: str | os.PathLike, name: str = "publish", wait: bool = False, log=print):
-    """Hold ``folder``'s lock ``name``; if another process holds it, fail at once or (``wait``) wait for it."""
+def exclusive(folder: str | os.PathLike, name: str = "publish", wait: bool = False, log=print, writer: str = "publish"):
+    """Hold ``folder``'s lock ``name``; if another process (a ``writer``) holds it, fail at once or (``wait``) wait."""
     folder = Path(folder).resolve()
     lock_path, sidecar = _paths(folder, name)
     if str(lock_path) in _held:
@@ -50,7 +50,7 @@ def exclusive(folder: str | os.PathLike, name: str = "publish", wait: bool = Fal
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        what = f"{folder} is being written by another publish ({holder(folder, name)}, lock {lock_path})"
+        what = f"{folder} is being written by another {writer} ({holder(folder, name)}, lock {lock_path})"
         if not wait:
             raise FolderBusy(f"{what}: wait for it to finish, or pass --wait-lock to wait") from None
         log(f"{what}: waiting")

@@ -9,14 +9,16 @@ Two ways to fill it:
   decoded with the build's own checks (:mod:`conversion.decode`) and skipped, with its reason, if
   a build would skip it.
 
-Every file is written to a temporary name and renamed, so a file under its final name is complete:
-re-running skips it and finishes the rest.
+Every file is written to a short temporary name (any valid file name fits) and renamed, so a file
+under its final name is complete. A re-run keeps a file only if it is the source file itself (a hard
+link) or holds exactly the bytes it would write (a repaired source of the same size is written
+again), and finishes the rest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from conversion import decode, naming, tables
 
 LAYOUTS = {"class": "one folder per wnid (classification)", "source": "0_nature/ and 1_ai/ (detection)"}
 FILE_MODES = ("auto", "link", "copy")
+SKIP_LIST = "skipped.txt"
 _FORMAT_EXTENSIONS = {"PNG": ".png", "JPEG": ".JPEG", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tiff"}
 _FORMAT_OF_EXTENSION = {".png": "PNG", ".jpeg": "JPEG", ".jpg": "JPEG", ".webp": "WEBP", ".gif": "GIF", ".bmp": "BMP",
                         ".tif": "TIFF", ".tiff": "TIFF"}
@@ -84,12 +87,18 @@ def file_name_for(file_name: str, data: bytes) -> str:
 
 
 def _part(target: Path) -> Path:
-    return target.with_name(f".{target.name}.part")
+    """The temporary name ``target`` is written under: short (a 255-byte name stays valid), hidden, one per name."""
+    return target.with_name(f".{hashlib.sha256(os.fsencode(target.name)).hexdigest()[:16]}.part")
+
+
+def _holds(target: Path, data: bytes) -> bool:
+    """Whether ``target`` is a file holding exactly ``data``."""
+    return target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data
 
 
 def write_bytes(target: Path, data: bytes) -> str:
-    """Write ``data`` to ``target`` atomically; ``"kept"`` if a complete file is already there."""
-    if target.is_file() and target.stat().st_size == len(data):
+    """Write ``data`` to ``target`` atomically; ``"kept"`` if ``target`` already holds exactly ``data``."""
+    if _holds(target, data):
         return "kept"
     part = _part(target)
     part.write_bytes(data)
@@ -97,12 +106,13 @@ def write_bytes(target: Path, data: bytes) -> str:
     return "written"
 
 
-def place_file(source: Path, target: Path, mode: str) -> str:
-    """Hard-link (``link``), copy (``copy``) or link-else-copy (``auto``) ``source`` to ``target`` atomically."""
-    if target.is_file() and (os.path.samefile(source, target) or target.stat().st_size == source.stat().st_size):
+def place_file(source: Path, data: bytes, target: Path, mode: str) -> str:
+    """Hard-link (``link``), copy (``copy``) or link-else-copy (``auto``) ``source``, read as ``data``, to
+    ``target`` atomically; ``"kept"`` if ``target`` is ``source`` itself or already holds exactly ``data``."""
+    if (target.is_file() and os.path.samefile(source, target)) or _holds(target, data):
         return "kept"
     part = _part(target)
-    part.unlink(missing_ok=True)
+    part.unlink(missing_ok=True)  # never write through a link an interrupted run left to a source file
     action = "copied"
     if mode in ("auto", "link"):
         try:
@@ -112,18 +122,19 @@ def place_file(source: Path, target: Path, mode: str) -> str:
             if mode == "link":
                 raise OSError(f"cannot hard-link {source} into {target.parent} ({err}); use --files copy") from err
     if action == "copied":
-        shutil.copyfile(source, part)
+        part.write_bytes(data)  # the very bytes that were checked
     os.replace(part, target)
     return action
 
 
-def _check_image(path: Path, source: str) -> str | None:
-    """Why a build would skip ``path`` (the same full decode and checks), or None."""
+def _checked_bytes(path: Path, source: str) -> tuple[bytes | None, str | None]:
+    """(bytes, None) of ``path`` if a build would keep it (the same full decode and checks), else (None, why)."""
     try:
-        decode.convert(decode.read_limited(str(path)), source, None)
+        data = decode.read_limited(str(path))
+        decode.convert(data, source, None)
     except decode.Unreadable as err:
-        return str(err)
-    return None
+        return None, str(err)
+    return data, None
 
 
 def export_dataset(views: dict[str, list], out: Path, layout: str, progress: bool = True) -> Outcome:
@@ -161,16 +172,16 @@ def export_source_files(items: dict[str, list], out: Path, layout: str, mode: st
     for split, split_items in items.items():
         for item in tqdm(split_items, desc=f"export {split}", unit="img", disable=not progress):
             path = Path(item.path)
-            reason = _check_image(path, tables.SOURCES[item.source])
+            data, reason = _checked_bytes(path, tables.SOURCES[item.source])
             if reason:
                 outcome.skipped.append((str(path), reason))
                 continue
             folder = folder_name(layout, item.label, item.source)
             directory = out / split / folder
             directory.mkdir(parents=True, exist_ok=True)
-            outcome.actions[place_file(path, outcome.claim(directory / item.file_name), mode)] += 1
+            outcome.actions[place_file(path, data, outcome.claim(directory / item.file_name), mode)] += 1
             outcome.folders[split, folder] += 1
-            outcome.bytes += path.stat().st_size
+            outcome.bytes += len(data)
     return outcome
 
 
@@ -196,8 +207,10 @@ def select_items(source, parts, splits, task: int | None, source_choice: str) ->
 
 
 def write_skip_list(out: Path, skipped: list[tuple[str, str]]) -> Path | None:
+    """``out/skipped.txt`` listing this run's skips (path, tab, reason), or no such file when there are none."""
+    path = out / SKIP_LIST
     if not skipped:
+        path.unlink(missing_ok=True)
         return None
-    path = out / "skipped.txt"
     write_bytes(path, "".join(f"{p}\t{reason}\n" for p, reason in skipped).encode())
     return path

@@ -4,6 +4,9 @@ Per generator, only the small label columns of its train shards are read (no ima
 pairs and the class counts are taken from them with :mod:`conversion.card_figures`, and then only
 the row groups that hold the chosen images are read. The figures are the ones
 ``card_figures.render`` draws from the same rows loaded in full.
+
+A figure never stops a publish: one that cannot be drawn is left out of the card (and its old file
+removed), with one warning line naming it and the error.
 """
 
 from __future__ import annotations
@@ -53,57 +56,89 @@ def rows_of(files: list[Path], rows: list[int]) -> datasets.Dataset:
     return _dataset(pa.concat_tables(pieces).select(columns), columns)
 
 
-def render_generator(out: Path, generator: str, parts: list, figures_dir: Path, pairs: int = 8) -> dict:
+def _drawn(figures: list[Path], out: Path, draw, left_out: list[Path], log):
+    """``draw()``; if it raises, ``figures`` go to ``left_out``, one warning line names them and the error, and
+    the result is None: a figure is an illustration, and whatever drawing it raises never stops a publish."""
+    try:
+        return draw()
+    except Exception as err:
+        left_out.extend(figures)
+        names = ", ".join(p.relative_to(out).as_posix() for p in figures)
+        text = (str(err).splitlines() or [""])[0]
+        log(f"warning: card figure {names} left out: {type(err).__name__}" + (f": {text}" if text else ""))
+        return None
+
+
+def _sample_grid(files: list[Path], labels: datasets.Dataset, generator: str, path: Path, pairs: int) -> Path | None:
+    """The generator's sample grid at ``path``; None when no class has both a natural and an AI train image."""
+    chosen = card_figures.choose_pairs(labels, labels.features["generator"].str2int(generator), pairs)
+    if not chosen:
+        return None
+    # The chosen rows alone, in row order, give choose_pairs the same pairs again.
+    chosen_rows = rows_of(files, [row for _, nature, ai in chosen for row in (nature, ai)])
+    return card_figures.sample_grid(chosen_rows, generator, path, pairs)
+
+
+def _balance_chart(labels: datasets.Dataset, generator: str, task: int, path: Path) -> Path:
+    counts = card_figures.class_counts(labels, task, labels.features["generator"].str2int(generator))
+    return card_figures.balance_chart(counts, card_figures.balance_title(generator, task, SPLIT), path)
+
+
+def render_generator(out: Path, generator: str, parts: list, figures_dir: Path, pairs: int = 8, log=print) -> dict:
     """Sample grid and per-task balance charts of one generator's ``parts`` (``publish.Part``).
 
-    Returns ``{"samples": path or None, "balance": {task: path}}``; no grid when no class has both
-    a natural and an AI train image.
+    Returns ``{"samples": path or None, "balance": {task: path}, "left_out": [path, ...]}``: no grid
+    when no class has both a natural and an AI train image; a figure that could not be drawn is
+    absent, listed in ``left_out``, and named in a warning.
     """
+    drawn: dict = {"samples": None, "balance": {}, "left_out": []}
+    samples = card_figures.sample_path(figures_dir, generator)
+    charts = {part.task: card_figures.balance_path(figures_dir, generator, part.task) for part in parts}
     files = [out / f["path"] for part in parts for f in part.splits[SPLIT]["files"]]
-    labels = label_columns(files)
-    generator_id = labels.features["generator"].str2int(generator)
-    drawn: dict = {"samples": None, "balance": {}}
-    chosen = card_figures.choose_pairs(labels, generator_id, pairs)
-    if chosen:
-        # The chosen rows alone, in row order, give choose_pairs the same pairs again.
-        chosen_rows = rows_of(files, [row for _, nature, ai in chosen for row in (nature, ai)])
-        drawn["samples"] = card_figures.sample_grid(chosen_rows, generator,
-                                                    card_figures.sample_path(figures_dir, generator), pairs)
-    for part in parts:
-        counts = card_figures.class_counts(labels, part.task, generator_id)
-        drawn["balance"][part.task] = card_figures.balance_chart(
-            counts, card_figures.balance_title(generator, part.task, SPLIT),
-            card_figures.balance_path(figures_dir, generator, part.task))
+    labels = _drawn([samples, *charts.values()], out, lambda: label_columns(files), drawn["left_out"], log)
+    if labels is None:
+        return drawn
+    drawn["samples"] = _drawn([samples], out, lambda: _sample_grid(files, labels, generator, samples, pairs),
+                              drawn["left_out"], log)
+    for task, path in charts.items():
+        chart = _drawn([path], out, lambda: _balance_chart(labels, generator, task, path), drawn["left_out"], log)
+        if chart is not None:
+            drawn["balance"][task] = chart
     return drawn
 
 
-def render(out: str | os.PathLike, parts: list, pairs: int = 8) -> dict[str, dict]:
-    """Every figure of the folder ``out`` into ``out/figures`` (the caller removes those of parts no longer there).
+def render(out: str | os.PathLike, parts: list, pairs: int = 8, log=print) -> dict[str, dict]:
+    """Every figure of the folder ``out`` into ``out/figures``; one that could not be drawn is named in a
+    warning passed to ``log`` (the caller removes old figures not drawn this time).
 
-    Returns ``{generator: {"samples": path or None, "balance": {task: path}}}``, generators and
-    tasks sorted.
+    Returns ``{generator: {"samples": path or None, "balance": {task: path}, "left_out": [path, ...]}}``,
+    generators and tasks sorted.
     """
     out = Path(out)
     figures_dir = out / FIGURES_DIR
     by_generator: dict[str, list] = {}
     for part in sorted(parts, key=lambda p: (p.generator, p.task)):
         by_generator.setdefault(part.generator, []).append(part)
-    return {g: render_generator(out, g, ps, figures_dir, pairs) for g, ps in by_generator.items()}
+    return {g: render_generator(out, g, ps, figures_dir, pairs, log) for g, ps in by_generator.items()}
 
 
 CORRUPTED_FIGURE = "corruptions.png"
 
 
-def render_corrupted(out: str | os.PathLike, parts: list) -> Path | None:
+def render_corrupted(out: str | os.PathLike, parts: list, log=print) -> Path | None:
     """One image per corruption beside its clean original, from the first part (in disjoint task order)
-    holding the most corrupted copies; None (and nothing drawn) when no part has one."""
+    holding the most corrupted copies; None (nothing drawn) when no part has one or it cannot be drawn
+    (then a warning is passed to ``log``)."""
     out = Path(out)
     path = out / FIGURES_DIR / CORRUPTED_FIGURE
     order = {g: k for k, g in enumerate(tables.task_order())}
     held = sorted((p for p in parts if p.corrupted), key=lambda p: (-len(p.corrupted), order.get(p.generator, 99), p.task))
     chosen = next((p for p in held if all(c["num_examples"] for c in p.corrupted.values())), None)
-    if chosen is None:
-        return None
+    return None if chosen is None else _drawn([path], out, lambda: _corruption_strip(out, chosen, path), [], log)
+
+
+def _corruption_strip(out: Path, chosen, path: Path) -> Path:
+    """The figure of :func:`render_corrupted` for the part ``chosen``."""
     images = {}
     for corruption in corruptions.CORRUPTIONS:
         if corruption in chosen.corrupted:

@@ -242,9 +242,11 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size: int, write=None) -> list[dict]:
     """Parquet shards of ``ds`` as push_to_hub writes them: same count, contiguous, same row groups
-    (``write(shard, path, batch_size)`` writes one; default ``to_parquet``)."""
+    (``write(shard, path, batch_size)`` writes one; default ``to_parquet``). Unlike push_to_hub, never
+    more shards than rows (a row larger than ``max_shard_size`` is a shard of its own); an empty split
+    is one empty shard, as push_to_hub writes it."""
     nbytes = ds._estimate_nbytes()  # the estimate push_to_hub shards by
-    num_shards = int(nbytes / max_shard_size) + 1
+    num_shards = max(1, min(len(ds), int(nbytes / max_shard_size) + 1))
     batch_size = get_writer_batch_size_from_features(ds.features) or get_writer_batch_size_from_data_size(len(ds), nbytes)
     files = []
     for index in range(num_shards):
@@ -582,8 +584,8 @@ def _build_mirror(data_dir, out: Path, max_shard_size: int, num_proc, repo_id, y
     corrupted_configs = declared_corrupted(declared)
     owned = records(out)
     owned.claim(owned_files.CARD_GROUP, [CARD, LISTING, *figure_files(parts)])
-    mirror = Mirror(out, parts, declared, skipped, kind, mirror_figures.render(out, parts), corrupted_configs,
-                    problems, mirror_figures.render_corrupted(out, parts))
+    mirror = Mirror(out, parts, declared, skipped, kind, mirror_figures.render(out, parts, log=log), corrupted_configs,
+                    problems, mirror_figures.render_corrupted(out, parts, log=log))
     drawn = {path.relative_to(out).as_posix() for path in mirror.figure_paths()}
     owned.delete(owned_files.CARD_GROUP, [p for p in owned.group(owned_files.CARD_GROUP)
                                           if p.startswith(f"{mirror_figures.FIGURES_DIR}/") and p not in drawn])

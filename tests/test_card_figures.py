@@ -71,3 +71,20 @@ def test_disjoint_has_a_grid_per_generator_and_renders_deterministically(sample_
     for key, path in first["samples"].items():
         assert path.read_bytes() == second["samples"][key].read_bytes()
     assert not list(tmp_path.rglob("*.part"))
+
+
+def test_a_class_hundreds_of_times_smaller_still_gets_a_visible_bar(tmp_path):
+    """1 image beside 1000 (a bar of 110/1000 px used to round to nothing and stop the card)."""
+    counts = np.zeros((2, 100), dtype=np.int64)
+    counts[0, 0], counts[1, 0], counts[0, 1], counts[1, 99] = 1000, 1, 4, 3
+    path = card_figures.balance_chart(counts, "extreme", tmp_path / "balance.png")
+    geometry = card_figures.ChartGeometry()
+    with Image.open(path) as chart:
+        pixels = np.asarray(chart)
+    for source_id, source in enumerate(tables.SOURCES):
+        for task_label in range(100):
+            count = int(counts[source_id, task_label])
+            left, top, right, bottom = geometry.bar(task_label, source, count, 1000)
+            assert (bottom - top >= 1) == bool(count)
+            if count:
+                assert tuple(pixels[bottom - 1, left]) == card_figures.SOURCE_COLOURS[source], (source, task_label)

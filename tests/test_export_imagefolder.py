@@ -9,7 +9,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from conversion import cli, imagefolder, tables
+from conversion import cli, folder_lock, imagefolder, tables
 from conversion.commands import export_imagefolder
 from conversion.sample_tree import make_sample_tree
 
@@ -21,8 +21,9 @@ def _export(*args) -> None:
 
 
 def _images(out: Path) -> list[Path]:
-    """The exported files (not the export's record of itself)."""
-    return sorted(p for p in out.rglob("*") if p.is_file() and p.name != export_imagefolder.MARKER)
+    """The exported files (not the export's record of itself, nor its lock)."""
+    return sorted(p for p in out.rglob("*") if p.is_file() and p.name != export_imagefolder.MARKER
+                  and folder_lock.STATE_DIR not in p.relative_to(out).parts)
 
 
 def _digest(data: bytes) -> str:
@@ -56,7 +57,7 @@ def test_source_layout_one_task_one_source(sample_root, build, tmp_path):
     out = tmp_path / "detect"
     _export("--data-dir", sample_root, "--config", "sdv14", "--task", 1, "--source", "ai", "--layout", "source",
             "--split", "train", "--out", out, "--cache-dir", tmp_path / "cache")
-    assert sorted(p.name for p in out.iterdir()) == [export_imagefolder.MARKER, "train"]
+    assert sorted(p.name for p in out.iterdir()) == [export_imagefolder.MARKER, folder_lock.STATE_DIR, "train"]
     assert sorted(p.name for p in (out / "train").iterdir()) == ["1_ai"]
     train = build("sdv14", sample_root)["train"]
     expected = {r["file_name"].rsplit(".", 1)[0] for r in train.select_columns(["file_name", "task", "source"])
@@ -182,3 +183,209 @@ def test_hard_links_are_refused_for_built_pixels(sample_root, tmp_path, capsys):
     assert exit_.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --files link needs --image-size original and a raw GenImage tree as --data-dir"]
+
+
+def _sdv14_tree(tmp_path: Path) -> Path:
+    return make_sample_tree(tmp_path / "GenImage", generators=["sdv14"])
+
+
+def _train_ai(root: Path, task: int = 0) -> list[Path]:
+    """sdv14's train AI files of ``task``, sorted."""
+    folder = root / "stable_diffusion_v_1_4" / "imagenet_ai_0419_sdv4" / "train" / "ai"
+    return [p for p in sorted(folder.iterdir())
+            if tables.task_of_label().get(int(p.name.split("_")[0]), (None,))[0] == task]
+
+
+def _same_size_pngs(path: Path) -> tuple[bytes, bytes]:
+    """Two valid PNGs of the same byte size whose pixels differ: ``path``'s image, then with one pixel changed
+    (the shorter one padded with a text chunk)."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+    changed = image.copy()
+    changed.putpixel((0, 0), tuple(255 - v for v in image.getpixel((0, 0))))
+
+    def encoded(img, padding: int = 0) -> bytes:
+        info = PngImagePlugin.PngInfo()
+        info.add_text("pad", "x" * padding)
+        buffer = io.BytesIO()
+        img.save(buffer, format="PNG", pnginfo=info)
+        return buffer.getvalue()
+
+    first, second = encoded(image), encoded(changed)
+    if len(first) < len(second):
+        first = encoded(image, len(second) - len(first))
+    else:
+        second = encoded(changed, len(first) - len(second))
+    assert len(first) == len(second) and first != second
+    return first, second
+
+
+def _rewrite_keeping_mtime(path: Path, data: bytes, new_inode: bool) -> None:
+    """As ``cp -p`` (in place) or ``rsync -t`` (a new file renamed over it) would: same size, same mtime."""
+    st = path.stat()
+    if new_inode:
+        tmp = path.with_name("rsync.tmp")
+        tmp.write_bytes(data)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(tmp, path)
+    else:
+        path.write_bytes(data)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@pytest.mark.parametrize("files,new_inode", [("copy", False), ("copy", True), ("auto", True)],
+                         ids=["copy-cp-p", "copy-rsync-t", "link-rsync-t"])
+def test_a_same_size_repair_of_a_source_file_is_exported_again(tmp_path, capsys, files, new_inode):
+    root = _sdv14_tree(tmp_path)
+    source = _train_ai(root)[0]
+    damaged, repaired = _same_size_pngs(source)
+    source.write_bytes(damaged)
+    out = tmp_path / "out"
+    args = ("--data-dir", root, "--config", "sdv14-task0", "--image-size", "original", "--split", "train",
+            "--layout", "source", "--files", files, "--out", out)
+    _export(*args)
+    (target,) = out.rglob(source.name)
+    assert target.read_bytes() == damaged
+    _rewrite_keeping_mtime(source, repaired, new_inode)
+    capsys.readouterr()
+    _export(*args)
+    assert target.read_bytes() == repaired
+    actions = {"kept": len(_images(out)) - 1, "copied" if files == "copy" else "linked": 1}
+    assert "files: " + ", ".join(f"{n} {a}" for a, n in sorted(actions.items())) + ";" in capsys.readouterr().out
+
+
+def test_a_copy_that_differs_from_its_built_image_is_written_again(sample_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ("--data-dir", sample_root, "--config", "sdv14-task0", "--split", "test", "--out", out,
+            "--cache-dir", tmp_path / "cache")
+    _export(*args)
+    target = _images(out)[0]
+    content = target.read_bytes()
+    target.write_bytes(bytes(len(content)))  # same size, other bytes
+    capsys.readouterr()
+    _export(*args)
+    assert target.read_bytes() == content
+    assert f"files: {len(_images(out)) - 1} kept, 1 written" in capsys.readouterr().out
+
+
+def test_a_255_byte_source_name_is_exported_and_kept_on_a_re_run(tmp_path, capsys):
+    root = _sdv14_tree(tmp_path)
+    source = _train_ai(root)[0]
+    label = source.name.split("_")[0]
+    longest = source.with_name(f"{label}_sdv4_" + "1" * (255 - len(f"{label}_sdv4_.png")) + ".png")
+    assert len(os.fsencode(longest.name)) == 255
+    source.rename(longest)
+    out = tmp_path / "out"
+    args = ("--data-dir", root, "--config", "sdv14-task0", "--image-size", "original", "--split", "train",
+            "--files", "copy", "--out", out)
+    _export(*args)
+    (target,) = out.rglob(longest.name)
+    assert target.read_bytes() == longest.read_bytes()
+    capsys.readouterr()
+    _export(*args)
+    assert f"files: {len(_images(out))} kept;" in capsys.readouterr().out
+    assert not list(out.rglob("*.part"))
+
+
+def test_the_skip_list_is_the_last_runs_and_is_removed_when_nothing_is_skipped(tmp_path):
+    root = _sdv14_tree(tmp_path)
+    first, second = _train_ai(root)[:2]
+    contents = {p: p.read_bytes() for p in (first, second)}
+    out = tmp_path / "out"
+    args = ("--data-dir", root, "--config", "sdv14-task0", "--image-size", "original", "--split", "train",
+            "--out", out, "--files", "copy", "--layout", "source")
+
+    def listed() -> list[str]:
+        return [line.split("\t")[0] for line in (out / "skipped.txt").read_text().splitlines()]
+
+    first.write_bytes(contents[first][:300])
+    _export(*args)
+    assert listed() == [str(first)]
+    first.write_bytes(contents[first])
+    second.write_bytes(contents[second][:300])
+    _export(*args)
+    assert listed() == [str(second)]
+    assert (out / "train" / "1_ai" / first.name).read_bytes() == contents[first]
+    second.write_bytes(contents[second])
+    _export(*args)
+    assert not (out / "skipped.txt").exists()
+
+
+def _hold_export_lock(folder: Path, seconds: float):
+    import subprocess
+    import sys
+
+    code = ("import sys, time; from conversion import folder_lock\n"
+            "with folder_lock.exclusive(sys.argv[1], 'export'):\n"
+            "    print('held', flush=True); time.sleep(float(sys.argv[2]))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    holder = subprocess.Popen([sys.executable, "-c", code, str(folder), str(seconds)], env=env,
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_second_export_into_the_same_out_fails_at_once_naming_the_first(sample_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    holder = _hold_export_lock(out, 60)
+    try:
+        error = _export_error(capsys, "--data-dir", sample_root, "--config", "sdv14-task0", "--image-size",
+                              "original", "--out", out)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert error.startswith(f"error: {out} is being written by another export (pid {holder.pid} on ")
+    assert error.endswith(": wait for it to finish, or pass --wait-lock to wait")
+    assert not (out / "train").exists() and not (out / export_imagefolder.MARKER).exists()
+
+
+def test_concurrent_exports_into_one_out_wait_for_each_other(sample_root, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-m", "conversion", "export-imagefolder", "--no-progress", "--wait-lock",
+               "--data-dir", str(sample_root), "--config", "sdv14", "--image-size", "original", "--files", "copy",
+               "--out", str(out)]
+    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(3)]
+    results = [(*run.communicate(), run.returncode) for run in runs]
+    assert [code for _, _, code in results] == [0, 0, 0], [err for _, err, _ in results]
+    assert sum("is being written by another export" in out for out, _, _ in results) >= 1
+    alone = tmp_path / "alone"
+    _export(*command[command.index("--data-dir"):-1], alone)
+    assert [p.relative_to(out) for p in _images(out)] == [p.relative_to(alone) for p in _images(alone)]
+    assert not list(out.rglob("*.part"))
+
+
+def test_a_wrong_data_dir_writes_nothing_and_the_corrected_run_works(sample_root, tmp_path, capsys):
+    out = tmp_path / "x2"
+    for size in ("original", "64"):
+        error = _export_error(capsys, "--data-dir", tmp_path / "GenImagee", "--config", "sdv14-task0",
+                              "--image-size", size, "--out", out)
+        assert error == f"error: data_dir {str(tmp_path / 'GenImagee')!r} is not a directory"
+        assert not out.exists()
+    out.mkdir()
+    _export_error(capsys, "--data-dir", tmp_path / "GenImagee", "--config", "sdv14-task0", "--out", out)
+    assert not any(out.iterdir())
+    _export("--data-dir", sample_root, "--config", "sdv14-task0", "--image-size", "original", "--out", out)
+    assert _images(out)
+
+
+def test_an_out_inside_the_data_dir_or_the_data_dir_inside_the_out_is_refused(tmp_path, capsys):
+    root = _sdv14_tree(tmp_path / "proj" / "data")
+    inside = root / "export"
+    error = _export_error(capsys, "--data-dir", root, "--config", "sdv14-task0", "--image-size", "original",
+                          "--out", inside)
+    assert error == (f"error: --out {inside} lies inside --data-dir {root}: give an --out outside the source")
+    assert not inside.exists()
+    project = tmp_path / "proj"
+    error = _export_error(capsys, "--data-dir", root, "--config", "sdv14-task0", "--image-size", "original",
+                          "--out", project, "--merge")
+    assert error == (f"error: --data-dir {root} lies inside --out {project}: give an --out outside the source")
+    assert sorted(p.name for p in project.iterdir()) == ["data"]

@@ -736,3 +736,85 @@ def test_dry_run_listing_of_a_missing_repository(hub, monkeypatch):
     hub.create_repo(REPO_ID)
     listed = upload.list_remote_read_only(REPO_ID)
     assert listed.files == [".gitattributes"] and listed.revision == hub.repo_info(REPO_ID).sha
+
+
+@pytest.mark.parametrize("write", [None, publish.write_float_parquet], ids=["to_parquet", "float_parquet"])
+def test_a_row_larger_than_the_shard_size_is_a_shard_of_its_own(tmp_path, write):
+    """--max-shard-size below one row (a corrupted copy's float rows are about 49 KB): one row per shard, no more."""
+    import pyarrow.parquet as pq
+
+    from conversion import corrupted
+
+    features = datasets.Features({corrupted.COLUMN: datasets.Array3D((3, 8, 8), "float32"),
+                                  "file_name": datasets.Value("string")})
+    rows = {corrupted.COLUMN: [[[[float(i)] * 8] * 8] * 3 for i in range(5)],
+            "file_name": [f"{i}.png" for i in range(5)]}
+    ds = datasets.Dataset.from_dict(rows, features=features)
+    files = publish.write_shards(ds, tmp_path, "test", max_shard_size=100, write=write)
+    assert [f["name"] for f in files] == [f"test-{i:05d}-of-00005.parquet" for i in range(5)]
+    names = [pq.read_table(tmp_path / f["name"], columns=["file_name"]).column(0).to_pylist() for f in files]
+    assert names == [[f"{i}.png"] for i in range(5)]
+
+
+def test_an_empty_split_is_one_empty_shard(tmp_path):
+    import pyarrow.parquet as pq
+
+    features = datasets.Features({"file_name": datasets.Value("string")})
+    ds = datasets.Dataset.from_dict({"file_name": []}, features=features)
+    files = publish.write_shards(ds, tmp_path, "train", max_shard_size=1)
+    assert [f["name"] for f in files] == ["train-00000-of-00001.parquet"]
+    assert pq.ParquetFile(tmp_path / files[0]["name"]).metadata.num_rows == 0
+
+
+def test_a_figure_that_cannot_be_drawn_is_left_out_of_the_card_with_one_warning(small_release, mirror, tmp_path,
+                                                                                 monkeypatch, capsys):
+    from conversion import card_figures
+
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    chart, grid = card_figures.balance_chart, card_figures.sample_grid
+
+    def failing_chart(counts, title, path):
+        if path.name == "balance-sdv14-task2.png":
+            raise ValueError("y1 must be greater than or equal to y0")
+        return chart(counts, title, path)
+
+    def failing_grid(dataset, generator, path, pairs=8):
+        if generator == "sdv14":
+            raise OSError("broken font")
+        return grid(dataset, generator, path, pairs)
+
+    figures = {p.relative_to(out).as_posix() for p in (out / "figures").glob("*.png")}
+    monkeypatch.setattr(card_figures, "balance_chart", failing_chart)
+    monkeypatch.setattr(card_figures, "sample_grid", failing_grid)
+    capsys.readouterr()
+    rebuilt = publish.build_mirror(small_release, out, log=lambda line: None)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: card figure figures/samples-sdv14.png left out: OSError: broken font",
+                        "warning: card figure figures/balance-sdv14-task2.png left out: ValueError: y1 must be "
+                        "greater than or equal to y0"]
+    assert not (out / "figures" / "balance-sdv14-task2.png").exists()
+    assert not (out / "figures" / "samples-sdv14.png").exists()
+    card_text = (out / "README.md").read_text()
+    assert "balance-sdv14-task2.png" not in card_text and "samples-sdv14.png" not in card_text
+    assert "figures/balance-sdv14-task1.png" in card_text and "figures/samples-adm.png" in card_text
+    assert "No sample grid" not in card_text
+    assert {path for path, _ in rebuilt.files() if path.startswith("figures/")} == figures - {
+        "figures/balance-sdv14-task2.png", "figures/samples-sdv14.png"}
+
+
+def test_a_folder_in_place_of_a_figure_is_left_alone_and_the_figure_left_out(small_release, mirror, tmp_path, capsys):
+    out = tmp_path / "genimage-cl"
+    shutil.copytree(mirror.out, out)
+    blocked = out / "figures" / "balance-sdv14-task1.png"
+    blocked.unlink()
+    (blocked / "mine").mkdir(parents=True)
+    (out / "figures" / "corruptions.png").mkdir()  # no corrupted copy: no such figure, and the folder stays
+    capsys.readouterr()
+    publish.build_mirror(small_release, out, log=lambda line: None)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: card figure figures/balance-sdv14-task1.png left out: IsADirectoryError: ")
+    assert (blocked / "mine").is_dir() and (out / "figures" / "corruptions.png").is_dir()
+    assert not list((out / "figures").glob(".*"))
+    assert "balance-sdv14-task1.png" not in (out / "README.md").read_text()

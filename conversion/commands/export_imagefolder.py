@@ -11,9 +11,11 @@ source files are hard-linked (same file system) or copied, each first decoded as
 that cannot be read are skipped and listed in <out>/skipped.txt. Files are written under a
 temporary name and renamed: re-running after an interruption skips complete files.
 
-Arguments and --out are checked before any work. --out must be empty or hold this same export
-(recorded in <out>/.genimage-cl-export.json), which is then resumed; --merge adds an export to a
-folder that holds other files.
+Arguments, the source and --out are checked before anything is written. --out must be empty or
+hold this same export (recorded in <out>/.genimage-cl-export.json), which is then resumed; --merge
+adds an export to a folder that holds other files. --out and --data-dir must not lie inside each
+other. One export at a time writes into --out: a second fails at once naming the first (or waits
+for it, with --wait-lock). <out>/skipped.txt lists the files the last run skipped (none: no file).
 
 Examples:
   python -m conversion export-imagefolder --data-dir /data/GenImage --config sdv14 --task 0 --out sdv14-t0
@@ -30,13 +32,15 @@ import os
 import tempfile
 import time
 
-from conversion import configs, imagefolder, tables
+from conversion import configs, folder_lock, imagefolder, layout, local_paths, raw_tree, tables
 from conversion.commands import options
 
 NAME = "export-imagefolder"
 HELP = "write a config, task or split as an ImageFolder tree (<split>/<wnid>/ or <split>/{0_nature,1_ai}/)"
 MARKER = ".genimage-cl-export.json"
 """In --out: the exports written there (their arguments), so that a re-run resumes only its own."""
+LOCK = "export"
+"""The name of --out's lock (:mod:`conversion.folder_lock`): one export at a time writes into a folder."""
 
 
 def add_arguments(parser) -> None:
@@ -57,6 +61,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cache-dir", type=options.local_path, default=None, help="datasets cache for the build")
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes for the build")
     parser.add_argument("--merge", action="store_true", help="write into an --out that holds other files or exports")
+    parser.add_argument("--wait-lock", action="store_true",
+                        help="if another export is writing --out, wait for it instead of failing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -66,26 +72,66 @@ def _settings(args) -> dict:
 
 
 def check_arguments(args) -> None:
-    """Fail before any work: a task not in the config, or an --out that is a file, not writable, or
-    not empty without holding this export (unless --merge). Then record this export in --out."""
+    """Fail before any work, writing nothing: a task not in the config, ``--files link`` for built
+    pixels, --out and --data-dir inside each other, an --out that is a file, or one that is not empty
+    without holding this export (unless --merge)."""
     tasks = sorted({t for _, t in configs.config_parts()[args.config]})
     if args.task is not None and args.task not in tasks:
         raise ValueError(f"--task {args.task} is not a task of {args.config} (its tasks: {', '.join(map(str, tasks))})")
     if args.files == "link" and args.image_size != options.ORIGINAL:
         raise ValueError("--files link needs --image-size original and a raw GenImage tree as --data-dir")
-    out, settings = args.out, _settings(args)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} is a file, not a folder")
+    local_paths.refuse_nested(args.data_dir, "--data-dir", args.out, "--out")
+    if args.out.exists() and not args.out.is_dir():
+        raise NotADirectoryError(f"--out {args.out} is a file, not a folder")
+    earlier_exports(args)
+
+
+def earlier_exports(args) -> list[dict]:
+    """The exports recorded in --out; :class:`FileExistsError` if --out holds other files or exports and
+    this export is not among them (unless --merge). The lock's state folder is not counted."""
+    out = args.out
     try:
         earlier = json.loads((out / MARKER).read_text())
     except (OSError, ValueError):
         earlier = []
-    if out.is_dir() and any(out.iterdir()) and settings not in earlier and not args.merge:
+    others = out.is_dir() and any(p.name != folder_lock.STATE_DIR for p in out.iterdir())
+    if others and _settings(args) not in earlier and not args.merge:
         holds = "another export (re-run it to resume it)" if earlier else "other files"
         raise FileExistsError(f"--out {out} is not empty: it holds {holds}; choose an empty folder, or pass --merge "
                               f"to add this export to it")
+    return earlier
+
+
+def check_source(args):
+    """The source, checked before anything is written: a raw tree to export at original size is scanned
+    (the export needs its listing) and returned; for a build, its generators are looked up and None returned."""
+    from conversion import release, sources  # here, not at the top: ``python -m conversion --help`` stays quick
+
+    keys = sorted({g for g, _ in configs.config_parts()[args.config]})
+    kind = sources.detect(args.data_dir, keys)
+    if kind == sources.RAW_TREE and args.image_size == options.ORIGINAL:
+        return raw_tree.RawTreeSource(args.data_dir, keys)
+    if args.files == "link":
+        raise ValueError("--files link needs a raw GenImage tree as --data-dir (it hard-links the source files)")
+    if kind == sources.RAW_TREE:
+        layout.require_generators(args.data_dir, keys)
+    else:
+        release.ReleaseSource(args.data_dir, keys, args.image_size)
+    return None
+
+
+def create_out(out) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(f"--out {out} cannot be created or written: {err.strerror or err}") from err
+
+
+def record_export(args) -> None:
+    """Check --out again (under its lock) and record this export in it."""
+    out, settings = args.out, _settings(args)
+    earlier = earlier_exports(args)
+    try:
         with tempfile.NamedTemporaryFile("w", dir=out, prefix=f".{MARKER}.", delete=False) as tmp:
             json.dump(earlier if settings in earlier else [*earlier, settings], tmp, indent=1)
         os.replace(tmp.name, out / MARKER)
@@ -108,26 +154,29 @@ def _build(args):
 
 
 def run(args) -> int:
-    from conversion import progress, raw_tree, sources
+    from conversion import progress
 
     check_arguments(args)
+    source = check_source(args)
     progress.configure(not args.no_progress)
-    splits = ("train", "test") if args.split == "both" else (args.split,)
-    parts = configs.config_parts()[args.config]
-    start = time.perf_counter()
-    original = args.image_size == sources.ORIGINAL
-    source = sources.open_source(args.data_dir, sorted({g for g, _ in parts})) if original else None
-    if isinstance(source, raw_tree.RawTreeSource):
-        items = imagefolder.select_items(source, parts, splits, args.task, args.source)
-        outcome = imagefolder.export_source_files(items, args.out, args.layout, args.files, not args.no_progress)
-    else:
-        if args.files == "link":
-            raise ValueError("--files link needs a raw GenImage tree as --data-dir (it hard-links the source files)")
-        views = imagefolder.select_views(_build(args), splits, args.task, args.source)
-        outcome = imagefolder.export_dataset(views, args.out, args.layout, not args.no_progress)
-    skipped = imagefolder.write_skip_list(args.out, outcome.skipped)
+    create_out(args.out)
+    with folder_lock.exclusive(args.out, LOCK, wait=args.wait_lock, writer="export"):
+        record_export(args)
+        start = time.perf_counter()
+        outcome = export(args, source)
+        skipped = imagefolder.write_skip_list(args.out, outcome.skipped)
     print(summary(args, outcome, time.perf_counter() - start, skipped))
     return 0
+
+
+def export(args, source) -> imagefolder.Outcome:
+    """Link or copy the raw tree ``source``'s files; without one, build the config and write its images."""
+    splits = ("train", "test") if args.split == "both" else (args.split,)
+    if source is not None:
+        items = imagefolder.select_items(source, configs.config_parts()[args.config], splits, args.task, args.source)
+        return imagefolder.export_source_files(items, args.out, args.layout, args.files, not args.no_progress)
+    views = imagefolder.select_views(_build(args), splits, args.task, args.source)
+    return imagefolder.export_dataset(views, args.out, args.layout, not args.no_progress)
 
 
 def summary(args, outcome: imagefolder.Outcome, seconds: float, skipped_file) -> str:

@@ -69,8 +69,9 @@ def _refuse_unusual_members(path: str, infos: list[zipfile.ZipInfo], size: int) 
                             f"torch.save stores members uncompressed")
     beyond = next((i for i in infos if i.header_offset + i.compress_size > size or i.file_size != i.compress_size), None)
     if beyond is not None:
-        raise BadTensorFile(f"{path}: its member {beyond.filename} claims {beyond.file_size:,} bytes at offset "
-                            f"{beyond.header_offset:,}, past the end of the file ({size:,} bytes)")
+        raise BadTensorFile(f"{path}: its member {beyond.filename} claims {beyond.file_size:,} bytes "
+                            f"({beyond.compress_size:,} stored) at offset {beyond.header_offset:,}, in a file of "
+                            f"{size:,} bytes")
     claimed = sum(i.file_size for i in infos)
     if claimed > size:
         raise BadTensorFile(f"{path}: its members claim {claimed:,} bytes in all, more than the file's {size:,}")

@@ -118,14 +118,15 @@ def _append_members(path, count: int, name: str, data: bytes, method: int) -> No
 
 
 def _list_member_again(path, member: str, names: list[str]) -> None:
-    """Add central directory entries that point at ``member``'s bytes under other names (of its length)."""
+    """Add central directory entries that point at ``member``'s bytes under other names (of its length; the
+    zip has no zip64 records)."""
     import struct
 
-    data = (path).read_bytes()
+    data = path.read_bytes()
     end = data.rindex(b"PK\x05\x06")
     entries, size, start = struct.unpack("<HII", data[end + 10 : end + 20])
     directory = data[start : start + size]
-    at = directory.index(b"PK\x01\x02" + directory[4:4])  # first entry
+    at = 0
     while True:
         name_length, extra_length, comment_length = struct.unpack("<HHH", directory[at + 28 : at + 34])
         length = 46 + name_length + extra_length + comment_length
@@ -137,7 +138,7 @@ def _list_member_again(path, member: str, names: list[str]) -> None:
     directory += extra
     tail = data[end:end + 8] + struct.pack("<HHII", entries + len(names), entries + len(names), len(directory),
                                            start) + data[end + 20 :]
-    (path).write_bytes(data[:start] + directory + tail)
+    path.write_bytes(data[:start] + directory + tail)
 
 
 def test_a_zip_bomb_is_refused_before_any_member_is_read(files):
@@ -212,3 +213,20 @@ def test_a_short_read_is_a_named_error(tmp_path, monkeypatch):
     monkeypatch.setattr(safe_tensors.os, "fstat", fstat_then_truncate)
     with pytest.raises(safe_tensors.BadTensorFile, match=r"X\.pt: changed while being read .* row 2 not read"):
         opened.rows([0, 1, 2, 3])
+
+
+def test_a_member_claiming_more_than_the_file_holds_is_refused(files):
+    """A central directory entry whose sizes were raised past the end of the file."""
+    import struct
+
+    path = files / "X.pt"
+    data = bytearray(path.read_bytes())
+    start = struct.unpack("<I", data[data.rindex(b"PK\x05\x06") + 16 :][:4])[0]
+    entry = data.index(b"PK\x01\x02", start)
+    while data[entry + 46 : entry + 54] != b"X/data/0":
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    data[entry + 20 : entry + 28] = struct.pack("<II", 10**9, 10**9)  # compressed and uncompressed sizes
+    path.write_bytes(bytes(data))
+    with pytest.raises(safe_tensors.BadTensorFile, match=r"X\.pt: its member X/data/0 claims 1,000,000,000 bytes "
+                                                         r"\(1,000,000,000 stored\) at offset [0-9,]+, in a file of"):
+        safe_tensors.load_tensor(path, torch.float32, (None, 3, 64, 64))

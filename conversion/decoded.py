@@ -27,6 +27,7 @@ from datasets.table import ConcatenationTable
 from PIL import Image
 
 from conversion import decode
+from conversion.build_report import printable
 
 ONE_SIZE = "images must all have one size: use a 64-px config (the release's) or one built with one image_size"
 
@@ -58,7 +59,7 @@ def describe_row(ds: datasets.Dataset, row: int) -> str:
     table_row = indices.column(0)[row].as_py() if indices is not None else row
     where = _cache_file(ds.data, table_row) or "an in-memory dataset"
     name = ds.select_columns(["file_name"])[row]["file_name"] if "file_name" in ds.column_names else None
-    return f"row {row}{f' ({name})' if name else ''} of the dataset in {where}"
+    return f"row {row}{f' ({printable(name)})' if name else ''} of the dataset in {printable(where)}"
 
 
 def image_header(data: bytes | None, size: tuple[int, int] | None = None) -> Image.Image:

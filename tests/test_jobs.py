@@ -40,7 +40,7 @@ def test_jobs_write_the_hub_layout_with_the_builder_rows(assembled, build, sampl
     assert [(p.config, p.split) for p in parts] == [
         ("adm-task0", "test"), ("adm-task0", "train"), ("sdv14-task3", "test"), ("sdv14-task3", "train")
     ]
-    assert not any((assembled / jobs.STAGING).iterdir())
+    assert not (assembled / jobs.STAGING).exists()
     for part in parts:
         assert [f.name for f in part.files] == [f"{part.split}-00000-of-00001.parquet"]
         assert part.files[0].parent == assembled / "data" / part.generator / f"task{part.task}"

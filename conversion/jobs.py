@@ -6,13 +6,16 @@ sizes are datasets' own) in a private staging folder inside the output, then mov
 the Hub copy's layout ``data/<generator>/task<k>/<split>-NNNNN-of-NNNNN.parquet`` (its build report
 to ``reports/<generator>/task<k>/<split>/``), rewriting each with Parquet page checksums on the way
 (:mod:`conversion.parquet_pages`). Only complete
-shard sets are moved in; an interrupted job leaves its staging folder and is simply run again.
+shard sets are moved in; a job that fails or is interrupted removes its staging folder (only a
+killed one leaves it, which ``assemble`` notes) and is simply run again.
 :func:`collect_parts` checks and lists what the jobs wrote, for the step that writes the card.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -20,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion import build_report, configs, layout, tables
+from conversion import build_report, configs, layout, regular_files, tables
 
 DATA = "data"
 REPORTS = "reports"
@@ -90,10 +93,22 @@ def run_job(
     rows (default: datasets' choice for image datasets, 100), which also bounds the memory of
     writers and streaming readers.
     """
+    staging = Path(out) / STAGING / f"{job.config}-{job.split}-{uuid.uuid4().hex[:8]}"
+    try:
+        return _build_in(staging, job, data_dir, out, image_size, num_proc, max_shard_size, row_group_size, check)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (Path(out) / STAGING).rmdir()  # only once no other job stages there
+
+
+def _build_in(staging: Path, job: Job, data_dir, out, image_size, num_proc, max_shard_size, row_group_size,
+              check) -> list[Path]:
+    """:func:`run_job`'s work, with ``staging`` as the builder's cache and output folder."""
     from genimage_cl import GenImageCL
 
-    staging = Path(out) / STAGING / f"{job.config}-{job.split}-{uuid.uuid4().hex[:8]}"
     built = staging / "parquet"
+    reports = report_folder(out, job)
     builder = GenImageCL(
         config_name=job.config,
         data_dir=str(data_dir),
@@ -103,23 +118,49 @@ def run_job(
         writer_batch_size=row_group_size,
         check=check,
     )
-    builder.download_and_prepare(
-        output_dir=str(built), file_format="parquet", max_shard_size=max_shard_size, num_proc=num_proc
-    )
-    from conversion import parquet_pages  # here: it loads datasets, and the CLI's help imports this module
+    with _report_named_at(built / build_report.REPORT_FILE, reports / build_report.REPORT_FILE):
+        builder.download_and_prepare(
+            output_dir=str(built), file_format="parquet", max_shard_size=max_shard_size, num_proc=num_proc
+        )
+    # imported here: it loads datasets, and the CLI's help imports this module
+    from conversion import parquet_pages
 
     shards = sorted(built.glob(f"*-{job.split}*.parquet"))
     for shard in shards:  # datasets' builder takes no Parquet writer options
         parquet_pages.add_checksums(shard)
     placed = _move_shards(shards, job, job.folder(out))
-    reports = report_folder(out, job)
     reports.mkdir(parents=True, exist_ok=True)
     for name in (build_report.REPORT_FILE, build_report.SKIPS_FILE):
         if (built / name).is_file():
             os.replace(built / name, reports / name)
     (reports / JOB_FILE).write_text(json.dumps({"image_size": image_size}))
-    shutil.rmtree(staging)
     return placed
+
+
+class _RenamedPath(logging.Filter):
+    """Rewrites ``old`` into ``new`` in the messages of the logger it is added to."""
+
+    def __init__(self, old: Path, new: Path):
+        super().__init__()
+        self.old, self.new = str(old), str(new)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.old in message:
+            record.msg, record.args = message.replace(self.old, self.new), ()
+        return True
+
+
+@contextlib.contextmanager
+def _report_named_at(staged: Path, final: Path):
+    """The build's summary line names the report where the job moves it, not in the staging folder."""
+    renamed = _RenamedPath(staged, final)
+    logger = logging.getLogger(build_report.__name__)
+    logger.addFilter(renamed)
+    try:
+        yield
+    finally:
+        logger.removeFilter(renamed)
 
 
 def report_folder(out: str | os.PathLike, job: Job) -> Path:
@@ -130,8 +171,9 @@ def report_folder(out: str | os.PathLike, job: Job) -> Path:
 def image_size_of(out: str | os.PathLike, job: Job):
     """The image size ``job``'s part was built with, or None if its output does not say."""
     try:
-        return json.loads((report_folder(out, job) / JOB_FILE).read_text())["image_size"]
-    except (OSError, ValueError, KeyError):
+        with regular_files.open_regular(report_folder(out, job) / JOB_FILE) as file:
+            return json.loads(file.read())["image_size"]
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
@@ -184,35 +226,60 @@ class Part:
         return f"{DATA}/{self.generator}/task{self.task}/{self.split}-*.parquet"
 
 
+def _folders(folder: Path) -> list[Path]:
+    """The sub-folders of ``folder``, sorted; :class:`IncompletePart` naming a link among its entries
+    (never followed: it could lead out of the output folder)."""
+    entries = sorted(folder.iterdir())
+    link = next((p for p in entries if p.is_symlink()), None)
+    if link is not None:
+        raise IncompletePart(f"{link}: a link to {os.readlink(link)}, where build jobs write folders and shards; "
+                             f"not followed")
+    return [p for p in entries if p.is_dir()]
+
+
+def _shard_files(task_dir: Path) -> dict[str, list[tuple[int, int, Path]]]:
+    """{split: [(index, total, path)]} of a part folder; :class:`IncompletePart` for anything but shards."""
+    shards: dict[str, list[tuple[int, int, Path]]] = {}
+    for path in sorted(task_dir.iterdir()):
+        kind = regular_files.irregular(path.lstat().st_mode)
+        if kind is not None:
+            raise IncompletePart(f"{path}: {kind}, not a regular file; not read")
+        name = SHARD_NAME.match(path.name)
+        if not name or name["split"] not in SPLITS:
+            raise IncompletePart(f"{path}: not a <split>-NNNNN-of-NNNNN.parquet shard")
+        shards.setdefault(name["split"], []).append((int(name["index"]), int(name["total"]), path))
+    return shards
+
+
 def collect_parts(out: str | os.PathLike) -> list[Part]:
     """Every part under ``out/data``, checked complete (shards 0..N-1 of one run), sorted.
 
-    Raises :class:`IncompletePart` naming the folder when a shard set has gaps or mixes runs.
+    Raises :class:`IncompletePart` naming the folder when a shard set has gaps or mixes runs, and naming
+    the entry for a link, FIFO or anything else that is not a folder or a regular shard file (none is
+    opened or followed).
     """
-    import pyarrow.parquet as pq
+    # imported here: it loads datasets, and the CLI's help imports this module
+    from conversion import parquet_pages
 
     root = Path(out) / DATA
+    if root.is_symlink():
+        raise IncompletePart(f"{root}: a link to {os.readlink(root)}, not the output's own folder; not followed")
     found: list[Part] = []
     generators = tables.generators()
-    for generator_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+    for generator_dir in _folders(root) if root.is_dir() else []:
         if generator_dir.name not in generators:
             raise IncompletePart(f"{generator_dir}: not a generator key ({', '.join(generators)})")
-        for task_dir in sorted(p for p in generator_dir.iterdir() if p.is_dir()):
+        for task_dir in _folders(generator_dir):
             match = PART_FOLDER.match(task_dir.name)
             if not match:
                 raise IncompletePart(f"{task_dir}: expected task<k> folders")
-            shards: dict[str, list[tuple[int, int, Path]]] = {}
-            for path in task_dir.iterdir():
-                name = SHARD_NAME.match(path.name)
-                if not name or name["split"] not in SPLITS:
-                    raise IncompletePart(f"{path}: not a <split>-NNNNN-of-NNNNN.parquet shard")
-                shards.setdefault(name["split"], []).append((int(name["index"]), int(name["total"]), path))
+            shards = _shard_files(task_dir)
             for split in sorted(shards):
                 entries = sorted(shards[split])
                 if not _complete_set([(index, total) for index, total, _ in entries]):
                     raise IncompletePart(f"{task_dir}: {split} shards are incomplete or from two runs; re-run its job")
                 files = tuple(path for _, _, path in entries)
-                rows = sum(pq.read_metadata(path).num_rows for path in files)
+                rows = sum(parquet_pages.read_metadata(path).num_rows for path in files)
                 size = sum(path.stat().st_size for path in files)
                 found.append(Part(generator_dir.name, int(match["task"]), split, files, rows, size))
     return found

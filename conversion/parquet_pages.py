@@ -3,11 +3,13 @@
 Every writer of the copy passes :data:`WRITE_OPTIONS` to ``pyarrow.parquet.ParquetWriter`` (through
 ``Dataset.to_parquet``). Shards written by datasets' builder (``download_and_prepare(file_format=
 "parquet")``, which takes no writer options) are rewritten by :func:`add_checksums`, row group by
-row group, with the options datasets uses. Readers check them with :func:`open_checked`.
+row group, with the options datasets uses. Readers check them with :func:`open_checked`, which
+opens only a regular file that is not a link (a FIFO named like a shard would block a reader forever).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -15,6 +17,8 @@ from pathlib import Path
 import datasets
 import pyarrow.parquet as pq
 from datasets.arrow_writer import get_parquet_column_options
+
+from conversion.regular_files import open_regular
 
 WRITE_OPTIONS = {"write_page_checksum": True}
 CDC_KEY = b"content_defined_chunking"
@@ -38,6 +42,15 @@ def add_checksums(path: str | os.PathLike) -> None:
     os.replace(tmp, path)
 
 
-def open_checked(path: str | os.PathLike) -> pq.ParquetFile:
-    """The shard, opened so that reading any page verifies its checksum (an ``OSError`` if it fails)."""
-    return pq.ParquetFile(path, page_checksum_verification=True)
+@contextlib.contextmanager
+def open_checked(path: str | os.PathLike):
+    """The shard (a regular file), opened so that reading any page verifies its checksum (an ``OSError`` if
+    it fails)."""
+    with open_regular(path) as file:
+        yield pq.ParquetFile(file, page_checksum_verification=True)
+
+
+def read_metadata(path: str | os.PathLike) -> pq.FileMetaData:
+    """The footer of the shard ``path`` (a regular file)."""
+    with open_regular(path) as file:
+        return pq.read_metadata(file)

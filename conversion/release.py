@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections import Counter
 import logging
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,8 +25,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conversion import configs, corruptions, pixels, raw_tree, safe_tensors, tables
-from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
+from conversion import (
+    configs,
+    corruptions,
+    pixels,
+    raw_tree,
+    safe_tensors,
+    tables,
+    torch_workers,  # noqa: F401  (forked build workers run torch single-threaded)
+)
 
 logger = logging.getLogger(__name__)
 
@@ -166,8 +173,9 @@ def looks_like_release(root: str | os.PathLike) -> bool:
     return False
 
 
-def load_pair(pair: Pair) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both tensors of a pair, memory-mapped, loaded with ``weights_only`` and checked."""
+def load_pair(pair: Pair) -> tuple[safe_tensors.TensorFile | safe_tensors.HeldTensor, torch.Tensor]:
+    """Both tensors of a pair, loaded with ``weights_only`` and checked: ``X`` opened (its rows read on
+    demand), ``y`` in memory."""
     try:
         return safe_tensors.load_release_pair(pair.x_path, pair.y_path, tables.release_pixels()["image_size"])
     except safe_tensors.BadTensorFile as err:
@@ -387,8 +395,8 @@ class ReleaseSource:
         """Float32 [floor(N/10)*10, 3, 64, 64] for the N rows of the pair's ``y.pt``."""
         size = tables.release_pixels()["image_size"]
         try:
-            x = safe_tensors.load_tensor(path, torch.float32, (None, 3, size, size))
-            y = safe_tensors.load_tensor(pair.y_path, torch.int64, (None,))
+            x = safe_tensors.open_tensor(path, torch.float32, (None, 3, size, size))
+            y = safe_tensors.open_tensor(pair.y_path, torch.int64, (None,))
         except safe_tensors.BadTensorFile as err:
             raise ReleaseError(str(err)) from None
         if len(x) != corruptions.kept_rows(len(y)):
@@ -438,15 +446,15 @@ class ReleaseSource:
         return raw_tree.Plan(items, [], {cell: 0 for cell in found}, dict(found), empty)
 
     def examples(self, items: list[raw_tree.Item], split: str, image_size, log=None, check: str = "decode"):
-        """Rows as PNG, read in batches of rows of one ``X.pt`` (memory-mapped: only those rows are read)."""
+        """Rows as PNG, read in batches of rows of one ``X.pt`` (only those rows are read)."""
         size = tables.release_pixels()["image_size"]
         for path, run in itertools.groupby(items, key=lambda item: item.path):
-            x = safe_tensors.load_tensor(path, torch.float32, (None, 3, size, size), check=False)  # checked when planned
+            x = safe_tensors.open_tensor(path, torch.float32, (None, 3, size, size), check=False)  # checked when planned
             run = list(run)
             for start in range(0, len(run), BATCH_ROWS):
                 batch = run[start : start + BATCH_ROWS]
                 indices = torch.tensor([item.index for item in batch], dtype=torch.int64)
-                u8 = exact_uint8(x.index_select(0, indices), path, indices=indices)
+                u8 = exact_uint8(x.rows(indices), path, indices=indices)
                 for item, image in zip(batch, u8.permute(0, 2, 3, 1).numpy()):
                     example = raw_tree.row(item, pixels.png_bytes(Image.fromarray(image, "RGB")))
                     if log is not None:

@@ -12,16 +12,14 @@ each (task, source) and, by default, their ranks among the labels those rows hol
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from typing import NamedTuple
 
 import datasets
 import numpy as np
 import torch
-from PIL import Image
 
-from conversion import corrupted, corruptions, release, tables
+from conversion import corrupted, corruptions, decoded, release, tables
 
 NOTATIONS = ("clsloc", "standard", "rank")
 DTYPES = ("float32", "uint8")
@@ -41,9 +39,17 @@ def _labels(standard: np.ndarray, notation: str, task_clsloc: np.ndarray) -> np.
     return np.searchsorted(task_clsloc, clsloc)
 
 
-def _decode(png: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+def _stacked_pixels(split: datasets.Dataset, part: datasets.Dataset, rows: list[int], batch_size: int) -> np.ndarray:
+    """uint8 ``[n, H, W, 3]`` of the images of ``part`` (rows ``rows`` of ``split``), each checked from its header
+    before it is decoded; a ``ValueError`` naming the row for one that is no image, a bomb or of another size."""
+    images = []
+    for row, image in zip(rows, (image for batch in part.iter(batch_size=batch_size) for image in batch["image"])):
+        size = (images[0].shape[1], images[0].shape[0]) if images else None
+        try:
+            images.append(decoded.rgb_pixels(image["bytes"], size))
+        except ValueError as err:
+            raise ValueError(f"{decoded.describe_row(split, row)}: {err}") from None
+    return np.stack(images)
 
 
 def _task_clsloc(standard: np.ndarray) -> np.ndarray:
@@ -111,10 +117,6 @@ def paper_tensors(
             x = torch.from_numpy(np.ascontiguousarray(np.asarray(part[corrupted.COLUMN], dtype=np.float32)[order]))
             result[t, s] = Tensors(x, y)
             continue
-        images = [_decode(image["bytes"]) for batch in part.iter(batch_size=batch_size) for image in batch["image"]]
-        if len({image.shape for image in images}) > 1:
-            raise ValueError(f"task {t} {s}: images of different sizes cannot be stacked; build the config "
-                             f"with one image_size (64 reproduces the release)")
-        u8 = torch.from_numpy(np.stack(images)[order]).permute(0, 3, 1, 2).contiguous()
+        u8 = torch.from_numpy(_stacked_pixels(split, part, cell_rows, batch_size)[order]).permute(0, 3, 1, 2).contiguous()
         result[t, s] = Tensors(release.normalize(u8) if dtype == "float32" else u8, y)
     return result

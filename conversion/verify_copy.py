@@ -4,7 +4,9 @@ Every shard under ``data/`` is read in full, one row group at a time, with page 
 verification, so a flipped bit anywhere (a label, a pixel) fails and names its shard. Then, for
 every config of the card (README.md), the rows of the shards its ``data_files`` patterns match are
 summed per split and compared with the card's ``dataset_info``. A folder without a card (the
-output of ``build`` jobs) gets the checksum checks only.
+output of ``build`` jobs) gets the checksum checks only. Only regular files inside the copy are
+read: a link (to a file or a folder), FIFO, socket or device under ``data/`` is a problem named
+with what it is, never opened or followed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from huggingface_hub import DatasetCard
 from tqdm.auto import tqdm
 
-from conversion import parquet_pages
+from conversion import parquet_pages, regular_files
 
 CARD = "README.md"
 DATA = "data"
@@ -85,8 +87,10 @@ def _patterns(files, where: str, card_path: Path) -> dict[str, list[str]]:
 def _card_configs(card_path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
     """(config -> {split: [patterns]}, config -> {split: num_examples}) from the card's YAML;
     :class:`BadCard` naming the card and the key for anything not shaped as a dataset card."""
+    with regular_files.open_regular(card_path) as file:
+        text = file.read().decode("utf-8", "replace")
     try:
-        data = DatasetCard.load(card_path).data.to_dict()
+        data = DatasetCard(text).data.to_dict()
     except Exception as err:  # YAML syntax, a header that is not a mapping: the card is unreadable
         raise BadCard(f"{card_path}: unreadable YAML header ({type(err).__name__}: {err})") from None
     patterns = {}
@@ -113,14 +117,43 @@ def _card_configs(card_path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
     return patterns, examples
 
 
+def _entries(data: Path) -> tuple[list[Path], list[str]]:
+    """The regular ``.parquet`` files under ``data`` (no link followed), and one line per entry that is
+    neither a regular file nor a folder, or a folder that cannot be listed."""
+    shards, problems = [], []
+    root = data.parent
+
+    def unlisted(err: OSError) -> None:
+        problems.append(f"{Path(err.filename).relative_to(root).as_posix()}: cannot be listed ({err.strerror})")
+
+    for top, dirs, files in os.walk(data, onerror=unlisted):
+        for name in sorted(dirs + files):
+            path = Path(top) / name
+            try:
+                kind = regular_files.irregular(path.lstat().st_mode)
+            except OSError as err:
+                kind = f"unreadable ({err.strerror})"
+            if kind is None and name.endswith(".parquet"):
+                shards.append(path)
+            elif path.is_symlink():
+                problems.append(f"{path.relative_to(root).as_posix()}: a link to {os.readlink(path)}; not followed")
+            elif kind not in (None, "a folder"):
+                problems.append(f"{path.relative_to(root).as_posix()}: {kind}, not a regular file; not read")
+    return sorted(shards), problems
+
+
 def verify(folder: str | os.PathLike, progress: bool = True) -> CopyCheck:
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise NotADirectoryError(f"{folder} is not a directory")
-    shards = sorted((folder / DATA).rglob("*.parquet"))
-    if not shards:
-        raise FileNotFoundError(f"no Parquet shard under {folder / DATA}: not a copy made by publish or build")
-    result = CopyCheck(folder)
+    data = folder / DATA
+    if data.is_symlink() or not data.is_dir():
+        what = f"a link to {os.readlink(data)}" if data.is_symlink() else "missing or not a folder"
+        raise NotADirectoryError(f"{data} is {what}: not a copy made by publish or build (links are not followed)")
+    shards, problems = _entries(data)
+    if not shards and not problems:
+        raise FileNotFoundError(f"no Parquet shard under {data}: not a copy made by publish or build")
+    result = CopyCheck(folder, problems=problems)
     for path in tqdm(shards, desc="shards", unit="shard", disable=not progress):
         name = path.relative_to(folder).as_posix()
         try:
@@ -128,12 +161,12 @@ def verify(folder: str | os.PathLike, progress: bool = True) -> CopyCheck:
         except (OSError, ValueError) as err:  # checksum, decompression, footer: one line per bad shard
             result.problems.append(f"{name}: damaged: {err}")
     card = folder / CARD
-    if not card.is_file():
+    if not os.path.lexists(card):
         result.notes.append(f"no {CARD} in {folder}: page checksums checked, row counts not compared with a card")
         return result
     try:
         patterns, examples = _card_configs(card)
-    except BadCard as err:
+    except (OSError, BadCard) as err:
         result.problems.append(str(err))
         return result
     names = [path.relative_to(folder).as_posix() for path in shards]

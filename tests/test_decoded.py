@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datasets
 import numpy as np
 import pytest
 import torch
 
+from conversion import sample_tree
 from conversion.decoded import ArrowBatches, batch_loader, decoded_uint8
+from conversion.tensors import paper_tensors
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +61,50 @@ def test_batch_loader_decodes_a_png_column_per_batch(train):
     assert batch["image"].dtype == torch.uint8 and batch["image"].shape == (4, 3, 64, 64)
     for i in range(4):
         assert np.array_equal(batch["image"][i].numpy(), rgb_chw(train[i]["image"]))
+
+
+def _png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("stored, reason", [
+    (lambda: sample_tree.bomb_png(20000, 20000),
+     "decompression bomb: 20000x20000 = 400000000 pixels declared, limit 178956970"),
+    (lambda: b"<html>not an image</html>", "not an image: no JPEG or PNG signature and no format Pillow reads here"),
+    (lambda: _png(80, 64), "80x64 where the rows before it are 64x64: images must all have one size"),
+])
+def test_a_hostile_row_is_refused_from_its_header_naming_it(train, tmp_path, stored, reason):
+    """decoded_uint8, batch_loader and paper_tensors check each image's header before decoding it, and name the
+    row, its file_name and the cache file holding it."""
+    data = stored()
+    raw = train.cast_column("image", datasets.Image(decode=False))
+    cache = tmp_path / "hostile.arrow"
+    hostile = raw.map(lambda row, index: {"image": {"bytes": data if index == 3 else row["image"]["bytes"],
+                                                    "path": None}},
+                      with_indices=True, cache_file_name=str(cache)).cast_column("image", datasets.Image())
+    where = f"row 3 ({train[3]['file_name']}) of the dataset in {cache}: "
+    for load in (lambda: decoded_uint8(hostile),
+                 lambda: next(iter(batch_loader(hostile, batch_size=len(train), shuffle=False))),
+                 lambda: paper_tensors(hostile)):
+        with pytest.raises(ValueError) as err:
+            load()
+        assert str(err.value).startswith(where + reason), str(err.value)
+        assert "\n" not in str(err.value)
+
+
+def test_the_limits_hold_whatever_pillow_is_set_to(monkeypatch):
+    from PIL import Image
+
+    from conversion import decoded
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # a caller that lifted Pillow's own check
+    with pytest.raises(ValueError, match=r"^decompression bomb: 20000x20000 = 400000000 pixels declared"):
+        decoded.rgb_pixels(sample_tree.bomb_png(20000, 20000))
+    assert Image.MAX_IMAGE_PIXELS is None
+    assert decoded.rgb_pixels(_png(3, 2)).shape == (2, 3, 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,7 @@ def test_jobs_write_the_hub_layout_with_the_builder_rows(assembled, build, sampl
     assert [(p.config, p.split) for p in parts] == [
         ("adm-task0", "test"), ("adm-task0", "train"), ("sdv14-task3", "test"), ("sdv14-task3", "train")
     ]
-    assert not any((assembled / jobs.STAGING).iterdir())
+    assert not (assembled / jobs.STAGING).exists()
     for part in parts:
         assert [f.name for f in part.files] == [f"{part.split}-00000-of-00001.parquet"]
         assert part.files[0].parent == assembled / "data" / part.generator / f"task{part.task}"
@@ -230,3 +231,44 @@ def flip_in_column(shard: Path, column: str) -> None:
     data = bytearray(shard.read_bytes())
     data[start + chunk.total_compressed_size - 2] ^= 0x01
     shard.write_bytes(bytes(data))
+
+
+def _one_generator_tree(sample_root, tmp_path, generator="stable_diffusion_v_1_4") -> Path:
+    root = tmp_path / "GenImage"
+    shutil.copytree(sample_root / generator, root / generator)
+    return root
+
+
+def test_a_failed_job_removes_its_staging_folder_and_its_retry_builds(sample_root, tmp_path, monkeypatch):
+    from conversion import parquet_pages
+
+    root = _one_generator_tree(sample_root, tmp_path)
+    out = tmp_path / "out"
+    job = jobs.Job("sdv14", 3, "train")
+
+    def disk_full(path):
+        raise OSError(28, "No space left on device", str(path))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(parquet_pages, "add_checksums", disk_full)
+        with pytest.raises(OSError, match="No space left"):
+            jobs.run_job(job, root, out)
+    assert not (out / jobs.STAGING).exists()
+    assert not jobs.is_built(out, job)
+    assert [p.name for p in jobs.run_job(job, root, out)] == ["train-00000-of-00001.parquet"]
+    assert not (out / jobs.STAGING).exists()
+
+
+def test_the_build_warning_names_the_report_where_the_job_leaves_it(sample_root, tmp_path, caplog):
+    root = _one_generator_tree(sample_root, tmp_path)
+    broken = next(root.rglob(f"train/ai/{tables.task_classes()[3][0]:03d}_sdv4_*.png"))
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not a png" * 10)
+    out = tmp_path / "out"
+    job = jobs.Job("sdv14", 3, "train")
+    with caplog.at_level("WARNING", logger=build_report.__name__):
+        jobs.run_job(job, root, out)
+    final = jobs.report_folder(out, job) / build_report.REPORT_FILE
+    [warning] = [r.getMessage() for r in caplog.records if r.name == build_report.__name__]
+    assert " 1 skipped " in warning and warning.endswith(f"; report: {final}")
+    assert final.is_file()
+    assert build_report.load(final)["skipped"][0]["path"].endswith(broken.name)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -78,7 +80,7 @@ def test_release_rows_equal_raw_tree_rows(sample_root, sample_release, build):
             assert a[column] == b[column], column
         rows = list(zip(a["task"], a["source"], a["label"], a["file_name"]))
         assert rows == sorted(rows)
-        assert all(release.is_release_name(n) and n.startswith(f"sdv14/task") for n in a["file_name"])
+        assert all(release.is_release_name(n) and n.startswith("sdv14/task") for n in a["file_name"])
 
         def pixels(ds):
             return collections.Counter(
@@ -222,3 +224,65 @@ def test_forked_build_workers_do_not_hang_after_parent_torch_ops():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "0", done.stderr
+
+
+TRUNCATE_AFTER_FIRST_ROW = """
+import os
+from conversion import raw_tree, release
+release.BATCH_ROWS = 1  # each row is read on its own, after the row before it was stored
+_row = raw_tree.row
+
+
+def _truncating_row(item, image_bytes, done=[]):
+    if not done:  # the X.pt being read loses its data after its first row
+        done.append(item.path)
+        os.truncate(item.path, 64)
+    return _row(item, image_bytes)
+
+
+raw_tree.row = _truncating_row
+"""
+
+
+def test_a_tensor_file_truncated_while_read_is_an_error_naming_it(sample_release, tmp_path, monkeypatch):
+    """Not a SIGBUS: rows are read with file reads, a truncated file is named with the row not read."""
+    root = tmp_path / "r"
+    _copy_part(sample_release, root, "sdv14", 0)
+    source = release.ReleaseSource(root, ["sdv14"])
+    items = source.split_plan("train", [("sdv14", 0)]).items
+    stored = release.raw_tree.row
+
+    def truncating_row(item, image_bytes):
+        if item is items[0]:
+            os.truncate(item.path, 64)
+        return stored(item, image_bytes)
+
+    monkeypatch.setattr(release, "BATCH_ROWS", 1)
+    monkeypatch.setattr(release.raw_tree, "row", truncating_row)
+    with pytest.raises(release.safe_tensors.BadTensorFile) as err:
+        list(source.examples(items, "train", 64))
+    assert items[1].path == items[0].path
+    assert str(err.value).startswith(f"{items[0].path}: changed while being read (now 64 bytes, ")
+    assert str(err.value).endswith(f"when checked), row {items[1].index} not read; re-run once the file is complete")
+
+
+@pytest.mark.parametrize("num_proc", [None, 2])
+def test_build_of_a_tensor_file_truncated_while_read_fails_in_one_line(tmp_path, num_proc):
+    """Through the command line, also from datasets' worker processes (each of the two reads its own X.pt)."""
+    import subprocess
+    import sys
+
+    from conversion.sample_tree import make_sample_tree
+
+    tree = make_sample_tree(tmp_path / "GenImage", generators=["sdv14"], images_per_class=5)
+    root = release_writer.make_sample_release(tree, tmp_path / "r", generators=["sdv14"])
+    args = ["build", "--data-dir", str(root), "--out", str(tmp_path / "out"), "--config", "sdv14-task0",
+            "--split", "train", "--no-progress"] + (["--num-proc", str(num_proc)] if num_proc else [])
+    script = TRUNCATE_AFTER_FIRST_ROW + f"from conversion.cli import main\nmain({args!r})\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "num_proc" not in done.stderr  # two shards: datasets keeps its two processes
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, done.stderr[-2000:]
+    assert re.match(rf"^error: {re.escape(str(root))}/\S+/X\.pt: changed while being read \(now 64 bytes, [0-9,]+ "
+                    rf"when checked\), row [0-9]+ not read; re-run once the file is complete$", errors[0]), errors[0]

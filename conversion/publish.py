@@ -130,7 +130,7 @@ class Part:
                 path = out / f["path"]
                 if not path.is_file() or path.stat().st_size != f["size"]:
                     raise RuntimeError(f"{path}: missing or not the {f['size']:,} bytes {self.name} wrote; re-run publish")
-                rows += pq.ParquetFile(path).metadata.num_rows
+                rows += parquet_pages.read_metadata(path).num_rows
             if rows != info["num_examples"]:
                 raise RuntimeError(f"{out / part_dir(self.generator, self.task)}: {split} shards hold {rows} rows, "
                                    f"{self.name} declares {info['num_examples']}; re-run publish")

@@ -128,7 +128,10 @@ def _loaded(path: str, zipped: bool):
 
 
 def _check_value(path: str, value, dtype: torch.dtype, shape: tuple[int | None, ...]) -> torch.Tensor:
-    """``value`` if it is a plain ``dtype`` tensor of ``shape`` owning exactly its bytes, else the error."""
+    """``value`` if it is a plain ``dtype`` tensor of ``shape`` whose rows lie one after another in its
+    stored bytes, else the error. An expanded or strided view (a few stored bytes claiming many rows)
+    is refused; a leading slice of a larger storage (``x[:n]`` saved as is, as a script that keeps the
+    first rows may write) is read from its offset, its rows never more than the file holds."""
     expected = f"a {dtype} tensor of shape {_shape_text(shape)}"
     if not isinstance(value, torch.Tensor) or value.layout != torch.strided or value.is_quantized:
         raise BadTensorFile(f"{path}: expected {expected}, found {_describe(value)}")
@@ -136,9 +139,9 @@ def _check_value(path: str, value, dtype: torch.dtype, shape: tuple[int | None, 
         want is not None and have != want for have, want in zip(value.shape, shape)
     ):
         raise BadTensorFile(f"{path}: expected {expected}, found {_describe(value)}")
-    needed = value.numel() * value.element_size()
+    needed = (value.storage_offset() + value.numel()) * value.element_size()
     stored = value.untyped_storage().nbytes()
-    if not value.is_contiguous() or value.storage_offset() != 0 or stored != needed:
+    if not value.is_contiguous() or stored < needed:
         raise BadTensorFile(
             f"{path}: its tensor of shape {list(value.shape)} is a view (strides {list(value.stride())}, offset "
             f"{value.storage_offset()}) of {stored:,} stored bytes, not the {needed:,} bytes of its own rows; "
@@ -268,6 +271,7 @@ def open_tensor(path: str | os.PathLike, dtype: torch.dtype, shape: tuple[int | 
     infos, order = _directory(path, crcs=False)
     meta = _check_value(path, _loaded(path, zipped), dtype, shape)
     offset = _data_offset(path, infos, meta.untyped_storage().nbytes(), identity[0])
+    offset += meta.storage_offset() * meta.element_size()
     return TensorFile(path, meta, offset, identity, swap=order != sys.byteorder)
 
 

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion import build_report, configs, layout, regular_files, tables
+from conversion import build_report, configs, folder_lock, layout, local_paths, owned_files, regular_files, tables
 
 DATA = "data"
 REPORTS = "reports"
@@ -93,6 +93,9 @@ def run_job(
     rows (default: datasets' choice for image datasets, 100), which also bounds the memory of
     writers and streaming readers.
     """
+    local_paths.refuse_nested(Path(data_dir), "--data-dir", Path(out), "--out")
+    records(out).refuse_foreign([job.folder(out).relative_to(out).as_posix(),
+                                 report_folder(out, job).relative_to(out).as_posix()])
     staging = Path(out) / STAGING / f"{job.config}-{job.split}-{uuid.uuid4().hex[:8]}"
     try:
         return _build_in(staging, job, data_dir, out, image_size, num_proc, max_shard_size, row_group_size, check)
@@ -128,13 +131,33 @@ def _build_in(staging: Path, job: Job, data_dir, out, image_size, num_proc, max_
     shards = sorted(built.glob(f"*-{job.split}*.parquet"))
     for shard in shards:  # datasets' builder takes no Parquet writer options
         parquet_pages.add_checksums(shard)
-    placed = _move_shards(shards, job, job.folder(out))
+    placed = _move_shards(shards, job, Path(out))
     reports.mkdir(parents=True, exist_ok=True)
-    for name in (build_report.REPORT_FILE, build_report.SKIPS_FILE):
-        if (built / name).is_file():
-            os.replace(built / name, reports / name)
+    names = [name for name in (build_report.REPORT_FILE, build_report.SKIPS_FILE) if (built / name).is_file()]
+    records(out).claim(job_group(job), [(reports / name).relative_to(out).as_posix() for name in [*names, JOB_FILE]])
+    for name in names:
+        os.replace(built / name, reports / name)
     (reports / JOB_FILE).write_text(json.dumps({"image_size": image_size}))
     return placed
+
+
+def job_group(job: Job) -> str:
+    """The record of the files ``job`` writes (:mod:`conversion.owned_files`)."""
+    return f"{job.config}-{job.split}"
+
+
+def records(out: str | os.PathLike) -> owned_files.Records:
+    """What build jobs wrote into ``out``. An output written before files were recorded adopts what
+    it shows was ours: shards named as jobs name them, and the jobs' report files."""
+    out = Path(out)
+    found = owned_files.Records(out, folder_lock.STATE_DIR)
+    if not found.exists():
+        shards = [p for p in out.glob(f"{DATA}/*/task*/*.parquet") if SHARD_NAME.match(p.name)]
+        reports = [p for name in (build_report.REPORT_FILE, build_report.SKIPS_FILE, JOB_FILE)
+                   for p in out.glob(f"{REPORTS}/*/task*/*/{name}")]
+        if shards or reports:
+            found.claim("adopted", [p.relative_to(out).as_posix() for p in shards + reports])
+    return found
 
 
 class _RenamedPath(logging.Filter):
@@ -190,20 +213,22 @@ def _complete_set(shards: list[tuple[int, int]]) -> bool:
     return len(totals) == 1 and sorted(index for index, _ in shards) == list(range(totals.pop()))
 
 
-def _move_shards(shards: list[Path], job: Job, folder: Path) -> list[Path]:
-    """Rename the builder's shards into ``folder``, then drop shards of an earlier run of the same job."""
+def _move_shards(shards: list[Path], job: Job, out: Path) -> list[Path]:
+    """Rename the builder's shards into the job's folder (recorded first), then drop the shards of an
+    earlier run of the same job (only those a run recorded)."""
     if not shards:
         raise RuntimeError(f"the build of {job} wrote no Parquet file")
+    folder = job.folder(out)
     folder.mkdir(parents=True, exist_ok=True)
-    placed = []
-    for index, shard in enumerate(shards):
-        target = folder / shard_name(job.split, index, len(shards))
+    targets = [folder / shard_name(job.split, index, len(shards)) for index in range(len(shards))]
+    owned = records(out)
+    owned.claim(job_group(job), [t.relative_to(out).as_posix() for t in targets])
+    for shard, target in zip(shards, targets):
         os.replace(shard, target)
-        placed.append(target)
-    for old in folder.glob(f"{job.split}-*-of-*.parquet"):
-        if old not in placed:
-            old.unlink()
-    return placed
+    old = [p.relative_to(out).as_posix() for p in folder.glob(f"{job.split}-*-of-*.parquet") if p not in targets]
+    for group in owned.groups():
+        owned.delete(group, old)
+    return targets
 
 
 @dataclass(frozen=True)

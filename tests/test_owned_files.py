@@ -268,3 +268,28 @@ def test_an_out_that_cannot_be_a_copy_is_refused(one_generator, tmp_path, out, m
     assert line == f"error: {message.format(**values)}: give an --out outside the source" or \
         line == f"error: {message.format(**values)}"
     assert (tmp_path / "afile").read_text() == "mine" and not (one_generator / publish.STATE_DIR).exists()
+
+
+def test_build_jobs_replace_only_the_shards_they_recorded(one_generator, tmp_path):
+    from conversion import jobs
+
+    out = tmp_path / "b"
+    job = jobs.Job("sdv14", 2, "test")
+    first = jobs.run_job(job, one_generator, out, max_shard_size="1KB", row_group_size=1)
+    assert len(first) > 1
+    again = jobs.run_job(job, one_generator, out)
+    assert [p.name for p in again] == ["test-00000-of-00001.parquet"]
+    assert sorted(p.name for p in job.folder(out).iterdir()) == ["test-00000-of-00001.parquet"]
+    mine = job.folder(out) / "test-00000-of-00002.parquet"
+    mine.write_bytes(b"not a job's")
+    with pytest.raises(owned_files.ForeignFiles, match="data/sdv14/task2/test-00000-of-00002.parquet not written"):
+        jobs.run_job(job, one_generator, out)
+    assert mine.read_bytes() == b"not a job's"
+
+
+def test_a_build_into_or_around_its_source_is_refused(one_generator, tmp_path):
+    before = _files(one_generator)
+    line = _one_line_error(_cli("build", "--data-dir", str(one_generator), "--out", str(one_generator / "b"),
+                                "--config", "sdv14-task2", "--split", "test", cwd=tmp_path))
+    assert f"--out {one_generator / 'b'} lies inside --data-dir {one_generator}" in line
+    assert _files(one_generator) == before

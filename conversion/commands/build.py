@@ -14,7 +14,7 @@ Examples:
 
 from __future__ import annotations
 
-from conversion import decode, jobs, progress
+from conversion import decode, jobs, local_paths, progress
 from conversion.commands import options
 
 NAME = "build"
@@ -62,8 +62,8 @@ def run(args) -> int:
     if args.data_dir is None or args.out is None:
         raise ValueError("--data-dir and --out are required to build")
     selected = selected_jobs(args)
-    if args.out.exists() and not args.out.is_dir():
-        raise NotADirectoryError(f"--out {args.out} is a file, not an output folder")
+    local_paths.output_folder(args.out, "--out")
+    local_paths.refuse_nested(args.data_dir, "--data-dir", args.out, "--out")
     progress.configure(not args.no_progress)
     for number, job in enumerate(selected, 1):
         step = f"[{number}/{len(selected)}] {job}"

@@ -75,7 +75,11 @@ FOLDER_MARK = "/"
 def _list_folder(folder: Path) -> list[tuple[str, int, int, int, int]]:
     """(name, size, mtime_ns, ctime_ns, inode) of every entry; sub-folders listed as ``name/`` with size -1."""
     entries = []
-    with os.scandir(folder) as it:
+    try:
+        it = os.scandir(folder)
+    except OSError as err:
+        raise layout.unreadable(folder, err) from None
+    with it:
         for entry in it:
             try:
                 is_dir, st = entry.is_dir(), entry.stat()

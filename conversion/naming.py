@@ -8,6 +8,7 @@ which the ILSVRC2015 ground truth maps to a clsloc id and so to a wnid.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from conversion import tables
 
@@ -17,6 +18,25 @@ _TRAIN_NAME = re.compile(r"(n[0-9]{8})_[0-9]+")
 _NUMBER = re.compile(r"[0-9]+")
 """Patterns are matched whole (``fullmatch``) and take ASCII digits only: ``str.isdigit`` and ``\\d`` also
 accept digits such as ``²`` that ``int`` refuses."""
+
+
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Bidirectional marks, embeddings, overrides and isolates: they make a name display as another
+(``evil\u202egnp.exe`` shows as ``evilexe.png``)."""
+
+
+def unsafe_character(file_name: str) -> str | None:
+    """Why ``file_name`` cannot be kept as it is shown (its first control or bidirectional character), or None.
+
+    Control characters (``\\n``, ``\\t``, DEL, C1 controls: Unicode category Cc) break the lines and
+    columns of every listing the name is written into.
+    """
+    for char in file_name:
+        if unicodedata.category(char) == "Cc":
+            return f"holds a control character (U+{ord(char):04X})"
+        if char in BIDI_CONTROLS:
+            return f"holds a bidirectional control character (U+{ord(char):04X})"
+    return None
 
 
 class BadFileName(ValueError):

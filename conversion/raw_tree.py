@@ -147,6 +147,9 @@ def name_skip_reason(name: str) -> str | None:
         name.encode("utf-8")
     except UnicodeEncodeError:
         return "file name: not valid UTF-8"
+    unsafe = naming.unsafe_character(name)
+    if unsafe:
+        return f"file name: {unsafe}"
     extension = naming.split_name(name)[1]
     if extension not in naming.IMAGE_EXTENSIONS:
         return f"not an image file: extension {extension or '(none)'!r}"

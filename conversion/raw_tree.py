@@ -55,6 +55,10 @@ class Listing:
 
     folders: dict[tuple[str, str, str], Path] = field(default_factory=dict)
     files: dict[tuple[str, str, str], list[tuple[str, int, int, int, int]]] = field(default_factory=dict)
+    roots: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per generator, the real paths a file's real path must lie in: data_dir's and the generator folder's."""
+    outside: set[str] = field(default_factory=set)
+    """Paths of listed files whose real path lies outside their generator's ``roots``."""
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
@@ -72,15 +76,18 @@ FOLDER_MARK = "/"
 """Ends the listed name of a sub-folder: it is reported as skipped, never silently ignored."""
 
 
-def _list_folder(folder: Path) -> list[tuple[str, int, int, int, int]]:
-    """(name, size, mtime_ns, ctime_ns, inode) of every entry; sub-folders listed as ``name/`` with size -1."""
-    entries = []
+def _list_folder(folder: Path) -> tuple[list[tuple[str, int, int, int, int]], list[str]]:
+    """(name, size, mtime_ns, ctime_ns, inode) of every entry (sub-folders listed as ``name/`` with size -1),
+    and the names of the entries that are links."""
+    entries, links = [], []
     try:
         it = os.scandir(folder)
     except OSError as err:
         raise layout.unreadable(folder, err) from None
     with it:
         for entry in it:
+            if entry.is_symlink():
+                links.append(entry.name)
             try:
                 is_dir, st = entry.is_dir(), entry.stat()
             except OSError:  # a broken link: listed, and reported when it cannot be read
@@ -89,18 +96,36 @@ def _list_folder(folder: Path) -> list[tuple[str, int, int, int, int]]:
             name = entry.name + FOLDER_MARK if is_dir else entry.name
             entries.append((name, -1 if is_dir else st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
     entries.sort()
-    return entries
+    return entries, links
+
+
+def _outside(folder: Path, entries: list, links: list[str], roots: tuple[str, ...]) -> set[str]:
+    """Paths of the entries of ``folder`` whose real path lies outside ``roots``: every entry if the folder's
+    does, else the links that lead out (a broken link is left to the read, which names it unreadable)."""
+    if not decode.lies_in(os.path.realpath(folder), roots):
+        return {str(folder / name) for name, *_ in entries}
+    paths = (str(folder / name) for name in links)
+    return {path for path in paths if os.path.exists(path) and not decode.lies_in(os.path.realpath(path), roots)}
 
 
 def scan(root: str | os.PathLike, generator_keys: list[str]) -> Listing:
+    """The listing of every source folder of ``generator_keys``.
+
+    A file is read only if its real path (every link resolved) lies in the real data_dir or in the
+    real generator folder: a generator folder may be a link to another disk, and links between the
+    tree's own files are followed, but a link out of both is a skip (:data:`conversion.decode.OUTSIDE`).
+    """
     folders = layout.require_generators(root, generator_keys)
     listing = Listing()
     for key in generator_keys:
+        listing.roots[key] = (os.path.realpath(root), os.path.realpath(folders[key]))
         for split in layout.SPLIT_FOLDERS:
             for source in tables.SOURCES:
                 folder = layout.source_folder(folders[key], split, source)
+                entries, links = _list_folder(folder)
                 listing.folders[key, split, source] = folder
-                listing.files[key, split, source] = _list_folder(folder)
+                listing.files[key, split, source] = entries
+                listing.outside |= _outside(folder, entries, links, listing.roots[key])
     return listing
 
 
@@ -176,7 +201,7 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
             for name, size, *_stat in names:
                 path = str(folder / name)
                 try:
-                    reason = name_skip_reason(name)
+                    reason = name_skip_reason(name) or (decode.OUTSIDE if path in listing.outside else None)
                     if reason is None:
                         label = naming.label_of(name, source, tags[generator])
                 except naming.BadFileName as err:
@@ -225,18 +250,20 @@ def label_columns(item: Item) -> dict:
     }
 
 
-def examples(items: list[Item], split: str, image_size, log=None, check: str = "decode"):
+def examples(items: list[Item], split: str, image_size, log=None, check: str = "decode", roots=None):
     """(key, example) for each readable item: release pixels as PNG, or the original bytes.
 
     Every file is decoded in full (original bytes: checked as ``check`` says, see
     :data:`conversion.decode.CHECKS`); unreadable ones are passed to ``log.skip(item, split, reason)``
-    (or logged) and left out, and every kept one to ``log.kept(item, difference)``.
+    (or logged) and left out, and every kept one to ``log.kept(item, difference)``. ``roots``
+    ({generator: real folders}, see :attr:`Listing.roots`): where each file's real path must lie.
     """
     size = None if image_size == ORIGINAL else image_size
     for item in items:
         source = tables.SOURCES[item.source]
         try:
-            converted = decode.convert(decode.read_limited(item.path), source, size, check)
+            data = decode.read_limited(item.path, roots[item.generator] if roots else ())
+            converted = decode.convert(data, source, size, check)
         except Exception as err:  # whatever one file raises is that file's skip, never the build's end
             reason = str(err) if isinstance(err, decode.Unreadable) else unexpected(err)
             if log is None:
@@ -265,7 +292,7 @@ class RawTreeSource:
         return plan(self.listing, split, parts)
 
     def examples(self, items: list[Item], split: str, image_size, log=None, check: str = "decode"):
-        return examples(items, split, image_size, log, check)
+        return examples(items, split, image_size, log, check, self.listing.roots)
 
     def corrupted_copies(self) -> tuple[dict, list]:
         """A raw tree holds no corrupted copies (they are made with the release's recipe), and no bad ones."""

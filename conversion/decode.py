@@ -236,6 +236,11 @@ def read_limited(path: str, folders: tuple[str, ...] = ()) -> bytes:
     """The bytes of the regular file ``path``; :class:`Unreadable` if it cannot be read, is implausibly
     large, is no regular file, or its bytes read differ from its size. If ``folders`` are given (real
     paths), its real path must lie in one of them (:data:`OUTSIDE` otherwise)."""
+    return read_file(path, folders)[0]
+
+
+def read_file(path: str, folders: tuple[str, ...] = ()) -> tuple[bytes, os.stat_result]:
+    """:func:`read_limited`, with the stat of the file that was read."""
     real = os.path.realpath(path)
     try:
         st = os.stat(real)
@@ -244,13 +249,13 @@ def read_limited(path: str, folders: tuple[str, ...] = ()) -> bytes:
         _require_regular(st)
         fd = os.open(real, _OPEN_FLAGS)
         with open(fd, "rb") as f:
-            size = _require_regular(os.fstat(fd)).st_size
+            st = _require_regular(os.fstat(fd))
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as err:
         raise Unreadable(f"cannot read file: {err.strerror or err}") from None
-    if len(data) != size:
-        raise Unreadable(f"size mismatch: read {len(data)} bytes from a file whose size is {size}")
-    return data
+    if len(data) != st.st_size:
+        raise Unreadable(f"size mismatch: read {len(data)} bytes from a file whose size is {st.st_size}")
+    return data, st
 
 
 def _require_regular(st: os.stat_result) -> os.stat_result:

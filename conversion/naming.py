@@ -8,7 +8,6 @@ which the ILSVRC2015 ground truth maps to a clsloc id and so to a wnid.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from conversion import tables
 
@@ -20,23 +19,19 @@ _NUMBER = re.compile(r"[0-9]+")
 accept digits such as ``²`` that ``int`` refuses."""
 
 
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-"""Bidirectional marks, embeddings, overrides and isolates: they make a name display as another
-(``evil\u202egnp.exe`` shows as ``evilexe.png``)."""
+_UNSAFE = re.compile("(?P<control>[\x00-\x1f\x7f-\x9f])|(?P<bidi>[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069])")
+"""Control characters (Unicode category Cc: ``\\n``, ``\\t``, DEL, C1), which break the lines and columns
+of every listing a name is written into; and bidirectional marks, embeddings, overrides and isolates,
+which make a name display as another (``evil\u202egnp.exe`` shows as ``evilexe.png``)."""
+_UNSAFE_KIND = {"control": "a control character", "bidi": "a bidirectional control character"}
 
 
 def unsafe_character(file_name: str) -> str | None:
-    """Why ``file_name`` cannot be kept as it is shown (its first control or bidirectional character), or None.
-
-    Control characters (``\\n``, ``\\t``, DEL, C1 controls: Unicode category Cc) break the lines and
-    columns of every listing the name is written into.
-    """
-    for char in file_name:
-        if unicodedata.category(char) == "Cc":
-            return f"holds a control character (U+{ord(char):04X})"
-        if char in BIDI_CONTROLS:
-            return f"holds a bidirectional control character (U+{ord(char):04X})"
-    return None
+    """Why ``file_name`` cannot be kept as it is (its first control or bidirectional character), or None."""
+    found = _UNSAFE.search(file_name)
+    if found is None:
+        return None
+    return f"holds {_UNSAFE_KIND[found.lastgroup]} (U+{ord(found.group()):04X})"
 
 
 class BadFileName(ValueError):

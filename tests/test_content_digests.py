@@ -188,3 +188,16 @@ def test_files_are_compared_outside_the_lock_and_concurrent_scans_agree(tree, tm
         thread.join(timeout=60)
     assert results == [first] * 3 and reads
     json.loads((store_folder(tree) / content_digests.STORE_FILE).read_text())
+
+
+def test_publish_keeps_its_parts_after_a_metadata_change(tree, tmp_path):
+    from conversion import publish
+
+    wanted = [(GENERATOR, task) for task in range(6)]
+    publish.ensure_parts(tree, tmp_path / "out", wanted, 500 * 2**20, log=lambda line: None)
+    for number, path in enumerate(files(tree)):
+        os.link(path, tmp_path / f"link{number}")
+        path.chmod(0o640)
+    lines = []
+    publish.ensure_parts(tree, tmp_path / "out", wanted, 500 * 2**20, log=lines.append)
+    assert len(lines) == len(wanted) and all(line.endswith("kept") for line in lines), lines

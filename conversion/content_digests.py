@@ -166,7 +166,8 @@ def _to_compare(records: dict[str, Record], states: dict[str, State]) -> list[st
             and (state.ctime_ns, state.inode) not in (record.identity, (record.seen_ctime_ns, record.seen_inode))]
 
 
-def _verified(folder: Path, states: dict[str, State], digests: dict[str, str | None], read) -> dict[str, tuple[int, int]]:
+def _verified(folder: Path, states: dict[str, State], digests: dict[str, str | None],
+              read) -> dict[str, tuple[int, int]]:
     """Under the lock: the kept identities, and the store rewritten with what this scan found."""
     notes = _notes(folder)
     stored, records = _merged(folder, notes)

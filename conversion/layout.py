@@ -135,7 +135,8 @@ def require_generators(root: str | os.PathLike, keys: list[str]) -> dict[str, Pa
     if missing:
         generators = tables.generators()
         wanted = "; ".join(f"{k}: {looked_for(generators[k])}" for k in missing)
-        present = ", ".join(f"{k} at {f}" for k, f in sorted(readable_generators(root, found).items())) or "no generator folder"
+        present = (", ".join(f"{k} at {f}" for k, f in sorted(readable_generators(root, found).items()))
+                   or "no generator folder")
         raise LayoutError(
             f"GenImage generator(s) {', '.join(missing)} not found under {str(root)!r}. "
             f"Looked for (each holding train/ or val/ with ai/ and nature/) {wanted}. "

@@ -61,7 +61,7 @@ class Listing:
     """Per generator, the real paths a file's real path must lie in: data_dir's and the generator folder's."""
     outside: set[str] = field(default_factory=set)
     """Paths of listed files whose real path lies outside their generator's ``roots``."""
-    read: dict[tuple[str, str, str], frozenset[str]] = field(default_factory=dict)
+    read_by_configs: dict[tuple[str, str, str], frozenset[str]] = field(default_factory=dict)
     """Per folder, the names of the files some config reads; the others count by their name alone."""
     identities: dict[tuple[str, str, str], dict[str, tuple[int, int]]] = field(default_factory=dict)
     """Per folder, {name: (ctime_ns, inode) it was built with} of the files whose bytes have not changed since."""
@@ -71,7 +71,7 @@ class Listing:
         digest = hashlib.sha256()
         for key in sorted(self.files):
             digest.update(repr(key).encode())
-            read, kept = self.read[key], self.identities.get(key, {})
+            read, kept = self.read_by_configs[key], self.identities.get(key, {})
             for entry in self.files[key]:
                 identity = kept.get(entry[0])
                 if entry[0] not in read:
@@ -149,7 +149,7 @@ def scan(root: str | os.PathLike, generator_keys: list[str]) -> Listing:
                 entries, links = _list_folder(folder)
                 listing.folders[key, split, source] = folder
                 listing.files[key, split, source] = entries
-                listing.read[key, split, source] = _read_by_some_config((key, split, source), entries)
+                listing.read_by_configs[key, split, source] = _read_by_some_config((key, split, source), entries)
                 listing.outside |= _outside(folder, entries, links, listing.roots[key])
         _keep_identities(listing, key)
     return listing
@@ -165,7 +165,7 @@ def _keep_identities(listing: Listing, generator: str) -> None:
     roots = listing.roots[generator]
     states = {_note_name(split, source, entry[0]): content_digests.State(str(folder / entry[0]), *entry[1:])
               for (key, split, source), folder in listing.folders.items() if key == generator
-              for entry in listing.files[key, split, source] if entry[0] in listing.read[key, split, source]}
+              for entry in listing.files[key, split, source] if entry[0] in listing.read_by_configs[key, split, source]}
     kept = content_digests.identities(roots[1], states, lambda path: decode.read_limited(path, roots))
     for name, identity in kept.items():
         split, source, file_name = name.split("/", 2)

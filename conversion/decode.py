@@ -16,6 +16,7 @@ import contextlib
 import functools
 import io
 import os
+import re
 import stat
 from dataclasses import dataclass
 
@@ -44,7 +45,17 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP")
 """Formats Pillow may decode here; others (EPS, which runs Ghostscript, TIFF, ...) are refused."""
 
-_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
+SIGNATURES = {
+    "PNG": re.compile(rb"\x89PNG\r\n\x1a\n"),
+    "JPEG": re.compile(rb"\xff\xd8\xff"),  # MPO too
+    "GIF": re.compile(rb"GIF8[79]a"),
+    "BMP": re.compile(rb"BM"),
+    "WEBP": re.compile(rb"RIFF.{4}WEBP", re.DOTALL),
+}
+"""The leading bytes of each format of :data:`FORMATS`, as Pillow recognises them: every stored file
+starts with one, also when it is stored unchecked (``check="none"``)."""
+
+NO_SIGNATURE = "not an image: no PNG, JPEG, GIF, BMP or WebP signature"
 
 RELEASE_DROPPED = "kept; the release dropped it"
 """Prefix of a ``difference`` note: an image we keep that the release's pipeline could not save."""
@@ -77,7 +88,15 @@ def _registered_formats() -> tuple[str, ...]:
 
 
 def _signature(data: bytes) -> str | None:
-    return next((fmt for magic, fmt in _SIGNATURES.items() if data.startswith(magic)), None)
+    return next((fmt for fmt, magic in SIGNATURES.items() if magic.match(data)), None)
+
+
+def require_signature(data: bytes) -> None:
+    """:class:`Unreadable` unless ``data`` starts like an image of a format read here."""
+    if not data:
+        raise Unreadable("empty file (0 bytes)")
+    if _signature(data) is None:
+        raise Unreadable(NO_SIGNATURE)
 
 
 def open_header(data: bytes) -> Image.Image:
@@ -181,6 +200,7 @@ def convert(data: bytes, source: str, image_size: int | None, check: str = "deco
     ``check`` ("decode", "structure" or "none", see :data:`CHECKS`) applies to ``image_size`` None;
     converted pixels always come from a full decode.
     """
+    require_signature(data)
     if image_size is None and check == "none":
         return Converted(data)
     with _strict_pillow():
@@ -199,16 +219,48 @@ def convert(data: bytes, source: str, image_size: int | None, check: str = "deco
                 raise Unreadable(f"cannot convert: {err}") from None
 
 
-def read_limited(path: str) -> bytes:
-    """The bytes of ``path``; :class:`Unreadable` if it cannot be read or is implausibly large."""
+def lies_in(real: str, folders: tuple[str, ...]) -> bool:
+    """Whether the real path ``real`` lies in one of the real ``folders`` (or is one of them)."""
+    return any(real == folder or real.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders)
+
+
+OUTSIDE = "outside the tree: a link to a file outside data_dir and its generator folder"
+"""Skip reason of a file whose real path lies outside the tree (see :func:`read_limited`)."""
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+"""Never blocks (a FIFO or device swapped in after the stat is opened without waiting, then refused),
+never follows a link swapped in for the resolved path."""
+
+
+def read_limited(path: str, folders: tuple[str, ...] = ()) -> bytes:
+    """The bytes of the regular file ``path``; :class:`Unreadable` if it cannot be read, is implausibly
+    large, is no regular file, or its bytes read differ from its size. If ``folders`` are given (real
+    paths), its real path must lie in one of them (:data:`OUTSIDE` otherwise)."""
+    return read_file(path, folders)[0]
+
+
+def read_file(path: str, folders: tuple[str, ...] = ()) -> tuple[bytes, os.stat_result]:
+    """:func:`read_limited`, with the stat of the file that was read."""
+    real = os.path.realpath(path)
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise Unreadable("not a regular file")
-        with open(path, "rb") as f:
-            size = f.seek(0, io.SEEK_END)
-            if size > MAX_FILE_BYTES:
-                raise Unreadable(f"file too large: {size} bytes, limit {MAX_FILE_BYTES}")
-            f.seek(0)
-            return f.read()
+        st = os.stat(real)
+        if folders and not lies_in(real, folders):
+            raise Unreadable(OUTSIDE)
+        _require_regular(st)
+        fd = os.open(real, _OPEN_FLAGS)
+        with open(fd, "rb") as f:
+            st = _require_regular(os.fstat(fd))
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as err:
         raise Unreadable(f"cannot read file: {err.strerror or err}") from None
+    if len(data) != st.st_size:
+        raise Unreadable(f"size mismatch: read {len(data)} bytes from a file whose size is {st.st_size}")
+    return data, st
+
+
+def _require_regular(st: os.stat_result) -> os.stat_result:
+    if not stat.S_ISREG(st.st_mode):
+        raise Unreadable("not a regular file")
+    if st.st_size > MAX_FILE_BYTES:
+        raise Unreadable(f"file too large: {st.st_size} bytes, limit {MAX_FILE_BYTES}")
+    return st

@@ -21,17 +21,36 @@ class LayoutError(ValueError):
     """data_dir is not a GenImage tree, or lacks a generator a config needs."""
 
 
+def unreadable(folder: Path, err: OSError) -> LayoutError:
+    """The error for a folder that exists but cannot be listed (no permission, I/O error), naming it."""
+    return LayoutError(f"cannot read folder {str(folder)!r}: {(err.strerror or str(err)).lower()}")
+
+
+def list_folder(folder: Path) -> list[str] | None:
+    """The entry names of ``folder``; None if it is absent or no folder, :func:`unreadable` if it cannot be read."""
+    try:
+        return os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        raise unreadable(folder, err) from None
+
+
 def _child(folder: Path, name: str) -> Path | None:
     """The sub-folder of ``folder`` called ``name``, compared case-insensitively.
 
     Two sub-folders that differ only in case (``train/`` and ``Train/``) are an error naming both:
-    choosing one would silently drop the other's images.
+    choosing one would silently drop the other's images. A folder that cannot be read is an error
+    naming it: its images would otherwise be missing without a word.
     """
-    try:
-        entries = os.listdir(folder)
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
+    entries = list_folder(folder)
+    if entries is None:
         return None
-    matches = [folder / entry for entry in sorted(entries) if entry.lower() == name.lower() and (folder / entry).is_dir()]
+    try:
+        matches = [folder / entry for entry in sorted(entries)
+                   if entry.lower() == name.lower() and (folder / entry).is_dir()]
+    except OSError as err:  # listed but not searchable
+        raise unreadable(folder, err) from None
     if len(matches) > 1:
         raise LayoutError(
             f"folders {' and '.join(repr(str(m)) for m in matches)} differ only in case; merge them into one "
@@ -66,13 +85,15 @@ def looked_for(generator: tables.Generator) -> str:
     return f"{g.top_folder}/{g.inner_folder}, {g.inner_folder}, {g.top_folder}/raw or {g.top_folder}"
 
 
-def find_generators(root: str | os.PathLike) -> dict[str, Path]:
-    """Map generator key -> folder for every generator present under ``root``."""
+def find_generators(root: str | os.PathLike, keys: list[str] | None = None) -> dict[str, Path]:
+    """Map generator key -> folder for every generator of ``keys`` (default: all) present under ``root``."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise LayoutError(f"data_dir {str(root)!r} is not a directory")
     found = {}
     for key, generator in tables.generators().items():
+        if keys is not None and key not in keys:
+            continue
         folders: list[Path] = []
         for path in candidates(root, generator):  # one per real folder: a link to it is no second copy
             if _is_generator_folder(path) and all(path.resolve() != f.resolve() for f in folders):
@@ -98,15 +119,24 @@ def describe(root: Path, limit: int = 12) -> str:
     return shown + (f", ... ({len(entries)} entries)" if len(entries) > limit else "")
 
 
+def readable_generators(root: Path, found: dict[str, Path] | None = None) -> dict[str, Path]:
+    """Every generator under ``root``, for a message; ``found`` (or none) if a generator's folder cannot be read."""
+    try:
+        return find_generators(root)
+    except LayoutError:
+        return found or {}
+
+
 def require_generators(root: str | os.PathLike, keys: list[str]) -> dict[str, Path]:
     """Folders of ``keys``; a clear error naming what was looked for and what was found otherwise."""
     root = Path(root).expanduser()
-    found = find_generators(root)
+    found = find_generators(root, keys)
     missing = [k for k in keys if k not in found]
     if missing:
         generators = tables.generators()
         wanted = "; ".join(f"{k}: {looked_for(generators[k])}" for k in missing)
-        present = ", ".join(f"{k} at {found[k]}" for k in sorted(found)) or "no generator folder"
+        present = (", ".join(f"{k} at {f}" for k, f in sorted(readable_generators(root, found).items()))
+                   or "no generator folder")
         raise LayoutError(
             f"GenImage generator(s) {', '.join(missing)} not found under {str(root)!r}. "
             f"Looked for (each holding train/ or val/ with ai/ and nature/) {wanted}. "

@@ -19,6 +19,21 @@ _NUMBER = re.compile(r"[0-9]+")
 accept digits such as ``²`` that ``int`` refuses."""
 
 
+_UNSAFE = re.compile("(?P<control>[\x00-\x1f\x7f-\x9f])|(?P<bidi>[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069])")
+"""Control characters (Unicode category Cc: ``\\n``, ``\\t``, DEL, C1), which break the lines and columns
+of every listing a name is written into; and bidirectional marks, embeddings, overrides and isolates,
+which make a name display as another (``evil\u202egnp.exe`` shows as ``evilexe.png``)."""
+_UNSAFE_KIND = {"control": "a control character", "bidi": "a bidirectional control character"}
+
+
+def unsafe_character(file_name: str) -> str | None:
+    """Why ``file_name`` cannot be kept as it is (its first control or bidirectional character), or None."""
+    found = _UNSAFE.search(file_name)
+    if found is None:
+        return None
+    return f"holds {_UNSAFE_KIND[found.lastgroup]} (U+{ord(found.group()):04X})"
+
+
 class BadFileName(ValueError):
     """A file name that does not map to an ImageNet class; the message is the skip reason."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from conversion import decode, layout, naming, tables
+from conversion import content_digests, decode, layout, naming, tables
 
 logger = logging.getLogger(__name__)
 
@@ -50,19 +50,47 @@ class Listing:
 
     The change time and inode make the fingerprint catch a repair that keeps size and modification
     time (``unzip -o`` of a fixed zip, ``cp -p``, ``rsync -t``): writing a file or replacing it always
-    sets them, whatever the tool does to the modification time.
+    sets them, whatever the tool does to the modification time. A file whose change time or inode
+    moved while its bytes stayed those a build read (a new hard link, ``chmod``, ``chown``) keeps the
+    identity it was built with (``identities``, see :mod:`conversion.content_digests`).
     """
 
     folders: dict[tuple[str, str, str], Path] = field(default_factory=dict)
     files: dict[tuple[str, str, str], list[tuple[str, int, int, int, int]]] = field(default_factory=dict)
+    roots: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per generator, the real paths a file's real path must lie in: data_dir's and the generator folder's."""
+    outside: set[str] = field(default_factory=set)
+    """Paths of listed files whose real path lies outside their generator's ``roots``."""
+    read_by_configs: dict[tuple[str, str, str], frozenset[str]] = field(default_factory=dict)
+    """Per folder, the names of the files some config reads; the others count by their name alone."""
+    identities: dict[tuple[str, str, str], dict[str, tuple[int, int]]] = field(default_factory=dict)
+    """Per folder, {name: (ctime_ns, inode) it was built with} of the files whose bytes have not changed since."""
+    _entries: dict = field(default_factory=dict, repr=False)
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
         for key in sorted(self.files):
             digest.update(repr(key).encode())
+            read, kept = self.read_by_configs[key], self.identities.get(key, {})
             for entry in self.files[key]:
+                identity = kept.get(entry[0])
+                if entry[0] not in read:
+                    entry = entry[:1]
+                elif identity is not None:
+                    entry = (*entry[:3], *identity)
                 digest.update(repr(entry).encode())
         return digest.hexdigest()
+
+    def state(self, key: tuple[str, str, str], name: str) -> content_digests.State | None:
+        """The listed state of file ``name`` of folder ``key`` (None if it was not listed)."""
+        if key not in self._entries:
+            self._entries[key] = {entry[0]: entry for entry in self.files[key]}
+        entry = self._entries[key].get(name)
+        return None if entry is None else content_digests.State(str(self.folders[key] / name), *entry[1:])
+
+    def identity(self, key: tuple[str, str, str], state: content_digests.State) -> tuple[int, int]:
+        """The (ctime_ns, inode) the fingerprint holds for the file of ``state`` in folder ``key``."""
+        return self.identities.get(key, {}).get(Path(state.path).name, (state.ctime_ns, state.inode))
 
     def count(self) -> int:
         return sum(len(v) for v in self.files.values())
@@ -72,11 +100,18 @@ FOLDER_MARK = "/"
 """Ends the listed name of a sub-folder: it is reported as skipped, never silently ignored."""
 
 
-def _list_folder(folder: Path) -> list[tuple[str, int, int, int, int]]:
-    """(name, size, mtime_ns, ctime_ns, inode) of every entry; sub-folders listed as ``name/`` with size -1."""
-    entries = []
-    with os.scandir(folder) as it:
+def _list_folder(folder: Path) -> tuple[list[tuple[str, int, int, int, int]], list[str]]:
+    """(name, size, mtime_ns, ctime_ns, inode) of every entry (sub-folders listed as ``name/`` with size -1),
+    and the names of the entries that are links."""
+    entries, links = [], []
+    try:
+        it = os.scandir(folder)
+    except OSError as err:
+        raise layout.unreadable(folder, err) from None
+    with it:
         for entry in it:
+            if entry.is_symlink():
+                links.append(entry.name)
             try:
                 is_dir, st = entry.is_dir(), entry.stat()
             except OSError:  # a broken link: listed, and reported when it cannot be read
@@ -85,19 +120,56 @@ def _list_folder(folder: Path) -> list[tuple[str, int, int, int, int]]:
             name = entry.name + FOLDER_MARK if is_dir else entry.name
             entries.append((name, -1 if is_dir else st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
     entries.sort()
-    return entries
+    return entries, links
+
+
+def _outside(folder: Path, entries: list, links: list[str], roots: tuple[str, ...]) -> set[str]:
+    """Paths of the entries of ``folder`` whose real path lies outside ``roots``: every entry if the folder's
+    does, else the links that lead out (a broken link is left to the read, which names it unreadable)."""
+    if not decode.lies_in(os.path.realpath(folder), roots):
+        return {str(folder / name) for name, *_ in entries}
+    paths = (str(folder / name) for name in links)
+    return {path for path in paths if os.path.exists(path) and not decode.lies_in(os.path.realpath(path), roots)}
 
 
 def scan(root: str | os.PathLike, generator_keys: list[str]) -> Listing:
+    """The listing of every source folder of ``generator_keys``.
+
+    A file is read only if its real path (every link resolved) lies in the real data_dir or in the
+    real generator folder: a generator folder may be a link to another disk, and links between the
+    tree's own files are followed, but a link out of both is a skip (:data:`conversion.decode.OUTSIDE`).
+    """
     folders = layout.require_generators(root, generator_keys)
     listing = Listing()
     for key in generator_keys:
+        listing.roots[key] = (os.path.realpath(root), os.path.realpath(folders[key]))
         for split in layout.SPLIT_FOLDERS:
             for source in tables.SOURCES:
                 folder = layout.source_folder(folders[key], split, source)
+                entries, links = _list_folder(folder)
                 listing.folders[key, split, source] = folder
-                listing.files[key, split, source] = _list_folder(folder)
+                listing.files[key, split, source] = entries
+                listing.read_by_configs[key, split, source] = _read_by_some_config((key, split, source), entries)
+                listing.outside |= _outside(folder, entries, links, listing.roots[key])
+        _keep_identities(listing, key)
     return listing
+
+
+def _note_name(split: str, source: str, name: str) -> str:
+    """A file's name in the content digests of its generator folder."""
+    return f"{split}/{source}/{name}"
+
+
+def _keep_identities(listing: Listing, generator: str) -> None:
+    """Fill ``listing.identities`` for ``generator`` from the digests its builds noted."""
+    roots = listing.roots[generator]
+    states = {_note_name(split, source, entry[0]): content_digests.State(str(folder / entry[0]), *entry[1:])
+              for (key, split, source), folder in listing.folders.items() if key == generator
+              for entry in listing.files[key, split, source] if entry[0] in listing.read_by_configs[key, split, source]}
+    kept = content_digests.identities(roots[1], states, lambda path: decode.read_limited(path, roots))
+    for name, identity in kept.items():
+        split, source, file_name = name.split("/", 2)
+        listing.identities.setdefault((generator, split, source), {})[file_name] = identity
 
 
 class Plan(NamedTuple):
@@ -143,10 +215,35 @@ def name_skip_reason(name: str) -> str | None:
         name.encode("utf-8")
     except UnicodeEncodeError:
         return "file name: not valid UTF-8"
+    unsafe = naming.unsafe_character(name)
+    if unsafe:
+        return f"file name: {unsafe}"
     extension = naming.split_name(name)[1]
     if extension not in naming.IMAGE_EXTENSIONS:
         return f"not an image file: extension {extension or '(none)'!r}"
     return None
+
+
+def name_label(name: str, source: str, tag: str) -> tuple[int | None, str | None]:
+    """(the class a file's name gives, None), or (None, why the file is skipped for its name)."""
+    try:
+        reason = name_skip_reason(name)
+        if reason is not None:
+            return None, reason
+        return naming.label_of(name, source, tag), None
+    except naming.BadFileName as err:
+        return None, f"file name: {err}"
+    except Exception as err:  # one odd name never stops the build
+        return None, f"file name: {unexpected(err)}"
+
+
+def _read_by_some_config(folder_key: tuple[str, str, str], entries: list) -> frozenset[str]:
+    """Names of the files some config reads: named like an image of a task class (the others are skipped
+    or excluded for their name alone, whatever their bytes)."""
+    generator, _split, source = folder_key
+    tag, task_of_label = tables.generators()[generator].tag, tables.task_of_label()
+    labels = ((entry[0], name_label(entry[0], source, tag)) for entry in entries)
+    return frozenset(name for name, (label, reason) in labels if reason is None and label in task_of_label)
 
 
 def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
@@ -168,14 +265,9 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
             excluded[generator, source] = 0
             for name, size, *_stat in names:
                 path = str(folder / name)
-                try:
-                    reason = name_skip_reason(name)
-                    if reason is None:
-                        label = naming.label_of(name, source, tags[generator])
-                except naming.BadFileName as err:
-                    reason = f"file name: {err}"
-                except Exception as err:  # one odd name never stops the build
-                    reason = f"file name: {unexpected(err)}"
+                label, reason = name_label(name, source, tags[generator])
+                if reason is None and path in listing.outside:
+                    reason = decode.OUTSIDE
                 if reason is not None:
                     skips.append(Skip(path, generator, split, source, reason))
                     continue
@@ -218,18 +310,20 @@ def label_columns(item: Item) -> dict:
     }
 
 
-def examples(items: list[Item], split: str, image_size, log=None, check: str = "decode"):
+def examples(items: list[Item], split: str, image_size, log=None, check: str = "decode", read=None):
     """(key, example) for each readable item: release pixels as PNG, or the original bytes.
 
     Every file is decoded in full (original bytes: checked as ``check`` says, see
     :data:`conversion.decode.CHECKS`); unreadable ones are passed to ``log.skip(item, split, reason)``
-    (or logged) and left out, and every kept one to ``log.kept(item, difference)``.
+    (or logged) and left out, and every kept one to ``log.kept(item, difference)``. ``read(item)``
+    gives an item's bytes (default: :func:`conversion.decode.read_limited` of its path).
     """
     size = None if image_size == ORIGINAL else image_size
     for item in items:
         source = tables.SOURCES[item.source]
         try:
-            converted = decode.convert(decode.read_limited(item.path), source, size, check)
+            data = decode.read_limited(item.path) if read is None else read(item)
+            converted = decode.convert(data, source, size, check)
         except Exception as err:  # whatever one file raises is that file's skip, never the build's end
             reason = str(err) if isinstance(err, decode.Unreadable) else unexpected(err)
             if log is None:
@@ -258,7 +352,22 @@ class RawTreeSource:
         return plan(self.listing, split, parts)
 
     def examples(self, items: list[Item], split: str, image_size, log=None, check: str = "decode"):
-        return examples(items, split, image_size, log, check)
+        """:func:`examples` of files read only inside the tree, noting the digest of each file read as listed."""
+        recorder = content_digests.Recorder()
+        try:
+            yield from examples(items, split, image_size, log, check, lambda item: self._read(item, split, recorder))
+        finally:
+            recorder.save()
+
+    def _read(self, item: Item, split: str, recorder: content_digests.Recorder) -> bytes:
+        roots = self.listing.roots[item.generator]
+        data, stat = decode.read_file(item.path, roots)
+        key = (item.generator, split, tables.SOURCES[item.source])
+        state = self.listing.state(key, item.file_name)
+        if state is not None:
+            recorder.add(roots[1], _note_name(split, key[2], item.file_name), state, self.listing.identity(key, state),
+                         stat, data)
+        return data
 
     def corrupted_copies(self) -> tuple[dict, list]:
         """A raw tree holds no corrupted copies (they are made with the release's recipe), and no bad ones."""

@@ -21,9 +21,12 @@ RELEASE = "release"
 
 
 def _holds_tensors(generator_folder: Path) -> bool:
-    """True if ``<split>/<source>/X.pt`` exists in the folder (looked up without listing image folders)."""
-    for split_dir in generator_folder.iterdir():
-        if split_dir.is_dir() and any((d / release.X_FILE).is_file() for d in split_dir.iterdir() if d.is_dir()):
+    """True if ``<split>/<source>/X.pt`` exists in the folder (looked up without listing image folders,
+    so an image folder that cannot be read is named by the scan, not taken for a missing X.pt)."""
+    for split in layout.list_folder(generator_folder) or ():
+        split_dir = generator_folder / split
+        if os.path.isdir(split_dir) and any(os.path.isfile(split_dir / source / release.X_FILE)
+                                            for source in layout.list_folder(split_dir) or ()):
             return True
     return False
 
@@ -33,12 +36,12 @@ def detect(data_dir: str | os.PathLike, generator_keys: list[str] | None = None)
     root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise layout.LayoutError(f"data_dir {str(root)!r} is not a directory")
-    generators = layout.find_generators(root)
+    generators = layout.find_generators(root, generator_keys)
     if generators and not any(_holds_tensors(folder) for folder in generators.values()):
         return RAW_TREE
     if release.looks_like_release(root):
         return RELEASE
-    if generators:
+    if generators or layout.readable_generators(root):  # a raw tree without a wanted generator: named by the scan
         return RAW_TREE
     table = tables.generators()
     wanted = "; ".join(f"{k}: {layout.looked_for(table[k])}" for k in generator_keys or table)

@@ -46,6 +46,14 @@ def build(tmp_path_factory):
     return _build
 
 
+@pytest.fixture(scope="session", autouse=True)
+def content_digests_store(tmp_path_factory):
+    """Builds' content digests go to a folder of this session (inherited by subprocesses), not the user's cache."""
+    from conversion import content_digests
+
+    os.environ[content_digests.ROOT_VARIABLE] = str(tmp_path_factory.mktemp("content_digests"))
+
+
 def pytest_configure(config):
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

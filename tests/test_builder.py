@@ -219,7 +219,11 @@ def test_file_system_order_does_not_matter(sample_root, tmp_path, build, monkeyp
     from conversion import raw_tree
 
     original = raw_tree._list_folder
-    monkeypatch.setattr(raw_tree, "_list_folder", lambda folder: list(reversed(original(folder))))
+    def reversed_listing(folder):
+        entries, links = original(folder)
+        return list(reversed(entries)), links
+
+    monkeypatch.setattr(raw_tree, "_list_folder", reversed_listing)
     builder = GenImageCL(config_name="sdv14-task1", data_dir=str(sample_root), cache_dir=str(tmp_path))
     builder.download_and_prepare()
     reordered = builder.as_dataset()

@@ -84,3 +84,28 @@ def test_nature_names(file_name, label):
 def test_bad_nature_names(file_name, message):
     with pytest.raises(naming.BadFileName, match=message):
         naming.nature_label(file_name)
+
+
+UNSAFE = {"\n": "control character (U+000A)", "\t": "control character (U+0009)", "\x7f": "control character (U+007F)",
+          "\x85": "control character (U+0085)", "\u202e": "bidirectional control character (U+202E)",
+          "\u2066": "bidirectional control character (U+2066)", "\u200f": "bidirectional control character (U+200F)"}
+
+
+@pytest.mark.parametrize("char", UNSAFE)
+def test_control_and_bidi_characters_are_skipped_in_every_name(tmp_path, char):
+    """One rule for AI and natural names: AI names with ``\\n``, ``\\t`` or U+202E were kept (into ``file_name``
+    and export names) where the same characters skipped a natural name."""
+    from conversion import raw_tree, sample_tree
+
+    root = sample_tree.make_sample_tree(tmp_path / "GenImage", generators=["wukong"], classes_per_task=1)
+    train = sample_tree.generator_folder(root, tables.generators()["wukong"], "nested") / "train"
+    label = tables.task_classes()[0][0]
+    names = {"ai": f"{label}_wukong_1{char}gnp.png", "nature": f"{tables.wnids()[label]}_7{char}.JPEG"}
+    for source, name in names.items():
+        (train / source / name).write_bytes(next((train / source).iterdir()).read_bytes())
+    plan = raw_tree.plan(raw_tree.scan(root, ["wukong"]), "train", [("wukong", 0)])
+    reasons = {skip.path: skip.reason for skip in plan.skips}
+    for source, name in names.items():
+        assert reasons[str(train / source / name)] == f"file name: holds a {UNSAFE[char]}"
+    assert not any(char in item.file_name for item in plan.items)
+    assert len(plan.skips) == len(names)

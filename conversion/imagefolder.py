@@ -106,35 +106,45 @@ def write_bytes(target: Path, data: bytes) -> str:
     return "written"
 
 
-def place_file(source: Path, data: bytes, target: Path, mode: str) -> str:
-    """Hard-link (``link``), copy (``copy``) or link-else-copy (``auto``) ``source``, read as ``data``, to
-    ``target`` atomically; ``"kept"`` if ``target`` is ``source`` itself or already holds exactly ``data``."""
-    if (target.is_file() and os.path.samefile(source, target)) or _holds(target, data):
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def place_file(source: Path, data: bytes, read: os.stat_result, target: Path, mode: str) -> str:
+    """Hard-link (``link``), copy (``copy``) or link-else-copy (``auto``) ``source``, read as ``data`` from
+    the file ``read`` describes, to ``target`` atomically; ``"kept"`` if ``target`` is that file itself or
+    already holds exactly ``data``. A link is made to that very file: if ``source`` now names another
+    one (swapped since it was read), the checked bytes are copied instead."""
+    if (target.is_file() and _same_file(target.stat(), read)) or _holds(target, data):
         return "kept"
     part = _part(target)
     part.unlink(missing_ok=True)  # never write through a link an interrupted run left to a source file
     action = "copied"
     if mode in ("auto", "link"):
         try:
-            os.link(source, part)
+            os.link(os.path.realpath(source), part)
             action = "linked"
         except OSError as err:
             if mode == "link":
                 raise OSError(f"cannot hard-link {source} into {target.parent} ({err}); use --files copy") from err
+        if action == "linked" and not _same_file(os.stat(part, follow_symlinks=False), read):
+            part.unlink()
+            action = "copied"
     if action == "copied":
         part.write_bytes(data)  # the very bytes that were checked
     os.replace(part, target)
     return action
 
 
-def _checked_bytes(path: Path, source: str) -> tuple[bytes | None, str | None]:
-    """(bytes, None) of ``path`` if a build would keep it (the same full decode and checks), else (None, why)."""
+def _checked_bytes(path: Path, source: str, roots: tuple[str, ...]):
+    """(bytes, stat of the file read, None) of ``path`` if a build would keep it (the same reading rules
+    inside ``roots`` and the same full decode), else (None, None, why)."""
     try:
-        data = decode.read_limited(str(path))
+        data, read = decode.read_file(str(path), roots)
         decode.convert(data, source, None)
     except decode.Unreadable as err:
-        return None, str(err)
-    return data, None
+        return None, None, str(err)
+    return data, read, None
 
 
 def export_dataset(views: dict[str, list], out: Path, layout: str, progress: bool = True) -> Outcome:
@@ -164,22 +174,26 @@ def export_dataset(views: dict[str, list], out: Path, layout: str, progress: boo
     return outcome
 
 
-def export_source_files(items: dict[str, list], out: Path, layout: str, mode: str, progress: bool = True) -> Outcome:
-    """Link or copy raw-tree items ({split: [raw_tree.Item, ...]}) under ``out/<split>/<folder>/``."""
+def export_source_files(source, selected: dict[str, tuple[list, list]], out: Path, layout: str, mode: str,
+                        progress: bool = True) -> Outcome:
+    """Link or copy the raw tree ``source``'s selected items ({split: (items, skips)}, see
+    :func:`select_items`) under ``out/<split>/<folder>/``; the plan's skips are listed with the
+    files that fail to read."""
     from tqdm.auto import tqdm
 
     outcome = Outcome()
-    for split, split_items in items.items():
+    for split, (split_items, skips) in selected.items():
+        outcome.skipped += [(skip.path, skip.reason) for skip in skips]
         for item in tqdm(split_items, desc=f"export {split}", unit="img", disable=not progress):
             path = Path(item.path)
-            data, reason = _checked_bytes(path, tables.SOURCES[item.source])
+            data, read, reason = _checked_bytes(path, tables.SOURCES[item.source], source.listing.roots[item.generator])
             if reason:
                 outcome.skipped.append((str(path), reason))
                 continue
             folder = folder_name(layout, item.label, item.source)
             directory = out / split / folder
             directory.mkdir(parents=True, exist_ok=True)
-            outcome.actions[place_file(path, data, outcome.claim(directory / item.file_name), mode)] += 1
+            outcome.actions[place_file(path, data, read, outcome.claim(directory / item.file_name), mode)] += 1
             outcome.folders[split, folder] += 1
             outcome.bytes += len(data)
     return outcome
@@ -197,13 +211,19 @@ def select_views(dataset_dict, splits, task: int | None, source: str) -> dict[st
     return {split: [t.splits[split] for t in chosen] for split in splits}
 
 
-def select_items(source, parts, splits, task: int | None, source_choice: str) -> dict[str, list]:
-    """The raw-tree items the builder would convert, narrowed to one task and source."""
+def select_items(source, parts, splits, task: int | None, source_choice: str) -> dict[str, tuple[list, list]]:
+    """Per split, the raw-tree items the builder would convert, narrowed to one task and source, and the
+    files of the chosen source folders that the plan skips (for their name, or a link out of the tree)."""
     wanted = [(g, t) for g, t in parts if task is None or t == task]
     if not wanted:
         raise ValueError(f"task {task} is not part of this config")
     keep = set(range(len(tables.SOURCES))) if source_choice == "both" else {tables.SOURCES.index(source_choice)}
-    return {split: [i for i in source.split_plan(split, wanted).items if i.source in keep] for split in splits}
+    selected = {}
+    for split in splits:
+        plan = source.split_plan(split, wanted)
+        selected[split] = ([i for i in plan.items if i.source in keep],
+                           [s for s in plan.skips if tables.SOURCES.index(s.source) in keep])
+    return selected
 
 
 def write_skip_list(out: Path, skipped: list[tuple[str, str]]) -> Path | None:

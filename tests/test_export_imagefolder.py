@@ -389,3 +389,27 @@ def test_an_out_inside_the_data_dir_or_the_data_dir_inside_the_out_is_refused(tm
                           "--out", project, "--merge")
     assert error == (f"error: --data-dir {root} lies inside --out {project}: give an --out outside the source")
     assert sorted(p.name for p in project.iterdir()) == ["data"]
+
+
+def test_a_source_export_lists_the_plans_skips_and_links_only_the_file_it_read(sample_root, tmp_path, monkeypatch):
+    """A link out of the tree and a system file are skipped and listed in skipped.txt; a hard link is made
+    to the very file that was read and checked."""
+    import shutil
+
+    root = tmp_path / "one"
+    shutil.copytree(sample_root / "stable_diffusion_v_1_4", root / "stable_diffusion_v_1_4")
+    ai = root / "stable_diffusion_v_1_4" / "imagenet_ai_0419_sdv4" / "val" / "ai"
+    secret = tmp_path / "secret.png"
+    secret.write_bytes((next(ai.glob("*.png"))).read_bytes())
+    (ai / "249_sdv4_77.png").symlink_to(secret)
+    (ai / ".DS_Store").write_bytes(b"\0")
+    out = tmp_path / "exp"
+    _export("--data-dir", root, "--config", "sdv14-task2", "--split", "test", "--source", "ai", "--layout", "source",
+            "--image-size", "original", "--files", "link", "--out", out)
+    listed = (out / imagefolder.SKIP_LIST).read_text().splitlines()
+    assert f"{ai / '249_sdv4_77.png'}\toutside the tree: a link to a file outside data_dir and its generator folder" \
+        in listed
+    assert any(line.startswith(f"{ai / '.DS_Store'}\tsystem file") for line in listed)
+    assert not any(os.path.samefile(p, secret) for p in _images(out))
+    exported = [p for p in _images(out) if p.name != imagefolder.SKIP_LIST]
+    assert exported and all(os.path.samefile(p, ai / p.name) for p in exported)

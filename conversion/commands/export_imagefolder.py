@@ -174,7 +174,7 @@ def export(args, source) -> imagefolder.Outcome:
     splits = ("train", "test") if args.split == "both" else (args.split,)
     if source is not None:
         items = imagefolder.select_items(source, configs.config_parts()[args.config], splits, args.task, args.source)
-        return imagefolder.export_source_files(items, args.out, args.layout, args.files, not args.no_progress)
+        return imagefolder.export_source_files(source, items, args.out, args.layout, args.files, not args.no_progress)
     views = imagefolder.select_views(_build(args), splits, args.task, args.source)
     return imagefolder.export_dataset(views, args.out, args.layout, not args.no_progress)
 

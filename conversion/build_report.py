@@ -18,7 +18,7 @@ import shutil
 from collections import Counter
 from pathlib import Path, PurePath
 
-from conversion import decode, tables
+from conversion import decode, regular_files, tables
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +203,9 @@ def summary_line(report: dict, where: str | os.PathLike) -> str:
 
 
 def load(path: str | os.PathLike) -> dict:
-    return json.loads(Path(path).read_text())
+    """A report file's JSON, read only if it is a regular file (a FIFO named like one never blocks)."""
+    with regular_files.open_regular(path) as file:
+        return json.loads(file.read().decode("utf-8"))
 
 
 def find(path: str | os.PathLike) -> list[Path]:

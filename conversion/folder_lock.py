@@ -16,6 +16,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from conversion import regular_files
+
 STATE_DIR = ".publish"
 _held: set[str] = set()
 
@@ -32,7 +34,7 @@ def _paths(folder: Path, name: str) -> tuple[Path, Path]:
 def holder(folder: Path, name: str = "publish") -> str:
     """Who holds the lock, as its sidecar says."""
     try:
-        return _paths(folder, name)[1].read_text().strip()
+        return regular_files.read_text(_paths(folder, name)[1]).strip()
     except OSError:
         return "holder not recorded yet"
 

@@ -57,7 +57,8 @@ def refuse_nested(source: Path, source_what: str, out: Path, out_what: str) -> N
     """:class:`BadPath` naming both if ``source`` lies inside ``out`` or ``out`` inside ``source``
     (as written or with links resolved): a run that cleans ``out`` must never reach the source."""
     if os.path.realpath(source) == os.path.realpath(out):
-        raise BadPath(f"{source_what} and {out_what} are the same folder ({source}): give an {out_what} outside the source")
+        raise BadPath(f"{source_what} and {out_what} are the same folder ({source}): "
+                      f"give an {out_what} outside the source")
     if _inside(source, out):
         raise BadPath(f"{source_what} {source} lies inside {out_what} {out}: give an {out_what} outside the source")
     if _inside(out, source):

@@ -17,6 +17,8 @@ import json
 import os
 from pathlib import Path
 
+from conversion import regular_files
+
 RECORDS_DIR = "owned"
 CARD_GROUP = "card"
 
@@ -45,7 +47,7 @@ class Records:
     def group(self, group: str) -> set[str]:
         path = self._path(group)
         try:
-            entries = json.loads(path.read_text())
+            entries = json.loads(regular_files.read_text(path))
         except FileNotFoundError:
             return set()
         except (OSError, ValueError) as err:

@@ -44,8 +44,8 @@ from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
 from conversion import (build_report, card, card_differences, card_figures, configs, corrupted, corruptions, features,
-                        folder_lock, layout, local_paths, mirror_figures, owned_files, parquet_pages, progress, sources,
-                        tables)
+                        folder_lock, layout, local_paths, mirror_figures, owned_files, parquet_pages, progress,
+                        regular_files, sources, tables)
 
 STATE_DIR = folder_lock.STATE_DIR
 CARD = "README.md"
@@ -194,8 +194,8 @@ def _report_path(out: Path, generator: str, task: int) -> Path:
 
 def _read_manifest(out: Path, generator: str, task: int) -> Part | None:
     try:
-        return Part(**json.loads(_manifest_path(out, generator, task).read_text()))
-    except (FileNotFoundError, ValueError, TypeError):
+        return Part(**json.loads(regular_files.read_text(_manifest_path(out, generator, task))))
+    except (OSError, ValueError, TypeError):
         return None
 
 

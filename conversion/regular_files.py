@@ -33,3 +33,9 @@ def open_regular(path: str | os.PathLike):
             return os.fdopen(fd, "rb")
         os.close(fd)
     raise NotRegularFile(f"{path}: {kind}, not a regular file; not read")
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The UTF-8 text of the regular file ``path`` (:func:`open_regular`)."""
+    with open_regular(path) as file:
+        return file.read().decode("utf-8")

@@ -293,3 +293,28 @@ def test_a_build_into_or_around_its_source_is_refused(one_generator, tmp_path):
                                 "--config", "sdv14-task2", "--split", "test", cwd=tmp_path))
     assert f"--out {one_generator / 'b'} lies inside --data-dir {one_generator}" in line
     assert _files(one_generator) == before
+
+
+def test_report_never_opens_a_fifo_named_like_a_report(tmp_path):
+    reports = tmp_path / "copy" / publish.STATE_DIR / "reports"
+    reports.mkdir(parents=True)
+    os.mkfifo(reports / "sdv14-task0.json")
+    line = _one_line_error(_cli("report", str(tmp_path / "copy"), cwd=tmp_path))
+    assert line == f"error: {reports / 'sdv14-task0.json'}: a FIFO, not a regular file; not read"
+
+
+def test_state_files_that_are_fifos_never_block(small_release_copy, tmp_path):
+    """A FIFO in place of a part's manifest is an unfinished part (rebuilt); in place of a record, a named error."""
+    out = tmp_path / "copy"
+    publish.build_mirror(small_release_copy, out, log=lambda line: None)
+    manifest = out / publish.STATE_DIR / "parts" / "sdv14-task0.json"
+    manifest.unlink()
+    os.mkfifo(manifest)
+    lines = []
+    publish.build_mirror(small_release_copy, out, log=lines.append)
+    assert "part 1 of 2: sdv14-task0: building" in lines and manifest.is_file()
+    record = out / publish.STATE_DIR / owned_files.RECORDS_DIR / "sdv14-task1.json"
+    record.unlink()
+    os.mkfifo(record)
+    with pytest.raises(owned_files.DamagedRecord, match=f"{record}: unreadable record of written files .*a FIFO"):
+        publish.build_mirror(small_release_copy, out, log=lambda line: None)

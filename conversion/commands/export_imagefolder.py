@@ -32,7 +32,7 @@ import os
 import tempfile
 import time
 
-from conversion import configs, folder_lock, imagefolder, layout, local_paths, raw_tree, tables
+from conversion import configs, folder_lock, imagefolder, layout, local_paths, raw_tree, regular_files, tables
 from conversion.commands import options
 
 NAME = "export-imagefolder"
@@ -91,7 +91,7 @@ def earlier_exports(args) -> list[dict]:
     this export is not among them (unless --merge). The lock's state folder is not counted."""
     out = args.out
     try:
-        earlier = json.loads((out / MARKER).read_text())
+        earlier = json.loads(regular_files.read_text(out / MARKER))
     except (OSError, ValueError):
         earlier = []
     others = out.is_dir() and any(p.name != folder_lock.STATE_DIR for p in out.iterdir())

@@ -12,6 +12,7 @@ import pytest
 from conversion import cli, folder_lock, imagefolder, tables
 from conversion.commands import export_imagefolder
 from conversion.sample_tree import make_sample_tree
+from tests.lock_holder import hold_lock
 
 
 def _export(*args) -> None:
@@ -315,23 +316,9 @@ def test_the_skip_list_is_the_last_runs_and_is_removed_when_nothing_is_skipped(t
     assert not (out / "skipped.txt").exists()
 
 
-def _hold_export_lock(folder: Path, seconds: float):
-    import subprocess
-    import sys
-
-    code = ("import sys, time; from conversion import folder_lock\n"
-            "with folder_lock.exclusive(sys.argv[1], 'export'):\n"
-            "    print('held', flush=True); time.sleep(float(sys.argv[2]))")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    holder = subprocess.Popen([sys.executable, "-c", code, str(folder), str(seconds)], env=env,
-                              stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
-    return holder
-
-
 def test_a_second_export_into_the_same_out_fails_at_once_naming_the_first(sample_root, tmp_path, capsys):
     out = tmp_path / "out"
-    holder = _hold_export_lock(out, 60)
+    holder = hold_lock(out, 60, "export")
     try:
         error = _export_error(capsys, "--data-dir", sample_root, "--config", "sdv14-task0", "--image-size",
                               "original", "--out", out)

@@ -20,6 +20,7 @@ from conversion import cli, configs, culprits, publish, release, sources, tables
 from conversion import sample_release as release_writer
 from conversion.tensors import paper_tensors
 from tests.hub_stand_in import StandInHub
+from tests.lock_holder import hold_lock
 
 DISJOINT_PARTS = [(key, task) for task, key in enumerate(tables.task_order())]
 PARTS = sorted(set(DISJOINT_PARTS) | {("sdv14", t) for t in range(6)})
@@ -619,19 +620,9 @@ def test_any_error_while_generating_names_the_row(small_release, tmp_path, monke
     assert (x_path, int(row)) == (first_file[1].path, first_file[1].index)
 
 
-def _hold_lock(folder: Path, seconds: float) -> subprocess.Popen:
-    code = ("import sys, time; from conversion import folder_lock\n"
-            "with folder_lock.exclusive(sys.argv[1]):\n    print('held', flush=True); time.sleep(float(sys.argv[2]))")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    holder = subprocess.Popen([sys.executable, "-c", code, str(folder), str(seconds)], env=env, stdout=subprocess.PIPE,
-                              text=True)
-    assert holder.stdout.readline().strip() == "held"
-    return holder
-
-
 def test_second_publish_fails_at_once_naming_folder_and_holder(small_release, tmp_path, capsys):
     out = tmp_path / "genimage-cl"
-    holder = _hold_lock(out, 60)
+    holder = hold_lock(out, 60)
     try:
         assert _publish("--data-dir", small_release, "--out", out) == 1
     finally:
@@ -647,7 +638,7 @@ def test_second_publish_fails_at_once_naming_folder_and_holder(small_release, tm
 def test_wait_lock_waits_for_the_holder(small_release, mirror, tmp_path):
     out = tmp_path / "genimage-cl"
     shutil.copytree(mirror.out, out)
-    holder = _hold_lock(out, 2)
+    holder = hold_lock(out, 2)
     lines = []
     publish.build_mirror(small_release, out, log=lines.append, wait_lock=True)
     assert holder.wait() == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from conversion import regular_files
+from conversion import local_paths, regular_files
 
 STATE_DIR = ".publish"
 _held: set[str] = set()
@@ -43,6 +43,7 @@ def holder(folder: Path, name: str = "publish") -> str:
 def exclusive(folder: str | os.PathLike, name: str = "publish", wait: bool = False, log=print, writer: str = "publish"):
     """Hold ``folder``'s lock ``name``; if another process (a ``writer``) holds it, fail at once or (``wait``) wait."""
     folder = Path(folder).resolve()
+    local_paths.state_folder(folder / STATE_DIR)
     lock_path, sidecar = _paths(folder, name)
     if str(lock_path) in _held:
         yield

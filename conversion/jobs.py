@@ -94,6 +94,8 @@ def run_job(
     writers and streaming readers.
     """
     local_paths.refuse_nested(Path(data_dir), "--data-dir", Path(out), "--out")
+    for state in (folder_lock.STATE_DIR, STAGING):
+        local_paths.state_folder(Path(out) / state)
     records(out).refuse_foreign([job.folder(out).relative_to(out).as_posix(),
                                  report_folder(out, job).relative_to(out).as_posix()])
     staging = Path(out) / STAGING / f"{job.config}-{job.split}-{uuid.uuid4().hex[:8]}"

@@ -53,6 +53,15 @@ def output_folder(path: Path, what: str) -> Path:
     return path
 
 
+def state_folder(path: Path) -> Path:
+    """``path``, a run's own state folder, unless it exists as a link or as something other than a
+    folder: a run empties parts of it, which must never happen through a link to elsewhere."""
+    if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
+        raise BadPath(f"{path} is a link or not a folder: it is where a run keeps (and cleans) its own state; "
+                      "remove it or choose another output folder")
+    return path
+
+
 def refuse_nested(source: Path, source_what: str, out: Path, out_what: str) -> None:
     """:class:`BadPath` naming both if ``source`` lies inside ``out`` or ``out`` inside ``source``
     (as written or with links resolved): a run that cleans ``out`` must never reach the source."""

@@ -225,6 +225,7 @@ def check_paths(data_dir, out) -> tuple[Path, Path]:
     data_dir = local_paths.local_path(data_dir, "--data-dir")
     out = local_paths.output_folder(local_paths.local_path(out, "--out"), "--out")
     local_paths.refuse_nested(data_dir, "--data-dir", out, "--out")
+    local_paths.state_folder(out / STATE_DIR)
     sources.detect(data_dir)
     return data_dir, out
 

@@ -318,3 +318,19 @@ def test_state_files_that_are_fifos_never_block(small_release_copy, tmp_path):
     os.mkfifo(record)
     with pytest.raises(owned_files.DamagedRecord, match=f"{record}: unreadable record of written files .*a FIFO"):
         publish.build_mirror(small_release_copy, out, log=lambda line: None)
+
+
+@pytest.mark.parametrize("state", [".publish", ".staging"])
+def test_a_state_folder_that_is_a_link_is_refused(one_generator, tmp_path, state):
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "staging" / "sdv14-task0").mkdir(parents=True)
+    (elsewhere / "staging" / "sdv14-task0" / "keep.txt").write_text("x")
+    out = tmp_path / "copy"
+    out.mkdir()
+    (out / state).symlink_to(elsewhere)
+    command = ("publish", "--data-dir", str(one_generator), "--out", str(out)) if state == ".publish" else (
+        "build", "--data-dir", str(one_generator), "--out", str(out), "--config", "sdv14-task0", "--split", "test")
+    line = _one_line_error(_cli(*command, cwd=tmp_path))
+    assert line == (f"error: {out / state} is a link or not a folder: it is where a run keeps (and cleans) its own "
+                    f"state; remove it or choose another output folder")
+    assert (elsewhere / "staging" / "sdv14-task0" / "keep.txt").read_text() == "x"

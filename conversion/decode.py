@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from conversion import fast_decode, pixels, structure
+from conversion import fast_decode, pixels, regular_files, structure
 
 MAX_IMAGE_PIXELS = 2 * 89_478_485
 """Images declaring more pixels are refused as decompression bombs. This is the limit at which
@@ -227,11 +227,6 @@ def lies_in(real: str, folders: tuple[str, ...]) -> bool:
 OUTSIDE = "outside the tree: a link to a file outside data_dir and its generator folder"
 """Skip reason of a file whose real path lies outside the tree (see :func:`read_limited`)."""
 
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-"""Never blocks (a FIFO or device swapped in after the stat is opened without waiting, then refused),
-never follows a link swapped in for the resolved path."""
-
-
 def read_limited(path: str, folders: tuple[str, ...] = ()) -> bytes:
     """The bytes of the regular file ``path``; :class:`Unreadable` if it cannot be read, is implausibly
     large, is no regular file, or its bytes read differ from its size. If ``folders`` are given (real
@@ -247,10 +242,11 @@ def read_file(path: str, folders: tuple[str, ...] = ()) -> tuple[bytes, os.stat_
         if folders and not lies_in(real, folders):
             raise Unreadable(OUTSIDE)
         _require_regular(st)
-        fd = os.open(real, _OPEN_FLAGS)
-        with open(fd, "rb") as f:
-            st = _require_regular(os.fstat(fd))
+        with regular_files.open_regular(real) as f:  # never blocks, never follows a link swapped in
+            st = _require_regular(os.fstat(f.fileno()))
             data = f.read(MAX_FILE_BYTES + 1)
+    except regular_files.NotRegularFile:
+        raise Unreadable("not a regular file") from None
     except OSError as err:
         raise Unreadable(f"cannot read file: {err.strerror or err}") from None
     if len(data) != st.st_size:

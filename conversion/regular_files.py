@@ -3,6 +3,7 @@ could lead out of the folder being read, a device could be read without end."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -27,7 +28,9 @@ def open_regular(path: str | os.PathLike):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # replaced meanwhile: still no block
         except OSError as err:
-            raise NotRegularFile(f"{path}: {err.strerror}") from None
+            if err.errno != errno.ELOOP:
+                raise
+            raise NotRegularFile(f"{path}: a link, not a regular file; not read") from None
         kind = irregular(os.fstat(fd).st_mode)
         if kind is None:
             return os.fdopen(fd, "rb")

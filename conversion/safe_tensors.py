@@ -2,8 +2,8 @@
 
 ``weights_only=True`` refuses pickled objects other than tensors and plain containers, so a file
 from the internet cannot run code. The result must further be one plain tensor of the expected
-dtype and shape that owns exactly its bytes (no view of a smaller storage), else
-:class:`BadTensorFile` says what was found.
+dtype and shape whose rows lie one after another in its stored bytes (no expanded or strided view
+of a smaller storage), else :class:`BadTensorFile` says what was found.
 
 A torch zip file is loaded onto the ``meta`` device, which reads its dtype, shape and layout but no
 data; its rows are then read with ordinary file reads at the data member's offset
@@ -208,7 +208,8 @@ class TensorFile:
         if bad is not None:
             raise IndexError(f"{self.path}: row {bad} out of range for its {len(self)} rows")
         buffer = memoryview(out.view(torch.uint8).numpy()).cast("B")
-        with open(self.path, "rb", buffering=0) as file:
+        # O_NONBLOCK: a FIFO swapped in for the file opens at once, and its other inode is then refused
+        with os.fdopen(os.open(self.path, os.O_RDONLY | os.O_NONBLOCK), "rb", buffering=0) as file:
             st = os.fstat(file.fileno())
             if _identity(st) != self.identity:
                 raise self._changed(st, indices[0])

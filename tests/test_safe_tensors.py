@@ -237,3 +237,12 @@ def test_a_member_claiming_more_than_the_file_holds_is_refused(files):
     with pytest.raises(safe_tensors.BadTensorFile, match=r"X\.pt: its member X/data/0 claims 1,000,000,000 bytes "
                                                          r"\(1,000,000,000 stored\) at offset [0-9,]+, in a file of"):
         safe_tensors.load_tensor(path, torch.float32, (None, 3, 64, 64))
+
+
+def test_a_fifo_swapped_in_for_an_opened_file_is_an_error_not_a_hang(tmp_path):
+    torch.save(torch.rand(3, 3, 64, 64), tmp_path / "X.pt")
+    opened = safe_tensors.open_tensor(tmp_path / "X.pt", torch.float32, (None, 3, 64, 64))
+    (tmp_path / "X.pt").unlink()
+    os.mkfifo(tmp_path / "X.pt")
+    with pytest.raises(safe_tensors.BadTensorFile, match=r"X\.pt: changed while being read \(now 0 bytes"):
+        opened.rows([0])

@@ -203,8 +203,8 @@ def records(out: Path) -> owned_files.Records:
     """What runs of ours wrote into ``out``. A folder published before files were recorded gets its
     records from what it shows was ours: the finished parts' manifests, the card, listing and figures."""
     found = owned_files.Records(out, STATE_DIR)
-    manifests = sorted((out / STATE_DIR / "parts").glob("*.json"))
-    if not found.exists() and manifests:
+    manifests = [] if found.exists() else sorted((out / STATE_DIR / "parts").glob("*.json"))
+    if manifests:
         for path in manifests:
             part = _read_manifest(out, *_part_key(path.stem))
             if part is not None:

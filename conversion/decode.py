@@ -72,7 +72,7 @@ class Converted:
 
 
 @contextlib.contextmanager
-def _strict_pillow():
+def strict_pillow():
     """Truncated files raise and our pixel limit applies, whatever the caller set in Pillow globally."""
     saved = ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS
     ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = False, None
@@ -203,7 +203,7 @@ def convert(data: bytes, source: str, image_size: int | None, check: str = "deco
     require_signature(data)
     if image_size is None and check == "none":
         return Converted(data)
-    with _strict_pillow():
+    with strict_pillow():
         if image_size is None and check == "structure":
             return _structure_checked(data, source)
         with open_checked(data) as image:

@@ -65,7 +65,7 @@ def describe_row(ds: datasets.Dataset, row: int) -> str:
 def image_header(data: bytes | None, size: tuple[int, int] | None = None) -> Image.Image:
     """The stored image ``data`` with its header read, not decoded; ``ValueError`` with the reason if it is
     no image, a bomb (:mod:`conversion.decode`'s limits) or not ``size`` (width, height) when given.
-    Call it within ``decode._strict_pillow()``, so that those limits hold whatever Pillow's settings."""
+    Call it within ``decode.strict_pillow()``, so that those limits hold whatever Pillow's settings."""
     if data is None:
         raise ValueError("image stored as a path, not bytes: load it with datasets' own formatting")
     try:
@@ -83,7 +83,7 @@ def image_header(data: bytes | None, size: tuple[int, int] | None = None) -> Ima
 
 def rgb_pixels(data: bytes | None, size: tuple[int, int] | None = None) -> np.ndarray:
     """uint8 ``[H, W, 3]`` pixels of the stored image ``data``, checked from its header first (:func:`image_header`)."""
-    with decode._strict_pillow(), image_header(data, size) as image:
+    with decode.strict_pillow(), image_header(data, size) as image:
         try:
             return np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
         except (OSError, SyntaxError, ValueError, EOFError) as err:
@@ -95,7 +95,7 @@ def _image_size(raw: datasets.Dataset) -> tuple[int, int]:
     if len(raw) == 0:
         raise ValueError("cannot decode an empty dataset (no image to take the size from)")
     try:
-        with decode._strict_pillow(), image_header(raw[0]["image"]["bytes"]) as image:
+        with decode.strict_pillow(), image_header(raw[0]["image"]["bytes"]) as image:
             return image.size
     except ValueError as err:
         raise BadRow(0, str(err)) from None

@@ -25,7 +25,7 @@ ODD_IMAGES_VARIABLE = "GENIMAGE_ODD_IMAGES"
 def fast_agrees(data: bytes) -> bool:
     """Assert that where imagecodecs decodes ``data``, Pillow decodes it too, to the same pixels;
     True if imagecodecs was used."""
-    with decode._strict_pillow():
+    with decode.strict_pillow():
         try:
             header = decode.open_header(data)
         except decode.Unreadable:

@@ -17,8 +17,9 @@ groups), so they always match the data.
 One writer at a time: a publish holds FOLDER's lock (:mod:`conversion.folder_lock`), a part-only job
 the lock of its part. README.md is removed before any part is rebuilt and written last, atomically,
 after every part it declares has been checked against its shards (files, sizes, row counts), so a
-killed re-publish leaves no card that disagrees with the shards. Files under ``data/`` that no
-finished part lists (a part's old shards, parts no longer in the source) are removed.
+killed re-publish leaves no card that disagrees with the shards. Shards that runs of ours wrote
+under ``data/`` and no finished part lists (a part's old shards, parts no longer in the source) are
+removed.
 
 A run deletes or replaces only files that a run of ours recorded writing (:mod:`conversion.owned_files`):
 a file it did not write in README.md, ``data/``, ``figures/`` or ``reports/`` stops it before any work,

@@ -181,7 +181,7 @@ def _runs(indices: list[int]) -> list[tuple[int, int, int]]:
 class TensorFile:
     """A checked tensor in a torch zip file, its rows read on demand at the data member's offset.
 
-    Every read first checks that the file is still the one checked (size, times, inode) and that
+    Every read first checks that the file is still the one checked (size, modification time, inode) and that
     each row lies within it, so a file truncated or replaced meanwhile is an error naming it and
     the row, never a crash.
     """

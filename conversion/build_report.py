@@ -10,6 +10,7 @@ Paths in the report are relative to ``data_dir``; nothing in it is ever used as 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -268,3 +269,29 @@ def finish(output_dir: str, plans: list[dict], rows_written: dict[str, int], con
     line = summary_line(report, final)
     (logger.warning if report["skipped"] or report["differences"] or report["empty"] else logger.info)(line)
     return report
+
+
+class _RenamedPath(logging.Filter):
+    """Rewrites ``old`` into ``new`` in the messages of the logger it is added to."""
+
+    def __init__(self, old: Path, new: Path):
+        super().__init__()
+        self.old, self.new = str(old), str(new)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.old in message:
+            record.msg, record.args = message.replace(self.old, self.new), ()
+        return True
+
+
+@contextlib.contextmanager
+def named_at(staged: Path, final: Path):
+    """Within it, the build's summary line names the report ``final``, where the caller moves it, not
+    ``staged``, where the build writes it (a staging or cache folder that is deleted afterwards)."""
+    renamed = _RenamedPath(staged, final)
+    logger.addFilter(renamed)
+    try:
+        yield
+    finally:
+        logger.removeFilter(renamed)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -123,7 +122,7 @@ def _build_in(staging: Path, job: Job, data_dir, out, image_size, num_proc, max_
         writer_batch_size=row_group_size,
         check=check,
     )
-    with _report_named_at(built / build_report.REPORT_FILE, reports / build_report.REPORT_FILE):
+    with build_report.named_at(built / build_report.REPORT_FILE, reports / build_report.REPORT_FILE):
         builder.download_and_prepare(
             output_dir=str(built), file_format="parquet", max_shard_size=max_shard_size, num_proc=num_proc
         )
@@ -160,32 +159,6 @@ def records(out: str | os.PathLike) -> owned_files.Records:
         if shards or reports:
             found.claim("adopted", [p.relative_to(out).as_posix() for p in shards + reports])
     return found
-
-
-class _RenamedPath(logging.Filter):
-    """Rewrites ``old`` into ``new`` in the messages of the logger it is added to."""
-
-    def __init__(self, old: Path, new: Path):
-        super().__init__()
-        self.old, self.new = str(old), str(new)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.old in message:
-            record.msg, record.args = message.replace(self.old, self.new), ()
-        return True
-
-
-@contextlib.contextmanager
-def _report_named_at(staged: Path, final: Path):
-    """The build's summary line names the report where the job moves it, not in the staging folder."""
-    renamed = _RenamedPath(staged, final)
-    logger = logging.getLogger(build_report.__name__)
-    logger.addFilter(renamed)
-    try:
-        yield
-    finally:
-        logger.removeFilter(renamed)
 
 
 def report_folder(out: str | os.PathLike, job: Job) -> Path:

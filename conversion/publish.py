@@ -304,7 +304,8 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     staging.mkdir(parents=True)
     part = Part(generator, task, fingerprint, max_shard_size)
     builder = GenImageCL(config_name=part.name, data_dir=str(data_dir), cache_dir=str(cache))
-    builder.download_and_prepare(num_proc=num_proc)
+    with build_report.named_at(Path(builder.cache_dir) / build_report.REPORT_FILE, _report_path(out, generator, task)):
+        builder.download_and_prepare(num_proc=num_proc)
     (report,) = build_report.find(builder.cache_dir)
     built = builder.as_dataset()
     for split in SPLITS:

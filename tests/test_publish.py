@@ -809,3 +809,20 @@ def test_a_folder_in_place_of_a_figure_is_left_alone_and_the_figure_left_out(sma
     assert (blocked / "mine").is_dir() and (out / "figures" / "corruptions.png").is_dir()
     assert not list((out / "figures").glob(".*"))
     assert "balance-sdv14-task1.png" not in (out / "README.md").read_text()
+
+
+def test_a_parts_build_warning_names_the_report_publish_keeps(sample_root, tmp_path, caplog):
+    """publish builds each part in a cache it deletes: the summary line names the report where publish keeps it."""
+    from conversion import build_report
+
+    root = tmp_path / "one"
+    shutil.copytree(sample_root / "stable_diffusion_v_1_4", root / "stable_diffusion_v_1_4")
+    broken = next(root.rglob(f"train/ai/{tables.task_classes()[3][0]:03d}_sdv4_*.png"))
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not a png" * 10)
+    out = tmp_path / "copy"
+    with caplog.at_level("WARNING", logger=build_report.__name__):
+        publish.build_parts_only(root, out, ["sdv14-task3"], log=lambda line: None)
+    final = out / publish.STATE_DIR / "reports" / "sdv14-task3.json"
+    [warning] = [r.getMessage() for r in caplog.records if r.name == build_report.__name__]
+    assert " 1 skipped " in warning and warning.endswith(f"; report: {final}")
+    assert build_report.load(final)["skipped"][0]["path"].endswith(broken.name)

@@ -17,7 +17,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks import original_pipeline
-from conversion import configs, decode, decoded, fast_decode, sources, tables
+from conversion.contract import configs, tables
+from conversion.pixels import decode, fast_decode
+from conversion.sources import kinds
+from conversion.uses import uint8_batches
 from genimage_cl import GenImageCL
 
 CASES = {}
@@ -32,7 +35,7 @@ def case(function):
 
 def items_of(data_dir: str, config: str) -> dict[str, list]:
     parts = configs.config_parts()[config]
-    source = sources.open_source(data_dir, sorted({g for g, _ in parts}))
+    source = kinds.open_source(data_dir, sorted({g for g, _ in parts}))
     return {split: source.split_plan(split, parts).items for split in ("train", "test")}
 
 
@@ -177,22 +180,22 @@ def load_png_column(path: str) -> dict:
     """Our 64-px dataset as built (PNG column), decoded per batch by ArrowBatches."""
     start = time.perf_counter()
     ds = datasets.load_from_disk(path)
-    return _epoch(decoded.batch_loader(ds, batch_size=BATCH_SIZE, num_workers=WORKERS), start)
+    return _epoch(uint8_batches.batch_loader(ds, batch_size=BATCH_SIZE, num_workers=WORKERS), start)
 
 
 @case
 def decode_uint8(path: str, num_proc: int = 1) -> dict:
     """The one-time decode of the PNG column into the cached uint8 column."""
     ds = datasets.load_from_disk(path)
-    return {"items": len(decoded.decoded_uint8(ds, num_proc=num_proc))}
+    return {"items": len(uint8_batches.decoded_uint8(ds, num_proc=num_proc))}
 
 
 @case
 def load_uint8(path: str) -> dict:
     """The fast path: cached uint8 column (memory-mapped), batches gathered by ArrowBatches."""
     start = time.perf_counter()
-    ds = decoded.decoded_uint8(datasets.load_from_disk(path))
-    loader = decoded.batch_loader(ds, batch_size=BATCH_SIZE, num_workers=WORKERS)
+    ds = uint8_batches.decoded_uint8(datasets.load_from_disk(path))
+    loader = uint8_batches.batch_loader(ds, batch_size=BATCH_SIZE, num_workers=WORKERS)
     return _epoch(loader, start)
 
 
@@ -221,7 +224,7 @@ def _iterate_decoded(ds, start: float) -> dict:
 @case
 def build_parquet(data_dir: str, config: str, out: str) -> dict:
     """Every (generator, task, split) job of ``config``, one after another, into one output."""
-    from conversion import jobs
+    from conversion.hub_copy import jobs
 
     for job in jobs.jobs_for([config]):
         jobs.run_job(job, data_dir, out)

@@ -3,7 +3,7 @@
 Natural images are quality-90 JPEGs of ImageNet-like sizes (about 120 KB at 500x375); AI images
 are PNGs at each generator's size (about 450 KB at 512 px, 1.8 MB at 1024 px). Textures are
 layered colour noise (coarse shapes, mid detail, fine grain) tuned to those file sizes, so decode,
-resize and encode costs are those of real files. Names come from ``conversion.sample_tree``.
+resize and encode costs are those of real files. Names come from ``conversion.samples.genimage_tree``.
 
 The corpus covers one config's (generator, task) parts: ``images`` files in all, spread evenly
 over the parts, half AI and half natural, ``test_fraction`` of them in ``val/``.
@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from conversion import configs, sample_tree, tables
-from conversion.layout import SPLIT_FOLDERS
+from conversion.contract import configs, tables
+from conversion.samples import genimage_tree
+from conversion.sources.generator_folders import SPLIT_FOLDERS
 
 NATURAL_SIZES = ((500, 375), (500, 375), (375, 500), (500, 333), (500, 500), (333, 500), (500, 400), (640, 480))
 """Common ImageNet train sizes, the landscape 500x375 twice as often."""
@@ -60,7 +61,7 @@ def _write_folder(job: tuple) -> dict[str, int]:
     """Write images ``start`` to ``stop`` of one (part, split), AI and natural. Returns file and byte counts."""
     root, p_index, key, task, s_index, split, folder, start, stop, seed = job
     generator = tables.generators()[key]
-    base = sample_tree.generator_folder(Path(root), generator, "nested")
+    base = genimage_tree.generator_folder(Path(root), generator, "nested")
     classes = tables.task_classes()[task]
     rng = np.random.default_rng([seed, p_index, s_index, start])
     ai_dir, nature_dir = base / folder / "ai", base / folder / "nature"
@@ -70,11 +71,11 @@ def _write_folder(job: tuple) -> dict[str, int]:
     for i in range(start, stop):
         label, number = classes[i % len(classes)], i // len(classes)
         ai = Image.fromarray(layered_texture(rng, generator.ai_size, generator.ai_size, *AI_TEXTURE))
-        ai_path = ai_dir / sample_tree.ai_file_name(generator, label, number)
+        ai_path = ai_dir / genimage_tree.ai_file_name(generator, label, number)
         ai.save(ai_path, format="PNG")
         width, height = NATURAL_SIZES[i % len(NATURAL_SIZES)]
         nature = Image.fromarray(layered_texture(rng, width, height, *NATURAL_TEXTURE))
-        nature_path = nature_dir / sample_tree.nature_file_name(label, split, number)
+        nature_path = nature_dir / genimage_tree.nature_file_name(label, split, number)
         nature.save(nature_path, format="JPEG", quality=90)
         ai_bytes = ai_path.stat().st_size
         written["files"] += 2
@@ -108,7 +109,7 @@ def make_corpus(
     for key, _task in parts:
         for folder in SPLIT_FOLDERS.values():
             for source in tables.SOURCES:
-                base = sample_tree.generator_folder(root, tables.generators()[key], "nested")
+                base = genimage_tree.generator_folder(root, tables.generators()[key], "nested")
                 (base / folder / source).mkdir(parents=True, exist_ok=True)
     jobs = [
         (str(root), p_index, key, task, s_index, split, folder, start, min(start + CHUNK, counts[split]), seed)

@@ -5,7 +5,7 @@ natural images at full size (RGB). Step 2 re-opens every PNG, applies the torchv
 transforms (natural: Resize(64) bilinear + CenterCrop(64); both: ToTensor, Normalize) and keeps a
 whole (generator, task, split, source) group in memory. Step 3 stacks the group and saves
 ``X.pt`` (float32 [N, 3, 64, 64]) and ``y.pt`` (int64 clsloc id - 1) with ``torch.save``.
-It exists to be timed against our builder; the pixel rules come from conversion.pixels.
+It exists to be timed against our builder; the pixel rules come from conversion.pixels.release_pipeline.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conversion import pixels, raw_tree, tables
+from conversion.contract import tables
+from conversion.pixels import release_pipeline
+from conversion.sources import raw_tree
 
 SIZE = 64
 
@@ -44,8 +46,8 @@ def step2_tensor(png: Path, source: str, mean: torch.Tensor, std: torch.Tensor) 
     with Image.open(png) as image:
         rgb = image.convert("RGB")
     if source == "nature":
-        width, height = pixels.resized_size(*rgb.size, SIZE)
-        rgb = rgb.resize((width, height), Image.Resampling.BILINEAR).crop(pixels.center_crop_box(width, height, SIZE))
+        width, height = release_pipeline.resized_size(*rgb.size, SIZE)
+        rgb = rgb.resize((width, height), Image.Resampling.BILINEAR).crop(release_pipeline.center_crop_box(width, height, SIZE))
     tensor = torch.from_numpy(np.array(rgb)).permute(2, 0, 1).contiguous().float().div(255)
     return tensor.sub_(mean).div_(std)
 

@@ -104,7 +104,7 @@ def prepare_loading(workdir: Path, data_dir: Path, config: str, scale: int) -> d
     import numpy as np
     import torch
 
-    from conversion import tables
+    from conversion.contract import tables
     from genimage_cl import GenImageCL
 
     base = workdir / "loading" / f"x{scale}"

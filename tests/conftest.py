@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conversion.sample_tree import make_sample_tree
+from conversion.samples.genimage_tree import make_sample_tree
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared"
 """The design notes' folder beside the checkout; tests that read it skip where it is absent."""
@@ -22,7 +22,7 @@ def sample_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def sample_release(sample_root, tmp_path_factory) -> Path:
     """The release's six generators written from ``sample_root`` as the original scripts laid them out."""
-    from conversion.sample_release import make_sample_release
+    from conversion.samples.tensor_release import make_sample_release
 
     return make_sample_release(sample_root, tmp_path_factory.mktemp("release") / "release")
 
@@ -49,7 +49,7 @@ def build(tmp_path_factory):
 @pytest.fixture(scope="session", autouse=True)
 def content_digests_store(tmp_path_factory):
     """Builds' content digests go to a folder of this session (inherited by subprocesses), not the user's cache."""
-    from conversion import content_digests
+    from conversion.sources import content_digests
 
     os.environ[content_digests.ROOT_VARIABLE] = str(tmp_path_factory.mktemp("content_digests"))
 

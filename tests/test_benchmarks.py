@@ -9,7 +9,8 @@ from PIL import Image
 
 from benchmarks import corpus, original_pipeline
 from benchmarks.measure import run_case
-from conversion import layout, naming, sources, tables
+from conversion.contract import tables
+from conversion.sources import file_names, generator_folders, kinds
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +23,14 @@ def small_corpus(tmp_path_factory):
 def test_corpus_has_real_names_equal_counts_and_realistic_files(small_corpus):
     root, manifest = small_corpus
     generator = tables.generators()["sdv14"]
-    folder = layout.require_generators(root, ["sdv14"])["sdv14"]
+    folder = generator_folders.require_generators(root, ["sdv14"])["sdv14"]
     counts = {}
     for split in ("train", "test"):
         for source in tables.SOURCES:
-            files = sorted(layout.source_folder(folder, split, source).iterdir())
+            files = sorted(generator_folders.source_folder(folder, split, source).iterdir())
             counts[split, source] = len(files)
             for path in files:
-                label = naming.label_of(path.name, source, generator.tag)
+                label = file_names.label_of(path.name, source, generator.tag)
                 assert tables.task_of_label()[label][0] == 2
                 with Image.open(path) as image:
                     if source == "ai":
@@ -55,7 +56,7 @@ def test_corpus_is_deterministic_and_refuses_a_different_one(small_corpus, tmp_p
 
 def test_original_pipeline_gives_our_pixels_and_release_labels(build, sample_root, tmp_path):
     """The baseline is faithful: its X.pt, de-normalized, equals the builder's 64-px pixels."""
-    source = sources.open_source(sample_root, ["sdv14"])
+    source = kinds.open_source(sample_root, ["sdv14"])
     items = {"train": source.split_plan("train", [("sdv14", 1)]).items}
     assert original_pipeline.convert(items, tmp_path) == len(items["train"])
     ours = build("sdv14-task1", sample_root)["train"]

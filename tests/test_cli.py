@@ -124,7 +124,8 @@ def test_report_names_a_missing_path_or_a_file_that_is_not_a_report(tmp_path):
 
 
 def test_report_reads_a_publish_folder(sample_root, tmp_path, capsys):
-    from conversion import build_report, publish
+    from conversion.builder import build_report
+    from conversion.hub_copy import publish
     from genimage_cl import GenImageCL
 
     builder = GenImageCL(config_name="sdv14-task3", data_dir=str(sample_root), cache_dir=str(tmp_path / "cache"))

@@ -3,7 +3,7 @@
 Every part's shards must be complete (NNNNN-of-NNNNN, one run) and built at one image size; with
 --generators, every job of those generators must be present. Exits non-zero otherwise (also for a
 missing or empty folder), naming what to re-run. The publish
-step can write the card from the same listing (conversion.jobs.collect_parts).
+step can write the card from the same listing (conversion.hub_copy.jobs.collect_parts).
 
 Example:
   python -m conversion assemble --out genimage-cl --generators adm,biggan,glide,midjourney,sdv14,vqdm
@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from conversion import jobs
+from conversion.hub_copy import jobs
 from conversion.commands import options
 
 NAME = "assemble"

@@ -14,7 +14,9 @@ Examples:
 
 from __future__ import annotations
 
-from conversion import decode, jobs, local_paths, progress
+from conversion import local_paths, progress
+from conversion.hub_copy import jobs
+from conversion.pixels import decode
 from conversion.commands import options
 
 NAME = "build"

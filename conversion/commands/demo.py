@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conversion import configs
+from conversion.contract import configs
 from conversion.commands import options
 
 NAME = "demo"
@@ -32,7 +32,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from conversion import build_report, progress, sample_tree, summary
+    from conversion import progress
+    from conversion.builder import build_report, count_tables
+    from conversion.samples import genimage_tree
     from genimage_cl import GenImageCL
 
     progress.configure(not args.no_progress)
@@ -40,9 +42,9 @@ def run(args) -> int:
     tree = args.workdir / ("GenImage-defects" if args.defects else "GenImage")
     if not tree.exists():
         print(f"writing sample GenImage tree to {tree}")
-        sample_tree.make_sample_tree(tree)
+        genimage_tree.make_sample_tree(tree)
         if args.defects:
-            sample_tree.inject_defects(tree)
+            genimage_tree.inject_defects(tree)
     start = time.perf_counter()
     builder = GenImageCL(config_name=args.config, data_dir=str(tree), cache_dir=str(args.workdir / "cache"))
     cached = Path(builder.cache_dir).is_dir()
@@ -53,7 +55,7 @@ def run(args) -> int:
         print(f"from cache: built before into {builder.cache_dir} (the tree is unchanged)\n")
     else:
         print(f"built in {time.perf_counter() - start:.1f} s into {builder.cache_dir}\n")
-    print(summary.count_table(dataset))
+    print(count_tables.count_table(dataset))
     if args.defects:
         print()
         print(build_report.format_report(build_report.load(Path(builder.cache_dir) / build_report.REPORT_FILE)))

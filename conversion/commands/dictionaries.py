@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conversion import reference_tables, tables
+from conversion.contract import derive_tables, tables
 from conversion.commands import options
 
 NAME = "dictionaries"
@@ -27,7 +27,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     try:
-        written = reference_tables.write(args.reference, args.design, args.out)
+        written = derive_tables.write(args.reference, args.design, args.out)
     except FileNotFoundError as err:
         raise FileNotFoundError(
             f"dictionaries is a maintainer command: it needs the reference files (--reference, default "

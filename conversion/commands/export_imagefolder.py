@@ -32,7 +32,10 @@ import os
 import tempfile
 import time
 
-from conversion import configs, folder_lock, imagefolder, layout, local_paths, raw_tree, regular_files, tables
+from conversion import folder_lock, local_paths, regular_files
+from conversion.contract import configs, tables
+from conversion.sources import generator_folders, raw_tree
+from conversion.uses import imagefolder
 from conversion.commands import options
 
 NAME = "export-imagefolder"
@@ -105,16 +108,16 @@ def earlier_exports(args) -> list[dict]:
 def check_source(args):
     """The source, checked before anything is written: a raw tree to export at original size is scanned
     (the export needs its listing) and returned; for a build, its generators are looked up and None returned."""
-    from conversion import release, sources  # here, not at the top: ``python -m conversion --help`` stays quick
+    from conversion.sources import kinds, release  # here, not at the top: ``python -m conversion --help`` stays quick
 
     keys = sorted({g for g, _ in configs.config_parts()[args.config]})
-    kind = sources.detect(args.data_dir, keys)
-    if kind == sources.RAW_TREE and args.image_size == options.ORIGINAL:
+    kind = kinds.detect(args.data_dir, keys)
+    if kind == kinds.RAW_TREE and args.image_size == options.ORIGINAL:
         return raw_tree.RawTreeSource(args.data_dir, keys)
     if args.files == "link":
         raise ValueError("--files link needs a raw GenImage tree as --data-dir (it hard-links the source files)")
-    if kind == sources.RAW_TREE:
-        layout.require_generators(args.data_dir, keys)
+    if kind == kinds.RAW_TREE:
+        generator_folders.require_generators(args.data_dir, keys)
     else:
         release.ReleaseSource(args.data_dir, keys, args.image_size)
     return None

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from conversion import configs, local_paths, tables
-from conversion.raw_tree import ORIGINAL
+from conversion import local_paths
+from conversion.contract import configs, tables
+from conversion.sources.raw_tree import ORIGINAL
 
 
 def local_path(text: str):

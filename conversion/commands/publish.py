@@ -24,7 +24,8 @@ Examples:
 
 from __future__ import annotations
 
-from conversion import corruptions, jobs
+from conversion.hub_copy import jobs
+from conversion.pixels import corruption_recipe
 from conversion.commands import options
 
 NAME = "publish"
@@ -49,8 +50,8 @@ def add_arguments(parser) -> None:
                      help="build only the N-th part present (0-based, for job arrays); no card, no upload")
     parser.add_argument("--corruptions", type=_corruption_names, default=(), metavar="NAME[,NAME...]",
                         help="also make the test split's corrupted copies with the release's recipe for every part "
-                             f"that lacks them ({', '.join(corruptions.CORRUPTIONS)}, or 'all'; needs scikit-image: "
-                             f"{corruptions.EXTRA}); the release's own X_<corruption>.pt are published without it")
+                             f"that lacks them ({', '.join(corruption_recipe.CORRUPTIONS)}, or 'all'; needs scikit-image: "
+                             f"{corruption_recipe.EXTRA}); the release's own X_<corruption>.pt are published without it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-yaml-aliases", action="store_true",
                         help="write every config's features in full in README.md (as push_to_hub does; over 1 MB of "
@@ -60,16 +61,17 @@ def add_arguments(parser) -> None:
 def _corruption_names(text: str) -> tuple[str, ...]:
     import argparse
 
-    names = corruptions.CORRUPTIONS if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in corruptions.CORRUPTIONS]
+    names = corruption_recipe.CORRUPTIONS if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in corruption_recipe.CORRUPTIONS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"unknown corruption(s) {', '.join(unknown) or '(none given)'}; "
-                                         f"expected a comma-separated list of {', '.join(corruptions.CORRUPTIONS)} or 'all'")
+                                         f"expected a comma-separated list of {', '.join(corruption_recipe.CORRUPTIONS)} or 'all'")
     return names
 
 
 def run(args) -> int:
-    from conversion import folder_lock, progress, publish, upload
+    from conversion import folder_lock, progress
+    from conversion.hub_copy import publish, upload
 
     progress.configure(not args.no_progress)
     publish.check_paths(args.data_dir, args.out)  # before anything is written, the lock included

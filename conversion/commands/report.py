@@ -27,7 +27,8 @@ def add_arguments(parser) -> None:
 
 def find_reports(path: Path) -> list[Path]:
     """Build reports at ``path``: the file, the builder's reports below it, and a publish folder's."""
-    from conversion import build_report, publish
+    from conversion.builder import build_report
+    from conversion.hub_copy import publish
 
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: give a built config's folder, a report file, "
@@ -43,7 +44,7 @@ def find_reports(path: Path) -> list[Path]:
 
 def load(path: Path) -> dict:
     """A report file's content; a file that is not a build report fails naming it."""
-    from conversion import build_report
+    from conversion.builder import build_report
 
     try:
         report = build_report.load(path)
@@ -55,7 +56,7 @@ def load(path: Path) -> dict:
 
 
 def run(args) -> int:
-    from conversion import build_report
+    from conversion.builder import build_report
 
     reports = [(path, load(path)) for path in find_reports(args.path)]
     for i, (path, report) in enumerate(reports):

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conversion import sample_release, tables
+from conversion.contract import tables
+from conversion.samples import tensor_release
 from conversion.commands import options
 
 SAMPLE_IMAGES_PER_CLASS = 6
@@ -28,20 +29,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-corruptions", action="store_true",
                         help="leave out the corrupted test copies X_<corruption>.pt of the GenImage-Disjoint parts "
                              "(written by default, with the release's recipe; needs scikit-image)")
-    parser.add_argument("--layout", default="original", choices=sorted(sample_release.RELEASE_LAYOUTS),
+    parser.add_argument("--layout", default="original", choices=sorted(tensor_release.RELEASE_LAYOUTS),
                         help="release folder naming (default: original, the scripts' processedSingleGenerators/...)")
 
 
 def run(args) -> int:
-    from conversion import sample_tree
+    from conversion.samples import genimage_tree
 
     tree = args.workdir / "GenImage"
     if not tree.exists():
         print(f"writing sample GenImage tree to {tree}")
         # the release's six generators; 12 test images per task and source, so that the corrupted copies
         # (the first floor(N/10)*10 rows) are not empty
-        sample_tree.make_sample_tree(tree, generators=list(tables.task_order()), images_per_class=SAMPLE_IMAGES_PER_CLASS)
+        genimage_tree.make_sample_tree(tree, generators=list(tables.task_order()), images_per_class=SAMPLE_IMAGES_PER_CLASS)
     out = args.workdir / "release"
-    sample_release.make_sample_release(tree, out, layout=args.layout, corrupted=not args.no_corruptions)
+    tensor_release.make_sample_release(tree, out, layout=args.layout, corrupted=not args.no_corruptions)
     print(f"wrote the tensor release to {out}")
     return 0

@@ -23,7 +23,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from conversion import verify_copy
+    from conversion.hub_copy import verify_copy
 
     result = verify_copy.verify(args.path, progress=not args.no_progress)
     print(verify_copy.format_check(result))

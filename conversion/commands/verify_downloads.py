@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from conversion import tables
+from conversion.contract import tables
 from conversion.commands import options
 
 NAME = "verify-downloads"
@@ -28,7 +28,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from conversion import verify_downloads
+    from conversion.sources import verify_downloads
 
     checks = verify_downloads.verify(args.path, args.generators, args.jobs, progress=not args.no_progress)
     print(verify_downloads.format_checks(checks))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conversion import tables
+from conversion.contract import tables
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +30,8 @@ def rows(ds, split: str, task: int, source: str | None = None) -> dict[str, list
 @pytest.fixture(scope="session")
 def hub_copy(sample_root, tmp_path_factory):
     """The Hub copy (Parquet shards + card) of sdv14's six tasks, as ``publish --out genimage-cl`` writes it."""
-    from conversion import publish
-    from conversion.sample_release import make_sample_release
+    from conversion.hub_copy import publish
+    from conversion.samples.tensor_release import make_sample_release
 
     root = tmp_path_factory.mktemp("copy")
     release = make_sample_release(sample_root, root / "release", generators=["sdv14"])

@@ -14,10 +14,11 @@ from avalanche.models import IncrementalClassifier, MultiHeadClassifier, MultiTa
 from avalanche.training import EWC, LwF, Naive, Replay  # noqa: E402
 from avalanche.training.plugins import EvaluationPlugin  # noqa: E402
 
-from conversion import cl, streams, tables  # noqa: E402
-from conversion.torch_pairs import Pairs  # noqa: E402
+from conversion.contract import tables  # noqa: E402
+from conversion.uses import cl_libraries, streams
+from conversion.uses.torch_pairs import Pairs  # noqa: E402
 
-from tests.test_paper_loader import _paper_loader, paper_ds, paper_release  # noqa: E402,F401  (fixtures)
+from tests.uses.test_paper_loader import _paper_loader, paper_ds, paper_release  # noqa: E402,F401  (fixtures)
 
 from .conftest import rows  # noqa: E402
 
@@ -41,14 +42,14 @@ def _train(strategy_class, model, benchmark, **kwargs):
 
 def test_class_order_is_the_streams_labels(ds):
     standard, reverse = streams.tasks(ds), streams.tasks(ds, order="reverse")
-    assert cl.class_order(standard) == [label for labels in tables.task_classes() for label in labels]
-    assert len(cl.class_order(standard)) == 600 == len(set(cl.class_order(standard)))
-    assert cl.class_order(reverse) == [label for labels in reversed(tables.task_classes()) for label in labels]
+    assert cl_libraries.class_order(standard) == [label for labels in tables.task_classes() for label in labels]
+    assert len(cl_libraries.class_order(standard)) == 600 == len(set(cl_libraries.class_order(standard)))
+    assert cl_libraries.class_order(reverse) == [label for labels in reversed(tables.task_classes()) for label in labels]
 
 
 @pytest.mark.parametrize("order", ["standard", "reverse"])
 def test_class_incremental_experiences(ds, order):
-    benchmark = cl.avalanche_benchmark(ds, scenario="class", order=order)
+    benchmark = cl_libraries.avalanche_benchmark(ds, scenario="class", order=order)
     stream = streams.tasks(ds, order=order)
     indices = [t.index for t in stream]
     assert indices == (list(range(6)) if order == "standard" else list(range(5, -1, -1)))
@@ -58,18 +59,18 @@ def test_class_incremental_experiences(ds, order):
         seen = []
         for position, (experience, task) in enumerate(zip(experiences, indices)):
             expected = rows(ds, split, task)
-            class_ids = [cl.class_order(stream).index(label) for label in expected["label"]]
+            class_ids = [cl_libraries.class_order(stream).index(label) for label in expected["label"]]
             assert sorted(set(class_ids)) == experience.classes_in_this_experience
             assert class_ids == [position * 100 + t for t in expected["task_label"]]
             assert experience.previous_classes == sorted(seen)
             assert len(experience.dataset) == len(expected["label"])
             assert list(experience.dataset.targets) == class_ids
-            assert Pairs(stream[position].splits[split], target="class_il", class_order=cl.class_order(stream)).targets == class_ids
+            assert Pairs(stream[position].splits[split], target="class_il", class_order=cl_libraries.class_order(stream)).targets == class_ids
             seen += sorted(set(class_ids))
 
 
 def test_images_reach_the_model_as_floats(ds):
-    experience = cl.avalanche_benchmark(ds).train_stream[2]
+    experience = cl_libraries.avalanche_benchmark(ds).train_stream[2]
     x, y, t = experience.dataset[0]
     row = streams.tasks(ds)[2].train[0]
     assert x.dtype == torch.float32 and t == 0
@@ -80,7 +81,7 @@ def test_images_reach_the_model_as_floats(ds):
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_strategies_with_an_incremental_classifier(ds, name):
     strategy_class, kwargs = STRATEGIES[name]
-    benchmark = cl.avalanche_benchmark(ds, scenario="class")
+    benchmark = cl_libraries.avalanche_benchmark(ds, scenario="class")
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 64 * 64, 8), torch.nn.ReLU(),
                                 IncrementalClassifier(8, initial_out_features=2))
     strategy, results = _train(strategy_class, model, benchmark, **kwargs)
@@ -105,7 +106,7 @@ class TwoLayerMultiHead(MultiTaskModule):
 
 @pytest.mark.parametrize("name", ["naive", "lwf"])
 def test_task_incremental_with_a_multitask_module(ds, name):
-    benchmark = cl.avalanche_benchmark(ds, scenario="task", order="reverse")
+    benchmark = cl_libraries.avalanche_benchmark(ds, scenario="task", order="reverse")
     for position, (experience, task) in enumerate(zip(benchmark.train_stream, range(5, -1, -1))):
         expected = rows(ds, "train", task)
         assert experience.task_label == position and set(experience.dataset.targets_task_labels) == {position}
@@ -120,7 +121,7 @@ def test_task_incremental_with_a_multitask_module(ds, name):
 
 def test_one_source_per_task_and_natural_tests(ds):
     chosen = ["ai", "ai", "nature", "nature", "nature", "nature"]
-    benchmark = cl.avalanche_benchmark(ds, sources=chosen)
+    benchmark = cl_libraries.avalanche_benchmark(ds, sources=chosen)
     for task, (train, test) in enumerate(zip(benchmark.train_stream, benchmark.test_stream)):
         assert len(train.dataset) == len(rows(ds, "train", task, chosen[task])["label"]) == 2
         assert len(test.dataset) == len(rows(ds, "test", task, "nature")["label"]) == 2
@@ -130,11 +131,11 @@ def test_one_source_per_task_and_natural_tests(ds):
 
 def test_bad_scenario(ds):
     with pytest.raises(ValueError, match="scenario"):
-        cl.avalanche_benchmark(ds, scenario="domain")
+        cl_libraries.avalanche_benchmark(ds, scenario="domain")
 
 
 def test_the_papers_exact_view(paper_release, paper_ds):
-    benchmark = cl.avalanche_benchmark(paper_ds, scenario="class", source="ai", test_source="ai", paper_loader=True)
+    benchmark = cl_libraries.avalanche_benchmark(paper_ds, scenario="class", source="ai", test_source="ai", paper_loader=True)
     for name, split in (("train_stream", "train"), ("test_stream", "test")):
         for position, experience in enumerate(getattr(benchmark, name)):
             _, y = _paper_loader(paper_release, position, split, "ai")

@@ -10,17 +10,17 @@ pytest.importorskip("continuum", reason="the CL environment (requirements-cl.txt
 
 import torch  # noqa: E402
 
-from conversion import cl, streams  # noqa: E402
+from conversion.uses import cl_libraries, streams  # noqa: E402
 
 from .conftest import rows  # noqa: E402
 
 
 @pytest.mark.parametrize("order", ["standard", "reverse"])
 def test_class_incremental_task_sets(ds, order):
-    scenario = cl.continuum_scenario(ds, split="train", scenario="class", order=order)
+    scenario = cl_libraries.continuum_scenario(ds, split="train", scenario="class", order=order)
     stream = streams.tasks(ds, order=order)
     assert scenario.nb_tasks == 6 and len(scenario) == 6
-    dense = sorted({cl.class_order(stream).index(label) for task in stream for label in task.train["label"]})
+    dense = sorted({cl_libraries.class_order(stream).index(label) for task in stream for label in task.train["label"]})
     seen = set()
     for position, (taskset, task) in enumerate(zip(scenario, stream)):
         expected = rows(ds, "train", task.index)
@@ -36,7 +36,7 @@ def test_class_incremental_task_sets(ds, order):
 
 def test_task_incremental_images_and_labels(ds):
     chosen = ["ai", "ai", "ai", "nature", "nature", "nature"]
-    scenario = cl.continuum_scenario(ds, split="test", scenario="task", sources=chosen, test_source="ai")
+    scenario = cl_libraries.continuum_scenario(ds, split="test", scenario="task", sources=chosen, test_source="ai")
     stream = streams.tasks(ds, splits=("test",), source="ai")
     assert scenario.nb_tasks == 6
     for position, taskset in enumerate(scenario):
@@ -50,4 +50,4 @@ def test_task_incremental_images_and_labels(ds):
 def test_images_of_different_sizes_are_refused(sample_root, build):
     original = build("sdv14-task1", sample_root, image_size=None)
     with pytest.raises(ValueError, match="task 1: images of different sizes"):
-        cl.continuum_scenario(original)
+        cl_libraries.continuum_scenario(original)

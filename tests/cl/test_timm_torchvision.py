@@ -14,8 +14,9 @@ import yaml  # noqa: E402
 from timm.data import create_dataset  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
-from conversion import cl, streams, tables  # noqa: E402
-from conversion.torch_pairs import Pairs  # noqa: E402
+from conversion.contract import tables  # noqa: E402
+from conversion.uses import cl_libraries, streams
+from conversion.uses.torch_pairs import Pairs  # noqa: E402
 
 TO_FLOAT = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
@@ -69,7 +70,7 @@ def test_torchvision_v2_through_with_transform(ds):
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     assert images.dtype == torch.float32
     assert torch.allclose(images, (raw.flip(-1).float() / 255 - mean) / std, atol=1e-6)
-    assert targets == [cl.class_order(streams.tasks(ds)).index(label) for label in task.train["label"]]
+    assert targets == [cl_libraries.class_order(streams.tasks(ds)).index(label) for label in task.train["label"]]
 
 
 def test_pairs_says_when_a_views_transform_drops_the_image(ds):
@@ -81,10 +82,10 @@ def test_pairs_says_when_a_views_transform_drops_the_image(ds):
 def test_avalanche_takes_v2_transforms(ds):
     pytest.importorskip("avalanche")
     augment = v2.Compose([v2.RandomHorizontalFlip(p=1.0), v2.ToDtype(torch.float32, scale=True)])
-    benchmark = cl.avalanche_benchmark(ds, transform=augment)
+    benchmark = cl_libraries.avalanche_benchmark(ds, transform=augment)
     x, _, _ = benchmark.train_stream[1].dataset[0]
     row = streams.tasks(ds)[1].train[0]
     assert torch.allclose(x, torch.from_numpy(np.array(row["image"])).permute(2, 0, 1).flip(-1).float() / 255, atol=1e-6)
-    eval_x, _, _ = cl.avalanche_benchmark(ds, transform=augment, eval_transform=cl.to_float).test_stream[1].dataset[0]
+    eval_x, _, _ = cl_libraries.avalanche_benchmark(ds, transform=augment, eval_transform=cl_libraries.to_float).test_stream[1].dataset[0]
     test_row = streams.tasks(ds)[1].test[0]
     assert torch.equal(eval_x, torch.from_numpy(np.array(test_row["image"])).permute(2, 0, 1).float() / 255)

@@ -1,0 +1,1 @@
+"""What the GenImageCL builder runs beside its source: corrupted rows, build reports, culprits, counts."""

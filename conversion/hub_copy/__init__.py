@@ -1,0 +1,1 @@
+"""The Hub copy: Parquet parts, the card and its figures, ownership records, verification and upload."""

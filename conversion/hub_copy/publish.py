@@ -1,0 +1,666 @@
+"""Build the Hub copy: Parquet shards per (generator, task), a card declaring every config as a view.
+
+Each (generator, task) present in the source is built once with the ``<key>-task<k>`` config and
+written where ``Dataset.push_to_hub(repo, config_name="<key>-task<k>", data_dir="data/<key>/task<k>")``
+puts it: ``data/<key>/task<k>/<split>-NNNNN-of-NNNNN.parquet``, sharded the same way (contiguous
+shards of at most ``max_shard_size`` estimated bytes). Every config (generator, generator-task,
+``disjoint``) whose parts are all present is declared in README.md as a list of those shard
+patterns, with the same ``dataset_info`` push_to_hub writes; no row is stored twice.
+
+Work happens in ``FOLDER/.publish`` (the datasets cache and the finished parts' manifests): a part
+is written into a staging folder and renamed into ``data/`` when complete, then its manifest is
+written, so an interrupted run leaves no partial part and a re-run skips finished ones. Each part's
+build report is kept there too (for the card's differences section). The card's figures are drawn
+into ``FOLDER/figures/`` from the finished shards on every run (cheap: label columns and a few row
+groups), so they always match the data.
+
+One writer at a time: a publish holds FOLDER's lock (:mod:`conversion.folder_lock`), a part-only job
+the lock of its part. README.md is removed before any part is rebuilt and written last, atomically,
+after every part it declares has been checked against its shards (files, sizes, row counts), so a
+killed re-publish leaves no card that disagrees with the shards. Shards that runs of ours wrote
+under ``data/`` and no finished part lists (a part's old shards, parts no longer in the source) are
+removed.
+
+A run deletes or replaces only files that a run of ours recorded writing (:mod:`conversion.hub_copy.owned_files`):
+a file it did not write in README.md, ``data/``, ``figures/`` or ``reports/`` stops it before any work,
+and a source inside FOLDER (or FOLDER inside the source) is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+from datasets.arrow_writer import (get_parquet_column_options, get_writer_batch_size_from_data_size,
+                                   get_writer_batch_size_from_features)
+from datasets.info import DatasetInfo, DatasetInfosDict
+from datasets.splits import SplitDict, SplitInfo
+from datasets.utils.metadata import MetadataConfigs
+from datasets.utils.py_utils import convert_file_size_to_int
+from huggingface_hub import DatasetCardData
+
+from conversion import folder_lock, local_paths, progress, regular_files
+from conversion.builder import build_report, corrupted_rows
+from conversion.contract import configs, features, tables
+from conversion.hub_copy import card, card_differences, copy_figures, figure_drawing, owned_files, parquet_pages
+from conversion.pixels import corruption_recipe
+from conversion.sources import generator_folders, kinds
+
+STATE_DIR = folder_lock.STATE_DIR
+CARD = "README.md"
+LISTING = "reports/differences.csv"
+"""Files left out and images kept that the release dropped, shipped with a copy built from a raw tree."""
+SPLITS = tuple(generator_folders.SPLIT_FOLDERS)
+MAX_SHARD_SIZE = datasets.config.MAX_SHARD_SIZE
+
+
+def tensor_bytes(rows: int) -> int:
+    """Bytes the release's float32 X and int64 y take for ``rows`` images."""
+    size = tables.release_pixels()["image_size"]
+    return rows * (3 * size * size * 4 + 8)
+
+
+def part_dir(generator: str, task: int) -> str:
+    return f"data/{generator}/task{task}"
+
+
+def corrupted_dir(generator: str, task: int, corruption: str) -> str:
+    """Where push_to_hub(config_name="<key>-task<k>-<corruption>", data_dir=...) would put a corrupted copy."""
+    return f"{part_dir(generator, task)}-{corruption}"
+
+
+FLOAT_LEAF = f"{corrupted_rows.COLUMN}.list.element.list.element.list.element"
+"""Parquet leaf column of the corrupted copies' float32 values (Array3D is stored as nested lists)."""
+
+
+def write_float_parquet(ds: datasets.Dataset, path: Path, batch_size: int) -> None:
+    """``ds`` as one Parquet file, as ``to_parquet`` writes it but with the float values stored compactly:
+    BYTE_STREAM_SPLIT (each float's bytes in separate streams) then zstd, which suits noisy float32
+    images best among Parquet's encodings; the other columns as datasets writes them."""
+    options = get_parquet_column_options(ds.features, ds.features.arrow_schema)
+    options["use_dictionary"] = [leaf for leaf in options["use_dictionary"] if leaf != FLOAT_LEAF]
+    options["compression"] = {leaf: "zstd" for leaf in options["compression"]}
+    options["column_encoding"] = {**options["column_encoding"], FLOAT_LEAF: "BYTE_STREAM_SPLIT"}
+    tmp = path.with_name(path.name + ".tmp")
+    with pq.ParquetWriter(tmp, schema=ds.features.arrow_schema, write_page_index=True, **options,
+                          **parquet_pages.WRITE_OPTIONS) as writer:
+        for batch in ds.with_format("arrow").iter(batch_size=batch_size):
+            writer.write_table(batch)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Part:
+    """A finished (generator, task): per split its rows, sizes and shard files."""
+
+    generator: str
+    task: int
+    fingerprint: str
+    max_shard_size: int
+    splits: dict = field(default_factory=dict)
+    corrupted: dict = field(default_factory=dict)
+    """Per corruption: the test split's corrupted copy (num_examples, num_bytes, files)."""
+
+    @property
+    def name(self) -> str:
+        return configs.task_config_name(self.generator, self.task)
+
+    def rows(self) -> int:
+        return sum(s["num_examples"] for s in self.splits.values())
+
+    def parquet_bytes(self) -> int:
+        return sum(f["size"] for s in self.splits.values() for f in s["files"])
+
+    def corrupted_bytes(self) -> int:
+        return sum(f["size"] for c in self.corrupted.values() for f in c["files"])
+
+    def all_files(self) -> list[dict]:
+        return [f for s in [*self.splits.values(), *self.corrupted.values()] for f in s["files"]]
+
+    def complete_in(self, out: Path) -> bool:
+        return _report_path(out, self.generator, self.task).is_file() and all(
+            (out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["size"] for f in self.all_files())
+
+    def check_shards(self, out: Path) -> None:
+        """Raise unless every shard is there with its size and each split (or corrupted copy) holds its row count."""
+        for split, info in [*self.splits.items(), *((f"test-{c}", e) for c, e in self.corrupted.items())]:
+            rows = 0
+            for f in info["files"]:
+                path = out / f["path"]
+                if not path.is_file() or path.stat().st_size != f["size"]:
+                    raise RuntimeError(f"{path}: missing or not the {f['size']:,} bytes {self.name} wrote; re-run publish")
+                rows += parquet_pages.read_metadata(path).num_rows
+            if rows != info["num_examples"]:
+                raise RuntimeError(f"{out / part_dir(self.generator, self.task)}: {split} shards hold {rows} rows, "
+                                   f"{self.name} declares {info['num_examples']}; re-run publish")
+
+
+@dataclass
+class Mirror:
+    """What the folder holds: its parts and the configs declared over them."""
+
+    out: Path
+    parts: list[Part]
+    configs: dict[str, list[Part]]
+    skipped_configs: dict[str, list[tuple[str, int]]]
+    source_kind: str = kinds.RELEASE
+    figures: dict[str, dict] = field(default_factory=dict)
+    corrupted_configs: dict[str, list[Part]] = field(default_factory=dict)
+    corrupted_problems: list[str] = field(default_factory=list)
+    corrupted_figure: Path | None = None
+
+    def rows(self) -> int:
+        return sum(p.rows() for p in self.parts)
+
+    def parquet_bytes(self) -> int:
+        return sum(p.parquet_bytes() for p in self.parts)
+
+    def tensor_bytes(self) -> int:
+        return tensor_bytes(self.rows())
+
+    def files(self) -> list[tuple[str, int]]:
+        """(path in repo, bytes) of every file to upload."""
+        found = [(f["path"], f["size"]) for p in self.parts for f in p.all_files()]
+        for path in self.figure_paths():
+            found.append((path.relative_to(self.out).as_posix(), path.stat().st_size))
+        if self.source_kind == kinds.RAW_TREE:
+            found.append((LISTING, (self.out / LISTING).stat().st_size))
+        return found + [(CARD, (self.out / CARD).stat().st_size)]
+
+    def figure_paths(self) -> list[Path]:
+        drawn = self.figures.values()
+        return [p for d in drawn for p in [d["samples"], *d["balance"].values()] if p is not None] + (
+            [self.corrupted_figure] if self.corrupted_figure else [])
+
+    def corrupted_rows(self) -> int:
+        return sum(c["num_examples"] for p in self.parts for c in p.corrupted.values())
+
+    def corrupted_bytes(self) -> int:
+        return sum(p.corrupted_bytes() for p in self.parts)
+
+    def reports(self) -> list[dict]:
+        """The build report of every part."""
+        return [build_report.load(_report_path(self.out, p.generator, p.task)) for p in self.parts]
+
+
+def _manifest_path(out: Path, generator: str, task: int) -> Path:
+    return out / STATE_DIR / "parts" / f"{generator}-task{task}.json"
+
+
+def _report_path(out: Path, generator: str, task: int) -> Path:
+    return out / STATE_DIR / "reports" / f"{generator}-task{task}.json"
+
+
+def _read_manifest(out: Path, generator: str, task: int) -> Part | None:
+    try:
+        return Part(**json.loads(regular_files.read_text(_manifest_path(out, generator, task))))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def records(out: Path) -> owned_files.Records:
+    """What runs of ours wrote into ``out``. A folder published before files were recorded gets its
+    records from what it shows was ours: the finished parts' manifests, the card, listing and figures."""
+    found = owned_files.Records(out, STATE_DIR)
+    manifests = [] if found.exists() else sorted((out / STATE_DIR / "parts").glob("*.json"))
+    if manifests:
+        for path in manifests:
+            part = _read_manifest(out, *_part_key(path.stem))
+            if part is not None:
+                found.claim(part.name, [f["path"] for f in part.all_files()])
+        figures = [p.relative_to(out).as_posix() for p in (out / copy_figures.FIGURES_DIR).glob("*.png")]
+        found.claim(owned_files.CARD_GROUP, [CARD, LISTING, *figures])
+    return found
+
+
+def _part_key(name: str) -> tuple[str, int]:
+    generator, task = name.rsplit("-task", 1)
+    return generator, int(task)
+
+
+def check_paths(data_dir, out) -> tuple[Path, Path]:
+    """``data_dir`` and ``out`` as plain local paths, refused if one lies inside the other or if
+    ``data_dir`` is no build source: checked before anything is written."""
+    data_dir = local_paths.local_path(data_dir, "--data-dir")
+    out = local_paths.output_folder(local_paths.local_path(out, "--out"), "--out")
+    local_paths.refuse_nested(data_dir, "--data-dir", out, "--out")
+    local_paths.state_folder(out / STATE_DIR)
+    kinds.detect(data_dir)
+    return data_dir, out
+
+
+MANAGED = (CARD, "data", copy_figures.FIGURES_DIR, LISTING.split("/")[0])
+"""The places of ``out`` a publish writes (and may delete in): everything there must be recorded as ours."""
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size: int, write=None) -> list[dict]:
+    """Parquet shards of ``ds`` as push_to_hub writes them: same count, contiguous, same row groups
+    (``write(shard, path, batch_size)`` writes one; default ``to_parquet``). Unlike push_to_hub, never
+    more shards than rows (a row larger than ``max_shard_size`` is a shard of its own); an empty split
+    is one empty shard, as push_to_hub writes it."""
+    nbytes = ds._estimate_nbytes()  # the estimate push_to_hub shards by
+    num_shards = max(1, min(len(ds), int(nbytes / max_shard_size) + 1))
+    batch_size = get_writer_batch_size_from_features(ds.features) or get_writer_batch_size_from_data_size(len(ds), nbytes)
+    files = []
+    for index in range(num_shards):
+        name = f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
+        shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)
+        if write is None:
+            shard.to_parquet(folder / name, batch_size=batch_size, **parquet_pages.WRITE_OPTIONS)
+        else:
+            write(shard, folder / name, batch_size)
+        files.append({"name": name, "size": (folder / name).stat().st_size})
+    return files
+
+
+def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: int | None = None) -> dict:
+    """Build ``<generator>-task<task>-<corruption>`` and move its shards into ``out/data/...`` in one rename
+    (no files when the copy is empty: under 10 test rows per source)."""
+    from genimage_cl import GenImageCL
+
+    state = out / STATE_DIR
+    name = configs.corrupted_config_name(part.name, corruption)
+    cache = state / "cache" / name
+    staging = state / "staging" / name
+    target = out / corrupted_dir(part.generator, part.task, corruption)
+    owned = records(out)
+    owned.delete_under(part.name, corrupted_dir(part.generator, part.task, corruption))
+    builder = GenImageCL(config_name=name, data_dir=str(data_dir), cache_dir=str(cache))
+    builder.download_and_prepare(num_proc=num_proc)
+    entry = {"num_examples": builder.info.splits[corrupted_rows.SPLIT].num_examples, "num_bytes": 0, "files": []}
+    if entry["num_examples"]:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        ds = builder.as_dataset(split=corrupted_rows.SPLIT)
+        files = write_shards(ds, staging, corrupted_rows.SPLIT, part.max_shard_size, write_float_parquet)
+        entry["num_bytes"] = ds._estimate_nbytes()
+        entry["files"] = [{"path": f"{target.relative_to(out).as_posix()}/{f['name']}", "size": f["size"]} for f in files]
+        del ds
+        owned.claim(part.name, [f["path"] for f in entry["files"]])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, target)
+    shutil.rmtree(cache, ignore_errors=True)
+    return entry
+
+
+def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
+               num_proc: int | None = None, corruption_names: tuple = ()) -> Part:
+    """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one rename."""
+    from genimage_cl import GenImageCL
+
+    state = out / STATE_DIR
+    cache = state / "cache" / f"{generator}-task{task}"  # one per part: parts may be built by parallel jobs
+    staging = state / "staging" / f"{generator}-task{task}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    part = Part(generator, task, fingerprint, max_shard_size)
+    builder = GenImageCL(config_name=part.name, data_dir=str(data_dir), cache_dir=str(cache))
+    with build_report.named_at(Path(builder.cache_dir) / build_report.REPORT_FILE, _report_path(out, generator, task)):
+        builder.download_and_prepare(num_proc=num_proc)
+    (report,) = build_report.find(builder.cache_dir)
+    built = builder.as_dataset()
+    for split in SPLITS:
+        ds = built[split]
+        sources_col = ds.data.column("source").to_pylist()
+        with progress.hidden():
+            files = write_shards(ds, staging, split, max_shard_size)
+        part.splits[split] = {
+            "num_examples": len(ds),
+            "num_bytes": ds._estimate_nbytes(),
+            "sources": {s: sources_col.count(i) for i, s in enumerate(tables.SOURCES)},
+            "files": [{"path": f"{part_dir(generator, task)}/{f['name']}", "size": f["size"]} for f in files],
+        }
+    del built
+    target = out / part_dir(generator, task)
+    owned = records(out)
+    owned.delete_under(part.name, part_dir(generator, task))
+    owned.claim(part.name, [f["path"] for s in part.splits.values() for f in s["files"]])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, target)
+    _write_atomic(_report_path(out, generator, task), report.read_text())
+    shutil.rmtree(cache, ignore_errors=True)
+    return update_corrupted(data_dir, out, part, corruption_names, num_proc)
+
+
+def update_corrupted(data_dir, out: Path, part: Part, corruption_names: tuple, num_proc: int | None = None) -> Part:
+    """Give a built part exactly the corrupted copies named (building only those it lacks), then write
+    its manifest: a part is finished only once its manifest says so."""
+    for corruption in corruption_recipe.CORRUPTIONS:
+        if corruption not in corruption_names:
+            part.corrupted.pop(corruption, None)
+            records(out).delete_under(part.name, corrupted_dir(part.generator, part.task, corruption))
+        elif corruption not in part.corrupted:
+            part.corrupted[corruption] = build_corrupted(data_dir, out, part, corruption, num_proc)
+    part.corrupted = {c: part.corrupted[c] for c in corruption_recipe.CORRUPTIONS if c in part.corrupted}
+    _write_atomic(_manifest_path(out, part.generator, part.task), json.dumps(part.__dict__, indent=1))
+    return part
+
+
+def dataset_info(name: str, parts: list[Part]) -> DatasetInfo:
+    """The ``dataset_info`` push_to_hub writes for a config made of ``parts`` (sizes summed)."""
+    splits = SplitDict()
+    for split in SPLITS:
+        splits.add(SplitInfo(name=split, num_bytes=sum(p.splits[split]["num_bytes"] for p in parts),
+                             num_examples=sum(p.splits[split]["num_examples"] for p in parts)))
+    info = DatasetInfo(config_name=name, features=features.features(), splits=splits,
+                       download_size=sum(p.parquet_bytes() for p in parts),
+                       dataset_size=sum(s.num_bytes for s in splits.values()))
+    info.size_in_bytes = info.download_size + info.dataset_size
+    return info
+
+
+def corrupted_info(name: str, parts: list[Part], corruption: str) -> DatasetInfo:
+    """``dataset_info`` of ``<config>-<corruption>``: one split, ``test``, float32 ``pixels``."""
+    entries = [p.corrupted[corruption] for p in parts]
+    splits = SplitDict()
+    splits.add(SplitInfo(name=corrupted_rows.SPLIT, num_bytes=sum(e["num_bytes"] for e in entries),
+                         num_examples=sum(e["num_examples"] for e in entries)))
+    info = DatasetInfo(config_name=name, features=corrupted_rows.corrupted_features(), splits=splits,
+                       download_size=sum(f["size"] for e in entries for f in e["files"]),
+                       dataset_size=sum(e["num_bytes"] for e in entries))
+    info.size_in_bytes = info.download_size + info.dataset_size
+    return info
+
+
+def corrupted_metadata_config(parts: list[Part], corruption: str) -> dict:
+    patterns = [f"{corrupted_dir(p.generator, p.task, corruption)}/{corrupted_rows.SPLIT}-*" for p in parts]
+    return {"data_files": [{"split": corrupted_rows.SPLIT, "path": patterns[0] if len(patterns) == 1 else patterns}]}
+
+
+def declared_corrupted(declared: dict[str, list[Part]]) -> dict[str, list[Part]]:
+    """``<config>-<corruption>`` for every declared config whose parts all have that corrupted copy."""
+    found = {}
+    for name, parts in declared.items():
+        for corruption in corruption_recipe.CORRUPTIONS:
+            if all(p.corrupted.get(corruption, {}).get("files") for p in parts):
+                found[configs.corrupted_config_name(name, corruption)] = parts
+    return found
+
+
+def metadata_config(parts: list[Part]) -> dict:
+    """``configs:`` entry: per split the shard patterns of the parts, in task order."""
+    data_files = []
+    for split in SPLITS:
+        patterns = [f"{part_dir(p.generator, p.task)}/{split}-*" for p in parts]
+        data_files.append({"split": split, "path": patterns[0] if len(patterns) == 1 else patterns})
+    return {"data_files": data_files}
+
+
+def declared_configs(parts: list[Part]) -> tuple[dict[str, list[Part]], dict[str, list[tuple[str, int]]]]:
+    """Configs whose every part is present, and the missing parts of the others that have some."""
+    by_key = {(p.generator, p.task): p for p in parts}
+    declared, skipped = {}, {}
+    for name, wanted in configs.config_parts().items():
+        missing = [w for w in wanted if w not in by_key]
+        if not missing:
+            declared[name] = [by_key[w] for w in wanted]
+        elif len(missing) < len(wanted):
+            skipped[name] = missing
+    return declared, skipped
+
+
+def card_data(declared: dict[str, list[Part]], yaml_aliases: bool = True,
+              corrupted_configs: dict[str, list[Part]] | None = None) -> DatasetCardData:
+    """The card's YAML: ``dataset_info`` and ``configs`` of every declared config, one marked ``default``."""
+    data = DatasetCardData(**card.METADATA)
+    infos = {name: dataset_info(name, parts) for name, parts in declared.items()}
+    default = card.default_config(declared) if len(declared) > 1 else None  # one config is the default unmarked
+    metadata = {name: {**metadata_config(parts), **({"default": True} if name == default else {})}
+                for name, parts in declared.items()}
+    corruption_of = configs.corrupted_configs()
+    for name, parts in (corrupted_configs or {}).items():
+        corruption = corruption_of[name][1]
+        infos[name] = corrupted_info(name, parts, corruption)
+        metadata[name] = corrupted_metadata_config(parts, corruption)
+    DatasetInfosDict(infos).to_dataset_card_data(data)
+    MetadataConfigs(metadata).to_dataset_card_data(data)
+    if yaml_aliases:
+        share_features(data)
+    return data
+
+
+MAX_ALIASES = 99
+"""Aliases per YAML anchor: npm ``yaml`` refuses 100 or more aliases of one anchor by default."""
+
+
+def share_features(data: DatasetCardData) -> None:
+    """Make equal ``features`` lists one object, so the YAML holds them once (an anchor, then aliases).
+
+    Every config has the same columns (the corrupted copies: their own), with 1000 label names:
+    written out per config the YAML is over 1 MB and takes seconds to parse on every
+    ``load_dataset``. The parsed metadata is the same. After MAX_ALIASES aliases a new anchor starts.
+    """
+    infos = data.get("dataset_info")
+    if isinstance(infos, list) and infos:
+        shared: list[list] = []  # [features object, times aliased] per anchor
+        for info in infos:
+            same = next((entry for entry in shared if entry[0] == info["features"] and entry[1] < MAX_ALIASES), None)
+            if same is None:
+                shared.append([info["features"], 0])
+            else:
+                info["features"] = same[0]
+                same[1] += 1
+
+
+def corrupted_wanted(source, parts: list[tuple[str, int]], requested=()) -> tuple[dict[tuple[str, int], set[str]], list[str]]:
+    """Per (generator, task): the corrupted copies to publish, and one line per copy that cannot be.
+
+    A part gets a corruption if the release holds that copy for both sources, or if it is
+    ``requested`` (then made with the release's recipe where the release has none). A part whose
+    copy is unusable gets none of that corruption.
+    """
+    copies, problems = source.corrupted_copies()
+    held: dict[tuple[str, int, str], set[str]] = {}
+    for key in copies:
+        held.setdefault((key.generator, key.task, key.corruption), set()).add(key.source)
+    bad = {(key.generator, key.task, key.corruption) for key, _line in problems if key is not None}
+    wanted: dict[tuple[str, int], set[str]] = {}
+    for generator, task, corruption in held:
+        if held[generator, task, corruption] == set(tables.SOURCES):
+            wanted.setdefault((generator, task), set()).add(corruption)
+    for part in parts:
+        for corruption in requested:
+            wanted.setdefault(part, set()).add(corruption)
+    for generator, task, corruption in bad:
+        wanted.get((generator, task), set()).discard(corruption)
+    return wanted, [line for _key, line in problems]
+
+
+def withdraw_card(out: Path) -> None:
+    """Remove README.md before shards change: no card may declare shards that are being replaced."""
+    records(out).delete(owned_files.CARD_GROUP, [CARD])
+
+
+def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
+                 num_proc: int | None = None, log=print, corruption_names=(),
+                 wait_lock: bool = False) -> tuple[list[Part], list[str]]:
+    """Build each wanted (generator, task) not already finished in ``out`` for the same source, with
+    its corrupted copies (the release's, and ``corruption_names`` made with the recipe); returns the
+    parts and one line per corrupted copy left out.
+
+    Each part is built under its own lock (parallel jobs may build other parts of the same folder).
+    """
+    if not wanted:
+        raise ValueError(f"{data_dir} holds no (generator, task) to publish")
+    if corruption_names:
+        corruption_recipe.require(corruption_names)
+    fingerprints, copies, problems = {}, {}, []
+    parts = []
+    for number, (generator, task) in enumerate(wanted, 1):
+        name = configs.task_config_name(generator, task)
+        step = f"part {number} of {len(wanted)}: {name}"
+        if generator not in fingerprints:
+            source = kinds.open_source(data_dir, [generator])
+            fingerprints[generator] = source.fingerprint()
+            found, lines = corrupted_wanted(source, [w for w in wanted if w[0] == generator], corruption_names)
+            copies.update(found)
+            problems += lines
+        names = tuple(c for c in corruption_recipe.CORRUPTIONS if c in copies.get((generator, task), ()))
+        with folder_lock.exclusive(out, f"part-{name}", wait=wait_lock, log=log):
+            done = _read_manifest(out, generator, task)
+            if (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
+                    and done.complete_in(out)):
+                if tuple(done.corrupted) != names:
+                    withdraw_card(out)
+                    update_corrupted(data_dir, out, done, names, num_proc)
+                    log(f"{step}: done before ({done.rows()} rows), kept; corrupted test copies now "
+                        f"{', '.join(names) or 'none'}")
+                else:
+                    log(f"{step}: done before ({done.rows()} rows), kept")
+                parts.append(done)
+                continue
+            withdraw_card(out)
+            log(f"{step}: building")
+            part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names)
+        log(f"{step}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet" + (
+            f"; corrupted test copies {', '.join(names)}: {part.corrupted_bytes():,} bytes" if names else ""))
+        parts.append(part)
+    return parts, problems
+
+
+def remove_stale_files(out: Path, parts: list[Part]) -> list[str]:
+    """Delete the shards that runs of ours wrote and no finished part lists any more (old shards, parts
+    gone from the source); nothing else."""
+    keep = {f["path"] for p in parts for f in p.all_files()}
+    owned = records(out)
+    stale = []
+    for group, paths in owned.groups().items():
+        if group != owned_files.CARD_GROUP:
+            stale += owned.delete(group, paths - keep)
+    return stale
+
+
+def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: int | None = None,
+                     max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print,
+                     corruption_names=(), wait_lock: bool = False) -> list[Part]:
+    """One job of a cluster array: build the parts named (``sdv14-task3``) or the ``job_index``-th
+    part present, and nothing else (no card, no upload). A final plain publish run finds them done."""
+    data_dir, out = check_paths(data_dir, out)
+    present = kinds.present_parts(data_dir)
+    by_name = {configs.task_config_name(g, t): (g, t) for g, t in present}
+    if job_index is not None:
+        if not 0 <= job_index < len(present):
+            raise ValueError(f"job index {job_index} out of range: {data_dir} holds {len(present)} parts (0..{len(present) - 1})")
+        wanted = [present[job_index]]
+    else:
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ValueError(f"part(s) {', '.join(unknown)} not in {data_dir}; it holds {', '.join(by_name)}")
+        wanted = [by_name[n] for n in names]
+    records(out).refuse_foreign([folder for g, t in wanted for folder in (
+        part_dir(g, t), *(corrupted_dir(g, t, c) for c in corruption_recipe.CORRUPTIONS))])
+    return ensure_parts(data_dir, out, wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
+                        corruption_names, wait_lock)[0]
+
+
+def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
+                 yaml_aliases: bool = True, log=print, corruption_names=(), wait_lock: bool = False) -> Mirror:
+    """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``;
+    ``corruption_names`` are made with the release's recipe for every part that lacks them.
+
+    Holds ``out``'s lock throughout: a second writer fails at once naming the holder, or waits (``wait_lock``).
+    """
+    data_dir, out = check_paths(data_dir, out)
+    with folder_lock.exclusive(out, wait=wait_lock, log=log):
+        records(out).refuse_foreign(MANAGED)
+        return _build_mirror(data_dir, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
+                             yaml_aliases, log, corruption_names, wait_lock)
+
+
+def _build_mirror(data_dir, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, corruption_names,
+                  wait_lock) -> Mirror:
+    parts, problems = ensure_parts(data_dir, out, kinds.present_parts(data_dir), max_shard_size, num_proc, log,
+                                   corruption_names, wait_lock)
+    if remove_stale_files(out, parts):
+        withdraw_card(out)
+    declared, skipped = declared_configs(parts)
+    kind = kinds.detect(data_dir)
+    corrupted_configs = declared_corrupted(declared)
+    owned = records(out)
+    owned.claim(owned_files.CARD_GROUP, [CARD, LISTING, *figure_files(parts)])
+    mirror = Mirror(out, parts, declared, skipped, kind, copy_figures.render(out, parts, log=log), corrupted_configs,
+                    problems, copy_figures.render_corrupted(out, parts, log=log))
+    drawn = {path.relative_to(out).as_posix() for path in mirror.figure_paths()}
+    owned.delete(owned_files.CARD_GROUP, [p for p in owned.group(owned_files.CARD_GROUP)
+                                          if p.startswith(f"{copy_figures.FIGURES_DIR}/") and p not in drawn])
+    differences = None
+    if kind == kinds.RAW_TREE:
+        reports = mirror.reports()
+        card_differences.write_listing(reports, out / LISTING)
+        differences = card_differences.render(reports, LISTING)
+    else:
+        owned.delete(owned_files.CARD_GROUP, [LISTING])
+    for part in {id(p): p for ps in declared.values() for p in ps}.values():
+        part.check_shards(out)
+    _write_atomic(out / CARD, card.render(card_data(declared, yaml_aliases, corrupted_configs), mirror,
+                                          repo_id or card.DEFAULT_REPO_ID, differences))
+    return mirror
+
+
+def figure_files(parts: list[Part]) -> list[str]:
+    """Every figure the card may show for ``parts`` (relative paths): recorded before they are drawn."""
+    figures = Path(copy_figures.FIGURES_DIR)
+    paths = [figure_drawing.sample_path(figures, g) for g in {p.generator for p in parts}]
+    paths += [figure_drawing.balance_path(figures, p.generator, p.task) for p in parts]
+    return [p.as_posix() for p in [*paths, figures / copy_figures.CORRUPTED_FIGURE]]
+
+
+def summary(mirror: Mirror) -> str:
+    parquet, tensor = mirror.parquet_bytes(), mirror.tensor_bytes()
+    reports = mirror.reports()
+    lines = [
+        f"folder:  {mirror.out}",
+        f"configs: {len(mirror.configs)} ({', '.join(mirror.configs)})",
+        f"parts:   {len(mirror.parts)} generator-tasks",
+        f"rows:    {mirror.rows():,} (" + ", ".join(
+            f"{split} {sum(p.splits[split]['num_examples'] for p in mirror.parts):,}" for split in SPLITS) + ")",
+        f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} Parquet files",
+        f"tensors: {tensor:,} bytes as the release's float32 X + int64 y",
+        f"ratio:   {parquet / tensor:.3f} (Parquet copy / release tensors)" if tensor else "ratio:   n/a (no rows)",
+        f"skipped: {sum(len(r['skipped']) for r in reports):,} files; build reports in "
+        f"{mirror.out / STATE_DIR / 'reports'} (python -m conversion report {mirror.out})",
+    ]
+    empty = [line for report in reports for line in report.get("empty", [])]
+    if empty:
+        lines.append(f"warning: {len(empty)} empty part(s): " + "; ".join(empty))
+    for name, missing in mirror.skipped_configs.items():
+        lines.append(f"not declared: {name} (missing {', '.join(f'{g} task {t}' for g, t in missing)})")
+    lines += corrupted_summary(mirror)
+    return "\n".join(lines)
+
+
+def corrupted_summary(mirror: Mirror) -> list[str]:
+    """The corrupted test copies: configs, rows, bytes against the float32 tensors, copies left out."""
+    lines = []
+    if mirror.corrupted_configs:
+        rows, parquet = mirror.corrupted_rows(), mirror.corrupted_bytes()
+        floats = rows * corrupted_value_bytes()
+        lines += [
+            f"corrupted configs: {len(mirror.corrupted_configs)} ({', '.join(mirror.corrupted_configs)})",
+            f"corrupted rows: {rows:,} in {sum(len(c['files']) for p in mirror.parts for c in p.corrupted.values())} "
+            f"Parquet files, {parquet:,} bytes",
+            f"corrupted ratio: {parquet / floats:.3f} (Parquet / float32 X_<corruption>.pt values, {floats:,} bytes)"
+            if floats else "corrupted ratio: n/a (no rows)",
+        ]
+    lines += [f"corrupted copy left out: {line}" for line in mirror.corrupted_problems]
+    lines += [f"corrupted copy left out: {p.name} {c}: empty (under 10 test rows per source)"
+              for p in mirror.parts for c, entry in p.corrupted.items() if not entry["files"]]
+    return lines
+
+
+def corrupted_value_bytes() -> int:
+    """Bytes of one image in an ``X_<corruption>.pt`` (float32 [3, 64, 64])."""
+    size = tables.release_pixels()["image_size"]
+    return 3 * size * size * 4

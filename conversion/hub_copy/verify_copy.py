@@ -1,0 +1,195 @@
+"""Check a Parquet copy made by ``publish`` (or ``build``): every shard's page checksums and row counts.
+
+Every shard under ``data/`` is read in full, one row group at a time, with page checksum
+verification, so a flipped bit anywhere (a label, a pixel) fails and names its shard. Then, for
+every config of the card (README.md), the rows of the shards its ``data_files`` patterns match are
+summed per split and compared with the card's ``dataset_info``. A folder without a card (the
+output of ``build`` jobs) gets the checksum checks only. Only regular files inside the copy are
+read: a link (to a file or a folder), FIFO, socket or device under ``data/`` is a problem named
+with what it is, never opened or followed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from huggingface_hub import DatasetCard
+from tqdm.auto import tqdm
+
+from conversion import regular_files
+from conversion.hub_copy import parquet_pages
+
+CARD = "README.md"
+DATA = "data"
+
+
+@dataclass
+class CopyCheck:
+    """Rows per shard (relative POSIX path) that read back intact, and one line per problem."""
+
+    folder: Path
+    rows: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def shard_rows(path: Path) -> int:
+    """Rows of the shard, read in full with page checksum verification; ``OSError``/``ValueError`` if damaged."""
+    with parquet_pages.open_checked(path) as shard:
+        rows = 0
+        for index in range(shard.num_row_groups):
+            rows += shard.read_row_group(index).num_rows
+        if rows != shard.metadata.num_rows:
+            raise ValueError(f"row groups hold {rows} rows but the footer says {shard.metadata.num_rows}")
+        return rows
+
+
+class BadCard(ValueError):
+    """A card whose YAML header does not have the shape of a dataset card's ``configs``/``dataset_info``."""
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
+def _kind(value) -> str:
+    return "nothing" if value is None else _a(type(value).__name__)
+
+
+def _expect(value, kind, where: str, card_path: Path):
+    if not isinstance(value, kind):
+        want = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise BadCard(f"{card_path}: {where}: expected {_a(want)}, found {_kind(value)}")
+    return value
+
+
+def _patterns(files, where: str, card_path: Path) -> dict[str, list[str]]:
+    """``data_files`` of one config as {split: [patterns]}; a bare pattern or list of them is the train split."""
+    if isinstance(files, str):
+        return {"train": [files]}
+    by_split: dict[str, list[str]] = {}
+    for index, entry in enumerate(_expect(files, list, where, card_path)):
+        if isinstance(entry, str):
+            by_split.setdefault("train", []).append(entry)
+            continue
+        entry = _expect(entry, dict, f"{where}[{index}]", card_path)
+        split = _expect(entry.get("split", "train"), str, f"{where}[{index}].split", card_path)
+        path = _expect(entry.get("path"), (str, list), f"{where}[{index}].path", card_path)
+        paths = [path] if isinstance(path, str) else path
+        for number, pattern in enumerate(paths):
+            _expect(pattern, str, f"{where}[{index}].path[{number}]", card_path)
+        by_split.setdefault(split, []).extend(paths)
+    return by_split
+
+
+def _card_configs(card_path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
+    """(config -> {split: [patterns]}, config -> {split: num_examples}) from the card's YAML;
+    :class:`BadCard` naming the card and the key for anything not shaped as a dataset card."""
+    with regular_files.open_regular(card_path) as file:
+        text = file.read().decode("utf-8", "replace")
+    try:
+        data = DatasetCard(text).data.to_dict()
+    except Exception as err:  # YAML syntax, a header that is not a mapping: the card is unreadable
+        raise BadCard(f"{card_path}: unreadable YAML header ({type(err).__name__}: {err})") from None
+    patterns = {}
+    for index, config in enumerate(_expect(data.get("configs") or [], list, "configs", card_path)):
+        config = _expect(config, dict, f"configs[{index}]", card_path)
+        name = _expect(config.get("config_name"), str, f"configs[{index}].config_name", card_path)
+        patterns[name] = _patterns(config.get("data_files") or [], f"configs[{index}] ({name}).data_files", card_path)
+    infos = data.get("dataset_info") or []
+    infos = [infos] if isinstance(infos, dict) else _expect(infos, list, "dataset_info", card_path)
+    examples = {}
+    for index, info in enumerate(infos):
+        info = _expect(info, dict, f"dataset_info[{index}]", card_path)
+        name = _expect(info.get("config_name", "default"), str, f"dataset_info[{index}].config_name", card_path)
+        counts = {}
+        for number, split in enumerate(_expect(info.get("splits") or [], list, f"dataset_info[{index}] ({name}).splits",
+                                               card_path)):
+            where = f"dataset_info[{index}] ({name}).splits[{number}]"
+            split = _expect(split, dict, where, card_path)
+            rows = split.get("num_examples")
+            if isinstance(rows, bool) or not isinstance(rows, int):
+                raise BadCard(f"{card_path}: {where}.num_examples: expected an int, found {_kind(rows)}")
+            counts[_expect(split.get("name"), str, f"{where}.name", card_path)] = rows
+        examples[name] = counts
+    return patterns, examples
+
+
+def _entries(data: Path) -> tuple[list[Path], list[str]]:
+    """The regular ``.parquet`` files under ``data`` (no link followed), and one line per entry that is
+    neither a regular file nor a folder, or a folder that cannot be listed."""
+    shards, problems = [], []
+    root = data.parent
+
+    def unlisted(err: OSError) -> None:
+        problems.append(f"{Path(err.filename).relative_to(root).as_posix()}: cannot be listed ({err.strerror})")
+
+    for top, dirs, files in os.walk(data, onerror=unlisted):
+        for name in sorted(dirs + files):
+            path = Path(top) / name
+            try:
+                kind = regular_files.irregular(path.lstat().st_mode)
+            except OSError as err:
+                kind = f"unreadable ({err.strerror})"
+            if kind is None and name.endswith(".parquet"):
+                shards.append(path)
+            elif path.is_symlink():
+                problems.append(f"{path.relative_to(root).as_posix()}: a link to {os.readlink(path)}; not followed")
+            elif kind not in (None, "a folder"):
+                problems.append(f"{path.relative_to(root).as_posix()}: {kind}, not a regular file; not read")
+    return sorted(shards), problems
+
+
+def verify(folder: str | os.PathLike, progress: bool = True) -> CopyCheck:
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is not a directory")
+    data = folder / DATA
+    if data.is_symlink() or not data.is_dir():
+        what = f"a link to {os.readlink(data)}" if data.is_symlink() else "missing or not a folder"
+        raise NotADirectoryError(f"{data} is {what}: not a copy made by publish or build (links are not followed)")
+    shards, problems = _entries(data)
+    if not shards and not problems:
+        raise FileNotFoundError(f"no Parquet shard under {data}: not a copy made by publish or build")
+    result = CopyCheck(folder, problems=problems)
+    for path in tqdm(shards, desc="shards", unit="shard", disable=not progress):
+        name = path.relative_to(folder).as_posix()
+        try:
+            result.rows[name] = shard_rows(path)
+        except (OSError, ValueError) as err:  # checksum, decompression, footer: one line per bad shard
+            result.problems.append(f"{name}: damaged: {err}")
+    card = folder / CARD
+    if not os.path.lexists(card):
+        result.notes.append(f"no {CARD} in {folder}: page checksums checked, row counts not compared with a card")
+        return result
+    try:
+        patterns, examples = _card_configs(card)
+    except (OSError, BadCard) as err:
+        result.problems.append(str(err))
+        return result
+    names = [path.relative_to(folder).as_posix() for path in shards]
+    for config, splits in patterns.items():
+        for split, globs in splits.items():
+            matched = [n for n in names if any(fnmatch.fnmatchcase(n, g) for g in globs)]
+            expected = examples.get(config, {}).get(split)
+            if not matched:
+                result.problems.append(f"config {config} {split}: no shard matches {', '.join(globs)}")
+            elif expected is None:
+                result.problems.append(f"config {config} {split}: the card's dataset_info gives no row count")
+            elif all(n in result.rows for n in matched):
+                found = sum(result.rows[n] for n in matched)
+                if found != expected:
+                    result.problems.append(f"config {config} {split}: the card says {expected} rows, its shards hold "
+                                           f"{found} ({', '.join(globs)})")
+    return result
+
+
+def format_check(result: CopyCheck) -> str:
+    lines = [f"{result.folder}: {len(result.rows)} shard(s) intact, {sum(result.rows.values()):,} rows"]
+    lines += [f"  note: {n}" for n in result.notes]
+    lines += [f"  problem: {p}" for p in result.problems]
+    lines.append(f"{len(result.problems)} problem(s)")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Small deterministic sample data: a GenImage-like tree and a CL tensor release made from it."""

@@ -1,0 +1,1 @@
+"""Build sources: a raw GenImage tree or the CL tensor release, opened once and read safely."""

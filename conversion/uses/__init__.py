@@ -1,0 +1,1 @@
+"""The ways researchers use a loaded config: task streams, CL libraries, torch, the paper's tensors, ImageFolder."""

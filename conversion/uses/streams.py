@@ -1,0 +1,224 @@
+"""Continual-learning streams: the tasks of a loaded config, in order, as dataset views.
+
+Rows of every split are sorted by (task, source, label, file_name) (design.md section 3), so each
+task, and each source within a task, is one contiguous block of rows. The block boundaries are
+found once per split from the ``task`` and ``source`` columns (no image is read) and every view is
+``Dataset.select(range(a, b))``, which datasets serves without an indices mapping.
+
+Example::
+
+    from datasets import load_dataset
+    from conversion.uses.streams import tasks
+
+    ds = load_dataset("genimage-cl", "sdv14")
+    for task in tasks(ds, order="reverse", source="ai"):
+        print(task.position, task.index, task.generator, len(task.train), len(task.test))
+        head_size = len(task.classes)        # 100: task_label indexes task.classes
+
+    # the paper's substitution experiment: tasks 0-1 trained on AI images, the rest on natural ones
+    stream = tasks(ds, sources=["ai", "ai", "nature", "nature", "nature", "nature"], paper_loader=True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from conversion.contract import tables
+from conversion.pixels import corruption_recipe
+from conversion.sources import release
+
+ORDERS = ("standard", "reverse")
+SOURCE_CHOICES = ("both", "ai", "nature")
+
+
+class StreamError(ValueError):
+    """The dataset cannot be cut into task views (unsorted rows, unknown split or option)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of a stream: its views per split and its label space.
+
+    ``index`` is the ``task`` column value (also the release class set); ``position`` its place in
+    the stream (differs from ``index`` in reverse order). ``labels`` are the standard ImageNet
+    indices of the task's 100 classes and ``classes`` their wnids, both in ``task_label`` order, so
+    ``classes[row["task_label"]]`` is the row's wnid. ``ranks`` (streams cut with
+    ``paper_loader=True``) maps, per split, ``task_label`` to the paper loader's label: the rank
+    among the labels the view holds (the same as ``task_label`` when all 100 classes are present).
+    """
+
+    position: int
+    index: int
+    generator: str
+    classes: tuple[str, ...]
+    labels: tuple[int, ...]
+    splits: Mapping[str, object]
+    ranks: Mapping[str, dict[int, int]] | None = None
+
+    @property
+    def train(self):
+        return self.splits["train"]
+
+    @property
+    def test(self):
+        return self.splits["test"]
+
+    @property
+    def task_label_of(self) -> dict[int, int]:
+        """standard label -> task_label for the task's classes."""
+        return {label: position for position, label in enumerate(self.labels)}
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Row ranges of one split: {task: {source id: (start, stop)}}, and each task's generator id."""
+
+    ranges: dict[int, dict[int, tuple[int, int]]]
+    generator: dict[int, int]
+
+
+def blocks(dataset) -> Blocks:
+    """Find the task and source blocks of a split sorted by task, then source (reads 3 int columns)."""
+    columns = dataset.select_columns(["task", "source", "generator"]).with_format("numpy")[:]
+    task, source = np.asarray(columns["task"], np.int64), np.asarray(columns["source"], np.int64)
+    key = task * len(tables.SOURCES) + source
+    if np.any(np.diff(key) < 0):
+        raise StreamError(
+            "rows are not sorted by task and source, so tasks are not contiguous; use the split as "
+            "built or loaded (not shuffled), or sort it first with dataset.sort(['task', 'source'])"
+        )
+    starts = np.flatnonzero(np.diff(key, prepend=-1))
+    stops = np.append(starts[1:], len(key)).astype(np.int64)
+    found = Blocks({}, {})
+    for start, stop in zip(starts.tolist(), stops.tolist()):
+        found.ranges.setdefault(int(task[start]), {})[int(source[start])] = (start, stop)
+        found.generator.setdefault(int(task[start]), int(columns["generator"][start]))
+    return found
+
+
+def _spans(ranges: dict[int, tuple[int, int]], source: str) -> list[tuple[int, int]]:
+    wanted = [tables.SOURCES.index(s) for s in (tables.SOURCES if source == "both" else (source,))]
+    return [ranges[s] for s in wanted if s in ranges]
+
+
+def _view(dataset, ranges: dict[int, tuple[int, int]], source: str):
+    """Rows of one task for the chosen source(s); the sources of a task are adjacent blocks."""
+    spans = _spans(ranges, source)
+    if not spans:
+        return dataset.select([])
+    return dataset.select(range(min(a for a, _ in spans), max(b for _, b in spans)))
+
+
+def paper_rows(dataset, start: int, stop: int) -> np.ndarray:
+    """The paper loader's rows of one (task, split, source) block: its first floor(N / 10) * 10 rows.
+
+    "First" is the order of the release's ``X.pt`` for rows converted from the release (their file
+    names carry the row index); rows built from raw files have no such order and keep the dataset's.
+    """
+    rows = np.arange(start, stop)
+    names = dataset.select_columns(["file_name"])[start:stop]["file_name"]
+    if names and all(release.is_release_name(n) for n in names):
+        rows = rows[np.argsort([release.release_index(n) for n in names], kind="stable")]
+    return rows[: corruption_recipe.kept_rows(len(rows))]
+
+
+def _paper_view(dataset, ranges: dict[int, tuple[int, int]], source: str, where: str):
+    """The paper loader's view of one task and split, and its task_label -> rank map."""
+    task_labels = dataset.select_columns(["task_label"]).with_format("numpy")
+    rows, ranks = [], None
+    for start, stop in _spans(ranges, source):
+        kept = paper_rows(dataset, start, stop)
+        present = np.unique(task_labels[kept.tolist()]["task_label"]) if len(kept) else []
+        block_ranks = {int(label): rank for rank, label in enumerate(present)}
+        if ranks is not None and block_ranks != ranks:
+            raise StreamError(f"{where}: the natural and AI rows hold different classes, so the paper's "
+                              f"ranks differ per source; cut one source per view (source='ai' or 'nature')")
+        rows.append(kept)
+        ranks = block_ranks
+    return dataset.select(np.concatenate(rows) if rows else []), ranks or {}
+
+
+def _check_sources(source: str, sources: Sequence[str] | None, test_source: str | None) -> None:
+    if source not in SOURCE_CHOICES:
+        raise StreamError(f"source must be one of {SOURCE_CHOICES}, got {source!r}")
+    bad = [s for s in (sources or ()) if s not in SOURCE_CHOICES]
+    if bad:
+        raise StreamError(f"sources entries must be among {SOURCE_CHOICES}, got {bad[0]!r}")
+    if test_source is not None and test_source not in SOURCE_CHOICES:
+        raise StreamError(f"test_source must be one of {SOURCE_CHOICES}, got {test_source!r}")
+
+
+def _sources_per_split(splits, source: str, sources: Sequence[str] | None, test_source: str | None, count: int):
+    """{split: [source of each stream position]}: ``sources`` for all splits but test, ``test_source`` there."""
+    if sources is not None and len(sources) != count:
+        raise StreamError(f"sources has {len(sources)} entries, one per task is needed: the stream has {count} tasks")
+    if test_source is None:
+        test_source = "nature" if sources is not None else source
+    per_task = list(sources) if sources is not None else [source] * count
+    return {split: [test_source] * count if split == "test" else per_task for split in splits}
+
+
+def tasks(
+    dataset_dict,
+    order: str = "standard",
+    source: str = "both",
+    splits=("train", "test"),
+    sources: Sequence[str] | None = None,
+    test_source: str | None = None,
+    paper_loader: bool = False,
+) -> list[Task]:
+    """The tasks of a loaded config in stream order, each with a view per split.
+
+    Args:
+        dataset_dict: a ``DatasetDict`` (or mapping of split name -> ``Dataset``) of one config.
+        order: ``"standard"`` (task 0 first) or ``"reverse"`` (as the paper also runs).
+        source: ``"both"``, ``"ai"`` or ``"nature"``: which images each view holds.
+        splits: the splits to cut (each view is empty where a split has no rows of the task).
+        sources: one source per task in stream order, for the substitution experiments (e.g. the
+            first m tasks ``"ai"``, the rest ``"nature"``); replaces ``source`` for all splits but test.
+        test_source: the test views' source; default ``source``, or ``"nature"`` when ``sources`` is given.
+        paper_loader: the paper loader's exact view (design.md section 2b): each task, split and
+            source keeps its first floor(N / 10) * 10 rows, and ``Task.ranks`` gives its labels.
+    """
+    if not isinstance(dataset_dict, Mapping):
+        raise StreamError(f"tasks() takes the whole DatasetDict (e.g. ds), not one split such as ds['train'] "
+                          f"(got {type(dataset_dict).__name__}); choose splits with splits=(...)")
+    if order not in ORDERS:
+        raise StreamError(f"order must be one of {ORDERS}, got {order!r}")
+    _check_sources(source, sources, test_source)
+    missing = [s for s in splits if s not in dataset_dict]
+    if missing:
+        raise StreamError(f"split(s) {missing} not in the dataset, which has {list(dataset_dict)}")
+    found = {split: blocks(dataset_dict[split]) for split in splits}
+    indices = sorted({t for per_split in found.values() for t in per_split.ranges})
+    if order == "reverse":
+        indices.reverse()
+    per_split = _sources_per_split(splits, source, sources, test_source, len(indices))
+    wnids = tables.wnids()
+    stream = []
+    for position, index in enumerate(indices):
+        ranks = None
+        if paper_loader:
+            cut = {split: _paper_view(dataset_dict[split], found[split].ranges.get(index, {}),
+                                      per_split[split][position], f"task {index}, {split}") for split in splits}
+            views, ranks = {s: v for s, (v, _) in cut.items()}, {s: r for s, (_, r) in cut.items()}
+        else:
+            views = {split: _view(dataset_dict[split], found[split].ranges.get(index, {}), per_split[split][position])
+                     for split in splits}
+        generator_id = next(found[s].generator[index] for s in splits if index in found[s].generator)
+        labels = tables.task_classes()[index]
+        stream.append(
+            Task(
+                position=position,
+                index=index,
+                generator=dataset_dict[splits[0]].features["generator"].int2str(generator_id),
+                classes=tuple(wnids[label] for label in labels),
+                labels=labels,
+                splits=views,
+                ranks=ranks,
+            )
+        )
+    return stream

@@ -138,5 +138,5 @@ def test_a_bad_citation_is_reported(tmp_path):
     assert anchors(page) == {"title", "files", "files-1"}
     cited = [("x.py:1", page, "files"), ("x.py:2", page, "files-1"), ("x.py:3", page, "not-a-heading"),
              ("x.py:4", tmp_path / "absent.md", None)]
-    assert missing_citations(cited) == ["x.py:3: docs/page.md has no heading with the anchor #not-a-heading",
-                                        "x.py:4: docs/absent.md does not exist"]
+    assert missing_citations(cited) == [f"x.py:3: {DOCS.name}/page.md has no heading with the anchor #not-a-heading",
+                                        f"x.py:4: {DOCS.name}/absent.md does not exist"]

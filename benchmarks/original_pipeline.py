@@ -1,4 +1,4 @@
-"""A faithful re-implementation of the original CL release's three-step conversion (design.md s. 2).
+"""A faithful re-implementation of the original CL release's three-step conversion (docs/release.md#pixel-pipeline).
 
 Step 1 decodes every source image and saves it as PNG: AI images after ``resize((64, 64))``,
 natural images at full size (RGB). Step 2 re-opens every PNG, applies the torchvision-style

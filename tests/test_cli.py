@@ -95,11 +95,11 @@ def test_help_texts_cite_no_internal_documents():
     texts = [parser.format_help()] + [sub.format_help() for action in parser._subparsers._group_actions
                                       for sub in action.choices.values()]
     for text in texts:
-        assert "design.md section" not in text and "the mirror" not in text
+        assert ".md section" not in text and "the mirror" not in text  # docs are cited as docs/<page>.md#<anchor>
 
 
 def test_dictionaries_without_the_reference_files_says_it_is_a_maintainer_command(tmp_path):
-    result = _run("dictionaries", "--reference", str(tmp_path / "reference"), "--design", str(tmp_path / "design.md"),
+    result = _run("dictionaries", "--reference", str(tmp_path / "reference"), "--generators", str(tmp_path / "tree.md"),
                   "--out", str(tmp_path / "out"))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

@@ -1,4 +1,4 @@
-"""The release's corrupted test copies (design.md section 2b): the recipe, step by step.
+"""The release's corrupted test copies (docs/paper-loader.md#corruption-recipe): the recipe, step by step.
 
 One run per corruption, task and source: seed ``random``, NumPy and torch with 1; take the
 loader's first floor(N / 10) * 10 rows of ``X``; unnormalize them in float32 torch ops; then

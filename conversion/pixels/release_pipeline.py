@@ -1,4 +1,4 @@
-"""The release's pixel pipeline (design.md section 2), reproduced exactly, plus PNG encoding.
+"""The release's pixel pipeline (docs/release.md#pixel-pipeline), reproduced exactly, plus PNG encoding.
 
 AI images: ``Image.resize((s, s))`` with Pillow's default filter on the image as opened, a PNG
 round trip, then RGB. Natural images: RGB, shorter side to ``s`` with the bilinear filter

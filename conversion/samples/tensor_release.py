@@ -1,4 +1,4 @@
-"""Write an original-style CL tensor release from a GenImage tree (design.md section 2).
+"""Write an original-style CL tensor release from a GenImage tree (docs/release.md#files).
 
 The release pipeline is re-done step by step: the release pixels of every image, then ToTensor
 (HWC uint8 -> CHW float32 / 255) and Normalize (``(x - mean) / std`` in float32 torch ops), stacked
@@ -30,7 +30,7 @@ DISJOINT_LAYOUTS = {
     "keys": "{key}/disjoint/test/{source}",
     "named": "genimage_cl_release/{display}/disjoint/test/{source}",
 }
-"""Where the corruption script writes a GenImage-Disjoint part's corrupted copies (design.md 2b)."""
+"""Where the corruption script writes Disjoint parts' corrupted copies (docs/paper-loader.md#corrupted-test-copies)."""
 BESIDE_X = ("gaussian_noise", "saturate")
 """Corrupted copies written beside X.pt/y.pt (as the loaders read them); the others go to DISJOINT_LAYOUTS."""
 

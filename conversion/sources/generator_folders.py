@@ -1,4 +1,4 @@
-"""Find each generator's folder in an unzipped GenImage tree (design.md section 1, layouts).
+"""Find each generator's folder in an unzipped GenImage tree (docs/genimage-tree.md#layouts).
 
 A generator folder holds ``train/`` and ``val/``, each with ``ai/`` and ``nature/``. It may sit at
 ``<root>/<Top>/<inner>``, ``<root>/<inner>``, ``<root>/<Top>/raw`` (the original CL scripts'

@@ -1,4 +1,4 @@
-"""Read the CL release's tensors (design.md section 2) as a build source.
+"""Read the CL release's tensors (docs/release.md#files) as a build source.
 
 The release holds one ``X.pt``/``y.pt`` pair per generator, task, split and source, under folder
 names that vary (the original scripts wrote
@@ -41,7 +41,7 @@ BATCH_ROWS = 256
 """Rows converted together: large enough for vectorized checks, small enough to stay in cache."""
 _TASK_NAME = re.compile(r"^(?:task[_-]?)?([0-9]+)$", re.IGNORECASE)
 _CORRUPTED_FILE = re.compile(r"^X_(.+)\.pt$")
-"""A corrupted test copy ``X_<corruption>.pt`` (design.md section 2b)."""
+"""A corrupted test copy ``X_<corruption>.pt`` (docs/paper-loader.md#corrupted-test-copies)."""
 
 
 class ReleaseError(ValueError):

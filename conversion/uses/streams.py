@@ -1,6 +1,6 @@
 """Continual-learning streams: the tasks of a loaded config, in order, as dataset views.
 
-Rows of every split are sorted by (task, source, label, file_name) (design.md section 3), so each
+Rows of every split are sorted by (task, source, label, file_name) (docs/contract.md#row-order), so each
 task, and each source within a task, is one contiguous block of rows. The block boundaries are
 found once per split from the ``task`` and ``source`` columns (no image is read) and every view is
 ``Dataset.select(range(a, b))``, which datasets serves without an indices mapping.
@@ -180,7 +180,7 @@ def tasks(
         sources: one source per task in stream order, for the substitution experiments (e.g. the
             first m tasks ``"ai"``, the rest ``"nature"``); replaces ``source`` for all splits but test.
         test_source: the test views' source; default ``source``, or ``"nature"`` when ``sources`` is given.
-        paper_loader: the paper loader's exact view (design.md section 2b): each task, split and
+        paper_loader: the paper loader's exact view (docs/paper-loader.md#loader-rules): each task, split and
             source keeps its first floor(N / 10) * 10 rows, and ``Task.ranks`` gives its labels.
     """
     if not isinstance(dataset_dict, Mapping):

@@ -6,7 +6,7 @@ notation: ``"clsloc"`` (clsloc id - 1, as the release's ``y.pt``), ``"standard"`
 column) or ``"rank"`` (the paper's loader: rank among the task's unique clsloc ids in the split,
 0..99). Rows keep the dataset's order, except that rows built from the tensor release go back to
 their order in ``X.pt``, so the result equals the release bit for bit. ``paper_loader=True`` gives
-what the paper's loader feeds its model (design.md section 2b): the first floor(N / 10) * 10 rows of
+what the paper's loader feeds its model (docs/paper-loader.md#loader-rules): the first floor(N / 10) * 10 rows of
 each (task, source) and, by default, their ranks among the labels those rows hold.
 """
 

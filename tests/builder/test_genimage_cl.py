@@ -1,4 +1,4 @@
-"""The builder per design.md section 3: configs, rows, labels, task membership, order, formats."""
+"""The builder per docs/contract.md: configs, rows, labels, task membership, order, formats."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ def hub(corrupted_release, tmp_path_factory):
 
 
 def literal_recipe(x: torch.Tensor, corruption: str) -> torch.Tensor:
-    """design.md 2b written out plainly, as the corruption script does it."""
+    """docs/paper-loader.md#corruption-recipe written out plainly, as the corruption script does it."""
     random.seed(1)
     np.random.seed(1)
     torch.manual_seed(1)

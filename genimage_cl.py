@@ -155,10 +155,17 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
     # rows held before each Arrow write: bounds memory when full-size images are kept (~100 x 500 KB)
     DEFAULT_WRITER_BATCH_SIZE = 100
 
-    def __init__(self, *args, cache_dir=None, **kwargs):
-        """Refuses a ``cache_dir`` that is not a plain local path before datasets (fsspec) writes anywhere."""
+    def __init__(self, *args, cache_dir=None, source=None, **kwargs):
+        """Refuses a ``cache_dir`` that is not a plain local path before datasets (fsspec) writes anywhere.
+
+        ``source``: a source opened by :func:`conversion.sources.kinds.open_source` (its ``data_dir`` is
+        then the source's root), so that builds of several configs of one source list it once.
+        """
         if cache_dir is not None:
             cache_dir = str(local_paths.local_path(cache_dir, "cache_dir"))
+        self._opened = source
+        if source is not None:
+            kwargs["data_dir"] = str(source.root)
         super().__init__(*args, cache_dir=cache_dir, **kwargs)
 
     def _create_builder_config(self, config_name=None, custom_features=None, **config_kwargs):
@@ -190,8 +197,12 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         self._report_parts, self._report_plans = None, []
         if builder_config.data_dir:
             generator_keys = sorted({g for g, _ in builder_config.parts})
-            self._source = kinds.open_source(builder_config.data_dir, generator_keys, builder_config.image_size)
-            config_id = f"{config_id}-{self._source.fingerprint()[:16]}"
+            if self._opened is None:
+                self._source = kinds.open_source(builder_config.data_dir, generator_keys, builder_config.image_size)
+            else:
+                self._source = self._opened
+                self._source.require(generator_keys, builder_config.image_size)
+            config_id = f"{config_id}-{self._source.fingerprint(generator_keys)[:16]}"
         return builder_config, config_id
 
     def _info(self):

@@ -72,13 +72,15 @@ def _corruption_names(text: str) -> tuple[str, ...]:
 def run(args) -> int:
     from conversion import folder_lock, progress
     from conversion.hub_copy import publish, upload
+    from conversion.sources import kinds
 
     progress.configure(not args.no_progress)
     publish.check_paths(args.data_dir, args.out)  # before anything is written, the lock included
+    source = kinds.open_source(args.data_dir)
     if args.part or args.job_index is not None:
         if args.repo_id:
             raise ValueError("--part/--job-index build parts only; upload with a final run without them")
-        parts = publish.build_parts_only(args.data_dir, args.out, args.part, args.job_index, args.max_shard_size,
+        parts = publish.build_parts_only(source, args.out, args.part, args.job_index, args.max_shard_size,
                                          args.num_proc, corruption_names=args.corruptions, wait_lock=args.wait_lock)
         print(f"built {len(parts)} part(s) into {args.out}; run publish without --part/--job-index to write the card")
         return 0
@@ -87,7 +89,7 @@ def run(args) -> int:
         api = upload.connect(args.repo_id)
     with folder_lock.exclusive(args.out, wait=args.wait_lock):  # held until the upload has read the files
         print(f"building {args.out} from {args.data_dir}")
-        mirror = publish.build_mirror(args.data_dir, args.out, args.max_shard_size, args.num_proc, args.repo_id,
+        mirror = publish.build_mirror(source, args.out, args.max_shard_size, args.num_proc, args.repo_id,
                                       yaml_aliases=not args.no_yaml_aliases, corruption_names=args.corruptions)
         print()
         print(publish.summary(mirror))

@@ -224,13 +224,12 @@ def _part_key(name: str) -> tuple[str, int]:
 
 
 def check_paths(data_dir, out) -> tuple[Path, Path]:
-    """``data_dir`` and ``out`` as plain local paths, refused if one lies inside the other or if
-    ``data_dir`` is no build source: checked before anything is written."""
+    """``data_dir`` and ``out`` as plain local paths, refused if one lies inside the other: checked
+    before anything is written (the entry point then opens the source)."""
     data_dir = local_paths.local_path(data_dir, "--data-dir")
     out = local_paths.output_folder(local_paths.local_path(out, "--out"), "--out")
     local_paths.refuse_nested(data_dir, "--data-dir", out, "--out")
     local_paths.state_folder(out / STATE_DIR)
-    kinds.detect(data_dir)
     return data_dir, out
 
 
@@ -265,7 +264,7 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
     return files
 
 
-def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: int | None = None) -> dict:
+def build_corrupted(source, out: Path, part: Part, corruption: str, num_proc: int | None = None) -> dict:
     """Build ``<generator>-task<task>-<corruption>`` and move its shards into ``out/data/...`` in one rename
     (no files when the copy is empty: under 10 test rows per source)."""
     from genimage_cl import GenImageCL
@@ -277,7 +276,7 @@ def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: 
     target = out / corrupted_dir(part.generator, part.task, corruption)
     owned = records(out)
     owned.delete_under(part.name, corrupted_dir(part.generator, part.task, corruption))
-    builder = GenImageCL(config_name=name, data_dir=str(data_dir), cache_dir=str(cache))
+    builder = GenImageCL(config_name=name, source=source, cache_dir=str(cache))
     builder.download_and_prepare(num_proc=num_proc)
     entry = {"num_examples": builder.info.splits[corrupted_rows.SPLIT].num_examples, "num_bytes": 0, "files": []}
     if entry["num_examples"]:
@@ -295,7 +294,7 @@ def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: 
     return entry
 
 
-def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
+def build_part(source, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
                num_proc: int | None = None, corruption_names: tuple = ()) -> Part:
     """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one rename."""
     from genimage_cl import GenImageCL
@@ -306,7 +305,7 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     part = Part(generator, task, fingerprint, max_shard_size)
-    builder = GenImageCL(config_name=part.name, data_dir=str(data_dir), cache_dir=str(cache))
+    builder = GenImageCL(config_name=part.name, source=source, cache_dir=str(cache))
     with build_report.named_at(Path(builder.cache_dir) / build_report.REPORT_FILE, _report_path(out, generator, task)):
         builder.download_and_prepare(num_proc=num_proc)
     (report,) = build_report.find(builder.cache_dir)
@@ -331,10 +330,10 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     os.replace(staging, target)
     _write_atomic(_report_path(out, generator, task), report.read_text())
     shutil.rmtree(cache, ignore_errors=True)
-    return update_corrupted(data_dir, out, part, corruption_names, num_proc)
+    return update_corrupted(source, out, part, corruption_names, num_proc)
 
 
-def update_corrupted(data_dir, out: Path, part: Part, corruption_names: tuple, num_proc: int | None = None) -> Part:
+def update_corrupted(source, out: Path, part: Part, corruption_names: tuple, num_proc: int | None = None) -> Part:
     """Give a built part exactly the corrupted copies named (building only those it lacks), then write
     its manifest: a part is finished only once its manifest says so."""
     for corruption in corruption_recipe.CORRUPTIONS:
@@ -342,7 +341,7 @@ def update_corrupted(data_dir, out: Path, part: Part, corruption_names: tuple, n
             part.corrupted.pop(corruption, None)
             records(out).delete_under(part.name, corrupted_dir(part.generator, part.task, corruption))
         elif corruption not in part.corrupted:
-            part.corrupted[corruption] = build_corrupted(data_dir, out, part, corruption, num_proc)
+            part.corrupted[corruption] = build_corrupted(source, out, part, corruption, num_proc)
     part.corrupted = {c: part.corrupted[c] for c in corruption_recipe.CORRUPTIONS if c in part.corrupted}
     _write_atomic(_manifest_path(out, part.generator, part.task), json.dumps(part.__dict__, indent=1))
     return part
@@ -483,7 +482,7 @@ def withdraw_card(out: Path) -> None:
     records(out).delete(owned_files.CARD_GROUP, [CARD])
 
 
-def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
+def ensure_parts(source, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
                  num_proc: int | None = None, log=print, corruption_names=(),
                  wait_lock: bool = False) -> tuple[list[Part], list[str]]:
     """Build each wanted (generator, task) not already finished in ``out`` for the same source, with
@@ -493,7 +492,7 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
     Each part is built under its own lock (parallel jobs may build other parts of the same folder).
     """
     if not wanted:
-        raise ValueError(f"{data_dir} holds no (generator, task) to publish")
+        raise ValueError(f"{source.root} holds no (generator, task) to publish")
     if corruption_names:
         corruption_recipe.require(corruption_names)
     fingerprints, copies, problems = {}, {}, []
@@ -502,8 +501,7 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
         name = configs.task_config_name(generator, task)
         step = f"part {number} of {len(wanted)}: {name}"
         if generator not in fingerprints:
-            source = kinds.open_source(data_dir, [generator])
-            fingerprints[generator] = source.fingerprint()
+            fingerprints[generator] = source.fingerprint([generator])
             found, lines = corrupted_wanted(source, [w for w in wanted if w[0] == generator], corruption_names)
             copies.update(found)
             problems += lines
@@ -514,7 +512,7 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
                     and done.complete_in(out)):
                 if tuple(done.corrupted) != names:
                     withdraw_card(out)
-                    update_corrupted(data_dir, out, done, names, num_proc)
+                    update_corrupted(source, out, done, names, num_proc)
                     log(f"{step}: done before ({done.rows()} rows), kept; corrupted test copies now "
                         f"{', '.join(names) or 'none'}")
                 else:
@@ -523,7 +521,7 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
                 continue
             withdraw_card(out)
             log(f"{step}: building")
-            part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names)
+            part = build_part(source, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names)
         log(f"{step}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet" + (
             f"; corrupted test copies {', '.join(names)}: {part.corrupted_bytes():,} bytes" if names else ""))
         parts.append(part)
@@ -542,51 +540,51 @@ def remove_stale_files(out: Path, parts: list[Part]) -> list[str]:
     return stale
 
 
-def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: int | None = None,
+def build_parts_only(source, out, names: list[str] | None = None, job_index: int | None = None,
                      max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print,
                      corruption_names=(), wait_lock: bool = False) -> list[Part]:
     """One job of a cluster array: build the parts named (``sdv14-task3``) or the ``job_index``-th
     part present, and nothing else (no card, no upload). A final plain publish run finds them done."""
-    data_dir, out = check_paths(data_dir, out)
-    present = kinds.present_parts(data_dir)
+    _, out = check_paths(source.root, out)
+    present = source.parts()
     by_name = {configs.task_config_name(g, t): (g, t) for g, t in present}
     if job_index is not None:
         if not 0 <= job_index < len(present):
-            raise ValueError(f"job index {job_index} out of range: {data_dir} holds {len(present)} parts (0..{len(present) - 1})")
+            raise ValueError(f"job index {job_index} out of range: {source.root} holds {len(present)} parts (0..{len(present) - 1})")
         wanted = [present[job_index]]
     else:
         unknown = [n for n in names if n not in by_name]
         if unknown:
-            raise ValueError(f"part(s) {', '.join(unknown)} not in {data_dir}; it holds {', '.join(by_name)}")
+            raise ValueError(f"part(s) {', '.join(unknown)} not in {source.root}; it holds {', '.join(by_name)}")
         wanted = [by_name[n] for n in names]
     records(out).refuse_foreign([folder for g, t in wanted for folder in (
         part_dir(g, t), *(corrupted_dir(g, t, c) for c in corruption_recipe.CORRUPTIONS))])
-    return ensure_parts(data_dir, out, wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
+    return ensure_parts(source, out, wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
                         corruption_names, wait_lock)[0]
 
 
-def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
+def build_mirror(source, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
                  yaml_aliases: bool = True, log=print, corruption_names=(), wait_lock: bool = False) -> Mirror:
-    """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``;
+    """Write (or finish) the publishable folder ``out`` from the opened raw tree or tensor release ``source``;
     ``corruption_names`` are made with the release's recipe for every part that lacks them.
 
     Holds ``out``'s lock throughout: a second writer fails at once naming the holder, or waits (``wait_lock``).
     """
-    data_dir, out = check_paths(data_dir, out)
+    _, out = check_paths(source.root, out)
     with folder_lock.exclusive(out, wait=wait_lock, log=log):
         records(out).refuse_foreign(MANAGED)
-        return _build_mirror(data_dir, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
+        return _build_mirror(source, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
                              yaml_aliases, log, corruption_names, wait_lock)
 
 
-def _build_mirror(data_dir, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, corruption_names,
+def _build_mirror(source, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, corruption_names,
                   wait_lock) -> Mirror:
-    parts, problems = ensure_parts(data_dir, out, kinds.present_parts(data_dir), max_shard_size, num_proc, log,
+    parts, problems = ensure_parts(source, out, source.parts(), max_shard_size, num_proc, log,
                                    corruption_names, wait_lock)
     if remove_stale_files(out, parts):
         withdraw_card(out)
     declared, skipped = declared_configs(parts)
-    kind = kinds.detect(data_dir)
+    kind = source.kind
     corrupted_configs = declared_corrupted(declared)
     owned = records(out)
     owned.claim(owned_files.CARD_GROUP, [CARD, LISTING, *figure_files(parts)])

@@ -49,7 +49,7 @@ def small_release(sample_release, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def mirror(small_release, tmp_path_factory):
     out = tmp_path_factory.mktemp("hub") / "genimage-cl"
-    return publish.build_mirror(small_release, out, log=lambda line: None)
+    return publish.build_mirror(kinds.open_source(small_release), out, log=lambda line: None)
 
 
 @pytest.fixture
@@ -168,14 +168,14 @@ def test_rerun_resumes(small_release, mirror, tmp_path):
     shutil.copytree(mirror.out, out)
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
     lines = []
-    publish.build_mirror(small_release, out, log=lines.append)
+    publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     assert all("done before" in line for line in lines) and len(lines) == len(PARTS)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == before
     truncated = out / "data/sdv14/task1/train-00000-of-00001.parquet"
     truncated.write_bytes(truncated.read_bytes()[:100])
     (out / publish.STATE_DIR / "parts" / "glide-task3.json").unlink()
     lines.clear()
-    again = publish.build_mirror(small_release, out, log=lines.append)
+    again = publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     rebuilt = sorted(line.split(": ")[1] for line in lines if line.endswith(": building"))
     assert rebuilt == ["glide-task3", "sdv14-task1"]
     assert again.parquet_bytes() == mirror.parquet_bytes()
@@ -227,7 +227,7 @@ def test_same_layout_and_info_as_push_to_hub(small_release, tmp_path, build, mon
         built[split].push_to_hub("me/genimage-cl", config_name="sdv14-task0", data_dir="data/sdv14/task0",
                                  split=split, max_shard_size="10KB")
     out = tmp_path / "genimage-cl"
-    ours = publish.build_mirror(one_part, out, max_shard_size="10KB", log=lambda line: None)
+    ours = publish.build_mirror(kinds.open_source(one_part), out, max_shard_size="10KB", log=lambda line: None)
     pushed = sorted(p.relative_to(repo) for p in (repo / "data").rglob("*.parquet"))
     written = sorted(p.relative_to(out) for p in (out / "data" / "sdv14" / "task0").rglob("*.parquet"))
     assert pushed == written and len(pushed) > 2
@@ -288,7 +288,7 @@ def test_publish_from_a_raw_tree(tmp_path, monkeypatch):
     from conversion.samples.genimage_tree import make_sample_tree
 
     tree = make_sample_tree(tmp_path / "GenImage", generators=["sdv15"], layout="inner")
-    built = publish.build_mirror(tree, tmp_path / "hub" / "genimage-cl", log=lambda line: None)
+    built = publish.build_mirror(kinds.open_source(tree), tmp_path / "hub" / "genimage-cl", log=lambda line: None)
     assert sorted(built.configs) == sorted(["sdv15"] + [f"sdv15-task{t}" for t in range(6)])
     assert not built.skipped_configs
     monkeypatch.chdir(tmp_path / "hub")
@@ -312,7 +312,7 @@ def test_job_array_parts_then_assembly(small_release, mirror, tmp_path):
     out = tmp_path / "genimage-cl"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     command = [sys.executable, "-m", "conversion", "publish", "--data-dir", str(small_release), "--out", str(out)]
-    present = kinds.present_parts(small_release)
+    present = kinds.open_source(small_release).parts()
     jobs = [subprocess.Popen(command + ["--job-index", str(i)], env=env, stdout=subprocess.DEVNULL)
             for i in range(2)]
     assert [job.wait() for job in jobs] == [0, 0]
@@ -320,7 +320,7 @@ def test_job_array_parts_then_assembly(small_release, mirror, tmp_path):
     subprocess.run(command + ["--part", named], env=env, check=True, stdout=subprocess.DEVNULL)
     assert not (out / "README.md").exists()
     lines = []
-    final = publish.build_mirror(small_release, out, log=lines.append)
+    final = publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     assert sum("done before" in line for line in lines) == 3
     assert sum(line.endswith(": building") for line in lines) == len(present) - 3
     assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text()
@@ -329,9 +329,9 @@ def test_job_array_parts_then_assembly(small_release, mirror, tmp_path):
 
 def test_job_index_out_of_range(small_release, tmp_path):
     with pytest.raises(ValueError, match=r"job index 99 out of range: .* holds \d+ parts"):
-        publish.build_parts_only(small_release, tmp_path / "out", job_index=99)
+        publish.build_parts_only(kinds.open_source(small_release), tmp_path / "out", job_index=99)
     with pytest.raises(ValueError, match=r"part\(s\) wukong-task0 not in"):
-        publish.build_parts_only(small_release, tmp_path / "out", names=["wukong-task0"])
+        publish.build_parts_only(kinds.open_source(small_release), tmp_path / "out", names=["wukong-task0"])
 
 
 def test_summary_counts_parquet_files_only(mirror):
@@ -370,9 +370,9 @@ def test_a_repaired_tensor_file_with_size_and_mtime_kept_is_rebuilt(small_releas
         table = pq.read_table(sorted((out / "data/sdv14/task1").glob("train-*.parquet")), columns=["file_name", "label"])
         return dict(zip(table["file_name"].to_pylist(), table["label"].to_pylist()))
 
-    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task1"], log=lines.append)
     before = labels_by_name()
-    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task1"], log=lines.append)
     assert "done before" in lines[-1]
     y_path = _pair_folder(root, "sdv14", 1, "train", "ai") / release.Y_FILE
     stat = y_path.stat()
@@ -384,7 +384,7 @@ def test_a_repaired_tensor_file_with_size_and_mtime_kept_is_rebuilt(small_releas
     with open(y_path, "r+b") as f:  # in place, as unzip -o rewrites a file
         f.write(saved.read_bytes())
     os.utime(y_path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task1"], log=lines.append)
     assert "done before" not in lines[-1]
     assert labels_by_name() != before
 
@@ -644,7 +644,7 @@ def test_wait_lock_waits_for_the_holder(small_release, mirror, tmp_path):
     shutil.copytree(mirror.out, out)
     holder = hold_lock(out, 2)
     lines = []
-    publish.build_mirror(small_release, out, log=lines.append, wait_lock=True)
+    publish.build_mirror(kinds.open_source(small_release), out, log=lines.append, wait_lock=True)
     assert holder.wait() == 0
     assert "waiting" in lines[0] and f"pid {holder.pid}" in lines[0]
     assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text()
@@ -667,10 +667,10 @@ def test_killed_republish_leaves_no_card_disagreeing_with_shards(small_release, 
 
     monkeypatch.setattr(publish, "build_part", killed_after)
     with pytest.raises(KeyboardInterrupt):
-        publish.build_mirror(release, out, log=lambda line: None)
+        publish.build_mirror(kinds.open_source(release), out, log=lambda line: None)
     assert not (out / "README.md").exists()  # no card, rather than one declaring the old row counts
     monkeypatch.setattr(publish, "build_part", build_part)
-    again = publish.build_mirror(release, out, log=lambda line: None)
+    again = publish.build_mirror(kinds.open_source(release), out, log=lambda line: None)
     declared = _infos(_card(again))["sdv14-task1"]["splits"][0]["num_examples"]
     assert declared == mirror.configs["sdv14-task1"][0].splits["train"]["num_examples"] - 1
     monkeypatch.chdir(out.parent)
@@ -693,7 +693,7 @@ def test_local_folder_keeps_no_stale_shards(small_release, mirror, tmp_path):
     (out / "data" / "wukong" / "task0").mkdir(parents=True)
     (out / "data" / "wukong" / "task0" / "train-00000-of-00001.parquet").write_bytes(b"old part")
     publish.records(out).claim("wukong-task0", ["data/wukong/task0/train-00000-of-00001.parquet"])  # a run wrote it
-    rebuilt = publish.build_mirror(small_release, out, max_shard_size="10KB", log=lambda line: None)
+    rebuilt = publish.build_mirror(kinds.open_source(small_release), out, max_shard_size="10KB", log=lambda line: None)
     on_disk = sorted(p.relative_to(out).as_posix() for p in (out / "data").rglob("*") if p.is_file())
     assert on_disk == sorted(f["path"] for p in rebuilt.parts for f in p.all_files())
     assert not any(name.endswith("-of-00001.parquet") for name in on_disk if "sdv14/task3" in name)
@@ -712,7 +712,7 @@ def test_default_config_is_disjoint(mirror, load, small_release):
 def test_default_config_without_disjoint(small_release, tmp_path, monkeypatch):
     for generator, task in (("glide", 3), ("sdv14", 0)):
         _one_part_release(small_release, tmp_path / "release", generator, task)
-    out = publish.build_mirror(tmp_path / "release", tmp_path / "copy", log=lambda line: None).out
+    out = publish.build_mirror(kinds.open_source(tmp_path / "release"), tmp_path / "copy", log=lambda line: None).out
     card = _card(SimpleNamespace(out=out))
     assert [c["config_name"] for c in card["configs"]] == ["glide-task3", "sdv14-task0"]
     assert [c["config_name"] for c in card["configs"] if c.get("default")] == ["glide-task3"]
@@ -783,7 +783,7 @@ def test_a_figure_that_cannot_be_drawn_is_left_out_of_the_card_with_one_warning(
     monkeypatch.setattr(figure_drawing, "balance_chart", failing_chart)
     monkeypatch.setattr(figure_drawing, "sample_grid", failing_grid)
     lines = []
-    rebuilt = publish.build_mirror(small_release, out, log=lines.append)
+    rebuilt = publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     warnings = [line for line in lines if line.startswith("warning:")]
     assert warnings == ["warning: card figure figures/samples-sdv14.png left out: OSError: broken font",
                         "warning: card figure figures/balance-sdv14-task2.png left out: ValueError: y1 must be "
@@ -806,7 +806,7 @@ def test_a_folder_in_place_of_a_figure_is_left_alone_and_the_figure_left_out(sma
     (blocked / "mine").mkdir(parents=True)
     (out / "figures" / "corruptions.png").mkdir()  # no corrupted copy: no such figure, and the folder stays
     lines = []
-    publish.build_mirror(small_release, out, log=lines.append)
+    publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     warnings = [line for line in lines if line.startswith("warning:")]
     assert len(warnings) == 1
     assert warnings[0].startswith("warning: card figure figures/balance-sdv14-task1.png left out: IsADirectoryError: ")
@@ -825,7 +825,7 @@ def test_a_parts_build_warning_names_the_report_publish_keeps(sample_root, tmp_p
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not a png" * 10)
     out = tmp_path / "copy"
     with caplog.at_level("WARNING", logger=build_report.__name__):
-        publish.build_parts_only(root, out, ["sdv14-task3"], log=lambda line: None)
+        publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task3"], log=lambda line: None)
     final = out / publish.STATE_DIR / "reports" / "sdv14-task3.json"
     [warning] = [r.getMessage() for r in caplog.records if r.name == build_report.__name__]
     assert " 1 skipped " in warning and warning.endswith(f"; report: {final}")

@@ -137,7 +137,7 @@ def record_export(args) -> None:
 
 def _build(args, source):
     """The config as built; for one task only that task's config (same rows, less to build)."""
-    from genimage_cl import GenImageCL
+    from conversion.builder.genimage_cl import GenImageCL
 
     config = args.config
     pairs = [(g, t) for g, t in configs.config_parts()[config] if t == args.task]

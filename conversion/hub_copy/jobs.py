@@ -113,7 +113,7 @@ def run_job(
 def _build_in(staging: Path, job: Job, data_dir, out, image_size, num_proc, max_shard_size, row_group_size,
               check) -> list[Path]:
     """:func:`run_job`'s work, with ``staging`` as the builder's cache and output folder."""
-    from genimage_cl import GenImageCL
+    from conversion.builder.genimage_cl import GenImageCL
 
     built = staging / "parquet"
     reports = report_folder(out, job)

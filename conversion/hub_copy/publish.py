@@ -267,7 +267,7 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
 def build_corrupted(source, out: Path, part: Part, corruption: str, num_proc: int | None = None) -> dict:
     """Build ``<generator>-task<task>-<corruption>`` and move its shards into ``out/data/...`` in one rename
     (no files when the copy is empty: under 10 test rows per source)."""
-    from genimage_cl import GenImageCL
+    from conversion.builder.genimage_cl import GenImageCL
 
     state = out / STATE_DIR
     name = configs.corrupted_config_name(part.name, corruption)
@@ -297,7 +297,7 @@ def build_corrupted(source, out: Path, part: Part, corruption: str, num_proc: in
 def build_part(source, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
                num_proc: int | None = None, corruption_names: tuple = ()) -> Part:
     """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one rename."""
-    from genimage_cl import GenImageCL
+    from conversion.builder.genimage_cl import GenImageCL
 
     state = out / STATE_DIR
     cache = state / "cache" / f"{generator}-task{task}"  # one per part: parts may be built by parallel jobs

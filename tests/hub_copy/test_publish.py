@@ -576,7 +576,7 @@ def test_nan_row_is_one_line_naming_file_and_row(small_release, tmp_path, capsys
 
 
 def test_download_and_prepare_names_the_file(small_release, tmp_path, monkeypatch):
-    import genimage_cl
+    from conversion.builder import genimage_cl
 
     x_path = _nan_in_row(_one_part_release(small_release, tmp_path / "release"), 1)
     monkeypatch.setattr(genimage_cl, "_ITEMS_PER_SHARD", 1)
@@ -589,7 +589,7 @@ def test_download_and_prepare_names_the_file(small_release, tmp_path, monkeypatc
 def test_download_and_prepare_names_the_file_from_worker_processes(small_release, tmp_path):
     """Run in a fresh interpreter: forking after this process ran torch ops can hang the workers."""
     x_path = _nan_in_row(_one_part_release(small_release, tmp_path / "release"), 1)
-    code = ("import sys, genimage_cl\n"
+    code = ("import sys\nfrom conversion.builder import genimage_cl\n"
             "genimage_cl._ITEMS_PER_SHARD = 1  # several shards, so two worker processes\n"
             "builder = genimage_cl.GenImageCL(config_name='sdv14-task0', data_dir=sys.argv[1], cache_dir=sys.argv[2])\n"
             "try:\n    builder.download_and_prepare(num_proc=2)\n"
@@ -602,7 +602,7 @@ def test_download_and_prepare_names_the_file_from_worker_processes(small_release
 
 def test_any_error_while_generating_names_the_row(small_release, tmp_path, monkeypatch):
     """An exception the source does not name itself (here a MemoryError while encoding) gets file and row."""
-    import genimage_cl
+    from conversion.builder import genimage_cl
     from conversion.pixels import release_pipeline
 
     _one_part_release(small_release, tmp_path / "release")

@@ -28,11 +28,9 @@ Load the result with datasets' imagefolder (or torchvision.datasets.ImageFolder 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 
-from conversion import folder_lock, local_paths, regular_files
+from conversion import atomic_files, folder_lock, local_paths, regular_files
 from conversion.contract import configs, tables
 from conversion.uses import imagefolder
 from conversion.commands import options
@@ -128,9 +126,7 @@ def record_export(args) -> None:
     out, settings = args.out, _settings(args)
     earlier = earlier_exports(args)
     try:
-        with tempfile.NamedTemporaryFile("w", dir=out, prefix=f".{MARKER}.", delete=False) as tmp:
-            json.dump(earlier if settings in earlier else [*earlier, settings], tmp, indent=1)
-        os.replace(tmp.name, out / MARKER)
+        atomic_files.write_json(out / MARKER, earlier if settings in earlier else [*earlier, settings], indent=1)
     except OSError as err:
         raise PermissionError(f"--out {out} cannot be created or written: {err.strerror or err}") from err
 

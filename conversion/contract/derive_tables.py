@@ -21,6 +21,7 @@ import json
 import re
 from pathlib import Path
 
+from conversion import atomic_files
 from conversion.contract import tables
 
 # docs/release.md#pixel-pipeline: torchvision Normalize constants and the release's image size.
@@ -162,6 +163,6 @@ def write(reference: Path, generator_table: Path, out: Path) -> list[Path]:
     written = []
     for name, text in generate(reference, generator_table).items():
         path = out / name
-        path.write_text(text)
+        atomic_files.write_text(path, text)
         written.append(path)
     return written

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from conversion import atomic_files
 from conversion.contract import tables
 
 CELL = 96
@@ -72,13 +73,8 @@ def _columns(dataset, names: list[str]) -> dict[str, np.ndarray]:
 def _save(image: Image.Image, path: Path) -> Path:
     """Write atomically: a figure under its final name is complete; a failed write leaves no partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
-    try:
+    with atomic_files.replacing(path) as part:
         image.save(part, format="PNG", optimize=True)
-        os.replace(part, path)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
     return path
 
 

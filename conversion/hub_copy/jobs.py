@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion import folder_lock, local_paths, regular_files
+from conversion import atomic_files, folder_lock, local_paths, regular_files
 from conversion.builder import build_report
 from conversion.contract import configs, tables
 from conversion.hub_copy import owned_files
@@ -142,7 +142,7 @@ def _build_in(staging: Path, job: Job, data_dir, out, image_size, num_proc, max_
     records(out).claim(job_group(job), [(reports / name).relative_to(out).as_posix() for name in [*names, JOB_FILE]])
     for name in names:
         os.replace(built / name, reports / name)
-    (reports / JOB_FILE).write_text(json.dumps({"image_size": image_size}))
+    atomic_files.write_json(reports / JOB_FILE, {"image_size": image_size})
     return placed
 
 

@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from conversion import regular_files
+from conversion import atomic_files, regular_files
 
 RECORDS_DIR = "owned"
 CARD_GROUP = "card"
@@ -72,9 +72,7 @@ class Records:
             path.unlink(missing_ok=True)
             return
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(sorted(paths), indent=0))
-        os.replace(tmp, path)
+        atomic_files.write_json(path, sorted(paths), indent=0)
 
     def claim(self, group: str, paths) -> None:
         """Record ``paths`` (relative, POSIX) as written by ``group`` before they are written."""

@@ -44,7 +44,7 @@ from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
-from conversion import folder_lock, local_paths, progress, regular_files
+from conversion import atomic_files, folder_lock, local_paths, progress, regular_files
 from conversion.builder import build_report, corrupted_rows
 from conversion.contract import configs, features, tables
 from conversion.hub_copy import card, card_differences, copy_figures, figure_drawing, owned_files, parquet_pages
@@ -86,12 +86,10 @@ def write_float_parquet(ds: datasets.Dataset, path: Path, batch_size: int) -> No
     options["use_dictionary"] = [leaf for leaf in options["use_dictionary"] if leaf != FLOAT_LEAF]
     options["compression"] = {leaf: "zstd" for leaf in options["compression"]}
     options["column_encoding"] = {**options["column_encoding"], FLOAT_LEAF: "BYTE_STREAM_SPLIT"}
-    tmp = path.with_name(path.name + ".tmp")
-    with pq.ParquetWriter(tmp, schema=ds.features.arrow_schema, write_page_index=True, **options,
-                          **parquet_pages.WRITE_OPTIONS) as writer:
+    with atomic_files.replacing(path) as tmp, pq.ParquetWriter(tmp, schema=ds.features.arrow_schema, write_page_index=True,
+                                                               **options, **parquet_pages.WRITE_OPTIONS) as writer:
         for batch in ds.with_format("arrow").iter(batch_size=batch_size):
             writer.write_table(batch)
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -239,9 +237,7 @@ MANAGED = (CARD, "data", copy_figures.FIGURES_DIR, LISTING.split("/")[0])
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_files.write_text(path, text)
 
 
 def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size: int, write=None) -> list[dict]:

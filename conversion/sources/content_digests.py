@@ -29,6 +29,8 @@ import uuid
 from pathlib import Path
 from typing import NamedTuple
 
+from conversion import atomic_files
+
 logger = logging.getLogger(__name__)
 
 ROOT_VARIABLE = "GENIMAGE_CL_DIGESTS"
@@ -106,13 +108,7 @@ def _records(path: Path) -> dict[str, Record] | None:
 
 def _write(path: Path, records: dict[str, Record]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(json.dumps({"format": _FORMAT, "files": {k: list(v) for k, v in records.items()}}),
-                       encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_files.write_json(path, {"format": _FORMAT, "files": {k: list(v) for k, v in records.items()}})
 
 
 def _lock(folder: Path):
@@ -203,7 +199,7 @@ def _digest(path: str, read) -> str | None:
 
 
 _OWN_FILE = re.compile(rf"({re.escape(STORE_FILE)}|{re.escape(LOCK_FILE)}|{READ_PREFIX}[0-9a-f]{{32}}\.json"
-                       rf"|\.[0-9a-f]{{32}}\.tmp)")
+                       rf"|{atomic_files.TEMPORARY.pattern})")
 _OWN_FOLDER = re.compile(r"[0-9a-f]{32}")
 
 

@@ -8,6 +8,7 @@ from PIL import Image
 
 from conversion.contract import tables
 from conversion.hub_copy import figure_drawing
+from tests.helpers import leftover_temporaries
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_disjoint_has_a_grid_per_generator_and_renders_deterministically(sample_
     assert sorted(first["balance"]) == sorted((g, t) for t, g in enumerate(tables.task_order()))
     for key, path in first["samples"].items():
         assert path.read_bytes() == second["samples"][key].read_bytes()
-    assert not list(tmp_path.rglob("*.part"))
+    assert not leftover_temporaries(tmp_path)
 
 
 def test_a_class_hundreds_of_times_smaller_still_gets_a_visible_bar(tmp_path):

@@ -14,6 +14,7 @@ from conversion.contract import tables
 from conversion.uses import imagefolder
 from conversion.commands import export_imagefolder
 from conversion.samples.genimage_tree import make_sample_tree
+from tests.helpers import leftover_temporaries
 from tests.lock_holder import hold_lock
 
 
@@ -291,7 +292,7 @@ def test_a_255_byte_source_name_is_exported_and_kept_on_a_re_run(tmp_path, capsy
     capsys.readouterr()
     _export(*args)
     assert f"files: {len(_images(out))} kept;" in capsys.readouterr().out
-    assert not list(out.rglob("*.part"))
+    assert not leftover_temporaries(out)
 
 
 def test_the_skip_list_is_the_last_runs_and_is_removed_when_nothing_is_skipped(tmp_path):
@@ -349,7 +350,7 @@ def test_concurrent_exports_into_one_out_wait_for_each_other(sample_root, tmp_pa
     alone = tmp_path / "alone"
     _export(*command[command.index("--data-dir"):-1], alone)
     assert [p.relative_to(out) for p in _images(out)] == [p.relative_to(alone) for p in _images(alone)]
-    assert not list(out.rglob("*.part"))
+    assert not leftover_temporaries(out)
 
 
 def test_a_wrong_data_dir_writes_nothing_and_the_corrected_run_works(sample_root, tmp_path, capsys):

@@ -86,11 +86,6 @@ def val_labels() -> tuple[int, ...]:
 
 
 @functools.lru_cache(maxsize=None)
-def tiny_imagenet_wnids() -> tuple[str, ...]:
-    return tuple(_load_lines(TINY_FILE))
-
-
-@functools.lru_cache(maxsize=None)
 def generators() -> dict[str, Generator]:
     rows = _load_json(GENERATORS_FILE)["generators"]
     return {

@@ -60,8 +60,3 @@ def render(reports: list[dict], listing: str | None = None) -> str:
         max_pixels=f"{decode.MAX_IMAGE_PIXELS:,}",
         table=_table(skipped, dropped),
     )
-
-
-def render_from(path) -> str:
-    """The section for every build report found under ``path``."""
-    return render([build_report.load(p) for p in build_report.find(path)])

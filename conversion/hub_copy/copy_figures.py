@@ -3,7 +3,7 @@
 Per generator, only the small label columns of its train shards are read (no image); the sample
 pairs and the class counts are taken from them with :mod:`conversion.hub_copy.figure_drawing`, and then only
 the row groups that hold the chosen images are read. The figures are the ones
-``figure_drawing.render`` draws from the same rows loaded in full.
+:mod:`conversion.hub_copy.figure_drawing` draws from the same rows loaded in full.
 
 A figure never stops a publish: one that cannot be drawn is left out of the card (and its old file
 removed), with one warning line naming it and the error.

@@ -211,25 +211,6 @@ def balance_title(generator: str, task: int, split: str) -> str:
     return f"{tables.generators()[generator].display_name} task {task} ({split})"
 
 
-def render(dataset_dict, out_dir: str | os.PathLike, split: str = "train", pairs: int = 8) -> dict:
-    """Every figure of a loaded config's ``split``.
-
-    Returns ``{"samples": {generator: path}, "balance": {(generator, task): path}}``.
-    """
-    dataset = dataset_dict[split]
-    cols = _columns(dataset, ["generator", "task"])
-    names = dataset.features["generator"].names
-    figures: dict = {"samples": {}, "balance": {}}
-    for generator_id in sorted(set(cols["generator"].tolist())):
-        generator = names[generator_id]
-        figures["samples"][generator] = sample_grid(dataset, generator, sample_path(out_dir, generator), pairs)
-        for task in sorted(set(cols["task"][cols["generator"] == generator_id].tolist())):
-            counts = class_counts(dataset, task, generator_id)
-            figures["balance"][generator, task] = balance_chart(counts, balance_title(generator, task, split),
-                                                                balance_path(out_dir, generator, task))
-    return figures
-
-
 def corruption_strip(clean: Image.Image, corrupted: dict, title: str, path: Path, scale: int = 2) -> Path:
     """The clean image, then each corrupted copy (float32 [3, H, W] in [0, 1], clipped for display), labelled."""
     cells = [("clean", clean)] + [

@@ -13,11 +13,12 @@ import pytest
 import yaml
 
 from conversion.contract import tables
-from conversion.hub_copy import card, figure_drawing, owned_files, publish
+from conversion.hub_copy import card, owned_files, publish
 from conversion.pixels import decode
 from conversion.samples import tensor_release as release_writer
 from conversion.samples.genimage_tree import KEPT, inject_defects, make_sample_tree
 from conversion.sources import kinds
+from tests.helpers import render_figures
 
 PARTS = [("sdv14", t) for t in range(6)] + [("adm", 0), ("biggan", 1)]
 DEFECT_GENERATORS = ["adm", "biggan", "glide", "sdv14", "sdv15"]
@@ -84,9 +85,9 @@ def test_a_grid_per_generator_and_a_chart_per_task(release_mirror):
 
 
 def test_figures_are_those_of_the_built_configs(release_mirror, build, tmp_path):
-    """Drawn from label columns and a few row groups, yet byte for byte what render draws from the full config."""
+    """Drawn from label columns and a few row groups, yet byte for byte what render_figures draws from the full config."""
     root, mirror = release_mirror
-    drawn = figure_drawing.render(build("sdv14", root), tmp_path)
+    drawn = render_figures(build("sdv14", root), tmp_path)
     assert sorted(drawn["balance"]) == [("sdv14", t) for t in range(6)]
     for path in [drawn["samples"]["sdv14"], *drawn["balance"].values()]:
         assert path.read_bytes() == (mirror.out / "figures" / path.name).read_bytes(), path.name

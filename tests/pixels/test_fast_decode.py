@@ -17,7 +17,7 @@ from PIL import Image
 from conversion.pixels import decode, fast_decode
 from conversion.samples import genimage_tree
 
-pytestmark = pytest.mark.skipif(not fast_decode.available(), reason="imagecodecs is not installed (extra 'fast')")
+pytestmark = pytest.mark.skipif(fast_decode.codecs() is None, reason="imagecodecs is not installed (extra 'fast')")
 
 ODD_IMAGES_VARIABLE = "GENIMAGE_ODD_IMAGES"
 """A folder of odd PNG/JPEG files to test as well, e.g. ``Tests/images`` of Pillow's source distribution."""

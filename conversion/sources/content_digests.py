@@ -63,13 +63,19 @@ class Record(NamedTuple):
 
 
 class State(NamedTuple):
-    """A listed file: where it is, and its size, modification time, change time and inode."""
+    """A listed file: where it is, and its size, modification time, change time and inode (:func:`stat_fingerprint`)."""
 
     path: str
     size: int
     mtime_ns: int
     ctime_ns: int
     inode: int
+
+
+def stat_fingerprint(st: os.stat_result) -> tuple[int, int, int, int]:
+    """(size, mtime_ns, ctime_ns, inode): what a source's fingerprint holds of a file, so that a repair keeping
+    its size and modification time is seen (the change time and inode move whenever a file is written)."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 def digest(data: bytes) -> str:
@@ -232,7 +238,7 @@ class Recorder:
     def add(self, real_generator_folder: str, name: str, state: State, identity: tuple[int, int], stat, data) -> None:
         """Note ``data``, read from ``state.path`` whose stat at the read was ``stat``, if the file was then
         as listed (else the build's cache key describes another version of it: nothing to note)."""
-        if (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino) != state[1:]:
+        if stat_fingerprint(stat) != state[1:]:
             return
         self.records.setdefault(real_generator_folder, {})[name] = Record(
             state.size, state.mtime_ns, *identity, state.ctime_ns, state.inode, digest(data))

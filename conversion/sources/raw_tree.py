@@ -130,7 +130,8 @@ def _list_folder(folder: Path) -> tuple[list[tuple[str, int, int, int, int]], li
                 entries.append((entry.name, -1, 0, 0, 0))
                 continue
             name = entry.name + FOLDER_MARK if is_dir else entry.name
-            entries.append((name, -1 if is_dir else st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+            size, *times = content_digests.stat_fingerprint(st)
+            entries.append((name, -1 if is_dir else size, *times))
     entries.sort()
     return entries, links
 

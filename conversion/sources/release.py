@@ -27,7 +27,7 @@ from PIL import Image
 
 from conversion.contract import configs, tables
 from conversion.pixels import corruption_recipe, release_pipeline
-from conversion.sources import generator_folders, raw_tree, tensor_files
+from conversion.sources import content_digests, generator_folders, raw_tree, tensor_files
 from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
 
 logger = logging.getLogger(__name__)
@@ -335,8 +335,7 @@ class ReleaseSource:
         paths += [path for path, gens in self._named.items() if not gens or gens & keys]
         digest = hashlib.sha256()
         for path in paths:
-            st = self._entries[path].stat()
-            entry = (str(path.relative_to(self.root)), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            entry = (str(path.relative_to(self.root)), *content_digests.stat_fingerprint(self._entries[path].stat()))
             digest.update(repr(entry).encode())
         return digest.hexdigest()
 

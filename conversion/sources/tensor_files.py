@@ -30,6 +30,7 @@ from math import prod
 import torch
 
 from conversion import regular_files
+from conversion.sources import content_digests
 
 LOCAL_HEADER = struct.Struct("<4s22xHH")
 """A zip member's local header: signature, 22 bytes, then the lengths of its name and extra field."""
@@ -105,7 +106,7 @@ _checked: set[tuple] = set()
 def _check_crcs(path: str, file, st: os.stat_result) -> None:
     """:class:`BadTensorFile` naming ``path`` and the member unless the zip directory of ``file`` (opened
     from ``path``, ``fstat`` ``st``) is as torch writes it and every CRC-32 matches."""
-    key = (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    key = (path, *content_digests.stat_fingerprint(st))
     if key in _checked:
         return
     _directory(path, file, st.st_size, crcs=True)

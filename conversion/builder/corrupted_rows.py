@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from conversion.contract import features, tables
-from conversion.pixels import corruption_recipe
+from conversion.pixels import corruption_recipe, release_pipeline
 from conversion.sources import raw_tree, release
 from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
 
@@ -53,7 +53,7 @@ def check_cells(source, cells: list[list], corruption: str) -> None:
 
 def _png_pixels(png: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        return release_pipeline.chw_uint8(image)
 
 
 def _clean_rows(source, items: list, log) -> tuple[list, torch.Tensor]:
@@ -66,7 +66,7 @@ def _clean_rows(source, items: list, log) -> tuple[list, torch.Tensor]:
         images.append(_png_pixels(row["image"]["bytes"]))
     if not images:
         return kept, torch.empty((0, 3, size, size), dtype=torch.float32)
-    return kept, release.normalize(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2))
+    return kept, release.normalize(torch.from_numpy(np.stack(images)))
 
 
 def _row(item, values: np.ndarray) -> dict:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 
-from conversion.contract import tables
 
 # numpy and torch are imported where used: the command line's help, which lists CORRUPTIONS, stays quick.
 
@@ -65,12 +64,10 @@ def _skimage():
 
 
 def unnormalize(x: torch.Tensor) -> torch.Tensor:
-    """``x * std + mean`` in float32 torch ops, std and mean shaped [1, 3, 1, 1]."""
-    import torch
+    """``x * std + mean`` (float32 ``[N, 3, H, W]``) in float32 torch ops, on the release's constants."""
+    from conversion.pixels import release_pipeline
 
-    constants = tables.release_pixels()
-    mean = torch.tensor(constants["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(constants["std"], dtype=torch.float32).view(1, 3, 1, 1)
+    mean, std = release_pipeline.normalization()
     return x * std + mean
 
 

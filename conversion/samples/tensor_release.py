@@ -62,14 +62,11 @@ def write_corrupted_copies(out_root: Path, layout: str, generator: str, task: in
 
 def to_tensor_normalized(image: Image.Image) -> torch.Tensor:
     """torchvision's ToTensor then Normalize, written out on the release's constants."""
-    import numpy as np
     import torch
 
-    constants = tables.release_pixels()
-    chw = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
+    chw = torch.from_numpy(release_pipeline.chw_uint8(image).copy())
     x = chw.to(torch.float32).div(255)
-    mean = torch.as_tensor(constants["mean"], dtype=torch.float32).view(-1, 1, 1)
-    std = torch.as_tensor(constants["std"], dtype=torch.float32).view(-1, 1, 1)
+    mean, std = release_pipeline.normalization()
     return x.sub_(mean).div_(std)
 
 

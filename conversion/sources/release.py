@@ -225,22 +225,15 @@ def task_of_labels(pair: Pair, labels: np.ndarray) -> int:
     return task
 
 
-def _normalization() -> tuple[torch.Tensor, torch.Tensor]:
-    constants = tables.release_pixels()
-    mean = torch.tensor(constants["mean"], dtype=torch.float32).view(-1, 1, 1)
-    std = torch.tensor(constants["std"], dtype=torch.float32).view(-1, 1, 1)
-    return mean, std
-
-
 def normalize(u8: torch.Tensor) -> torch.Tensor:
     """uint8 ``[..., 3, H, W]`` -> the release's float32 (ToTensor then Normalize)."""
-    mean, std = _normalization()
+    mean, std = release_pipeline.normalization()
     return (u8.to(torch.float32) / 255 - mean) / std
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """Invert :func:`normalize`: ``round((X * std + mean) * 255)`` clamped to 0..255."""
-    mean, std = _normalization()
+    mean, std = release_pipeline.normalization()
     return torch.round((x * std + mean) * 255).clamp_(0, 255).to(torch.uint8)
 
 

@@ -44,11 +44,11 @@ def _labels(standard: np.ndarray, notation: str, task_clsloc: np.ndarray) -> np.
 
 
 def _stacked_pixels(split: datasets.Dataset, part: datasets.Dataset, rows: list[int], batch_size: int) -> np.ndarray:
-    """uint8 ``[n, H, W, 3]`` of the images of ``part`` (rows ``rows`` of ``split``), each checked from its header
+    """uint8 ``[n, 3, H, W]`` of the images of ``part`` (rows ``rows`` of ``split``), each checked from its header
     before it is decoded; a ``ValueError`` naming the row for one that is no image, a bomb or of another size."""
     images = []
     for row, image in zip(rows, (image for batch in part.iter(batch_size=batch_size) for image in batch["image"])):
-        size = (images[0].shape[1], images[0].shape[0]) if images else None
+        size = (images[0].shape[2], images[0].shape[1]) if images else None
         try:
             images.append(uint8_batches.rgb_pixels(image["bytes"], size))
         except ValueError as err:
@@ -121,6 +121,6 @@ def paper_tensors(
             x = torch.from_numpy(np.ascontiguousarray(np.asarray(part[corrupted_rows.COLUMN], dtype=np.float32)[order]))
             result[t, s] = Tensors(x, y)
             continue
-        u8 = torch.from_numpy(_stacked_pixels(split, part, cell_rows, batch_size)[order]).permute(0, 3, 1, 2).contiguous()
+        u8 = torch.from_numpy(_stacked_pixels(split, part, cell_rows, batch_size)[order])
         result[t, s] = Tensors(release.normalize(u8) if dtype == "float32" else u8, y)
     return result

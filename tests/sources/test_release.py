@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from conversion.contract import tables
 from conversion.sources import generator_folders, kinds, release
@@ -103,7 +104,7 @@ def test_release_rows_are_the_x_rows(sample_release, build):
 
 def test_uint8_inversion_is_exact_for_every_byte():
     u8 = torch.arange(256, dtype=torch.uint8).repeat(3, 1).view(1, 3, 16, 16)
-    x = release_writer.to_tensor_normalized(u8[0].permute(1, 2, 0).numpy())
+    x = release_writer.to_tensor_normalized(Image.fromarray(u8[0].permute(1, 2, 0).numpy(), "RGB"))
     assert torch.equal(release.exact_uint8(x.unsqueeze(0), "t"), u8)
 
 

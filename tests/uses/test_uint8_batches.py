@@ -107,4 +107,4 @@ def test_the_limits_hold_whatever_pillow_is_set_to(monkeypatch):
     with pytest.raises(ValueError, match=r"^decompression bomb: 20000x20000 = 400000000 pixels declared"):
         uint8_batches.rgb_pixels(genimage_tree.bomb_png(20000, 20000))
     assert Image.MAX_IMAGE_PIXELS is None
-    assert uint8_batches.rgb_pixels(_png(3, 2)).shape == (2, 3, 3)
+    assert uint8_batches.rgb_pixels(_png(3, 2)).shape == (3, 2, 3)  # [3, H, W]

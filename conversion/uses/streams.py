@@ -112,17 +112,25 @@ def _view(dataset, ranges: dict[int, tuple[int, int]], source: str):
     return dataset.select(range(min(a for a, _ in spans), max(b for _, b in spans)))
 
 
-def paper_rows(dataset, start: int, stop: int) -> np.ndarray:
-    """The paper loader's rows of one (task, split, source) block: its first floor(N / 10) * 10 rows.
+def release_order(names: Sequence[str]) -> np.ndarray:
+    """Positions of the rows named ``names`` (one part's) in the order of the release's ``X.pt``: rows
+    converted from the release carry their row index in their file name; rows built from raw files
+    have no such order and keep theirs."""
+    if len(names) and all(release.is_release_name(n) for n in names):
+        return np.argsort([release.release_index(n) for n in names], kind="stable")
+    return np.arange(len(names))
 
-    "First" is the order of the release's ``X.pt`` for rows converted from the release (their file
-    names carry the row index); rows built from raw files have no such order and keep the dataset's.
-    """
-    rows = np.arange(start, stop)
-    names = dataset.select_columns(["file_name"])[start:stop]["file_name"]
-    if names and all(release.is_release_name(n) for n in names):
-        rows = rows[np.argsort([release.release_index(n) for n in names], kind="stable")]
-    return rows[: corruption_recipe.kept_rows(len(rows))]
+
+def paper_order(names: Sequence[str]) -> np.ndarray:
+    """Positions of the rows the paper's loader takes of one (task, split, source) block named ``names``, in
+    its order: the first floor(N / 10) * 10 in :func:`release_order`."""
+    order = release_order(names)
+    return order[: corruption_recipe.kept_rows(len(order))]
+
+
+def paper_rows(dataset, start: int, stop: int) -> np.ndarray:
+    """The paper loader's rows of one (task, split, source) block (:func:`paper_order`)."""
+    return start + paper_order(dataset.select_columns(["file_name"])[start:stop]["file_name"])
 
 
 def _paper_view(dataset, ranges: dict[int, tuple[int, int]], source: str, where: str):

@@ -21,9 +21,8 @@ import torch
 
 from conversion.builder import corrupted_rows
 from conversion.contract import tables
-from conversion.pixels import corruption_recipe
 from conversion.sources import release
-from conversion.uses import uint8_batches
+from conversion.uses import streams, uint8_batches
 
 NOTATIONS = ("clsloc", "standard", "rank")
 DTYPES = ("float32", "uint8")
@@ -109,11 +108,7 @@ def paper_tensors(
     for (t, s), cell_rows in sorted(cells.items()):
         part = raw.select(cell_rows)
         names = part["file_name"]
-        order = np.arange(len(part))
-        if all(release.is_release_name(n) for n in names):
-            order = np.argsort([release.release_index(n) for n in names], kind="stable")
-        if paper_loader:
-            order = order[: corruption_recipe.kept_rows(len(order))]
+        order = streams.paper_order(names) if paper_loader else streams.release_order(names)
         standard = np.asarray(part["label"], dtype=np.int64)[order]
         task_clsloc = _task_clsloc(standard if paper_loader else label_col[task_col == t])
         y = torch.from_numpy(_labels(standard, labels, task_clsloc).astype(np.int64))

@@ -95,7 +95,7 @@ def make_sample_release(
     keys = list(tables.task_order()) if generators is None else generators
     listing = raw_tree.scan(tree_root, keys)
     for key in keys:
-        g_index = list(tables.generators()).index(key)
+        g_index = tables.generator_index(key)
         parts = [(key, t) for t in range(configs.NUM_TASKS)]
         for split in SPLIT_FOLDERS:
             items = raw_tree.plan(listing, split, parts).items

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
-import uuid
 from pathlib import Path
 
-TEMPORARY = re.compile(r"\.[0-9a-f]{32}\.tmp")
+TEMPORARY = re.compile(r"\.[0-9a-f]{16}\.tmp")
 """The name a file is written under before its rename: hidden, in the target's folder (one file system),
-short whatever the target's name (a 255-byte name stays valid) and unique to one write (two writers of
-one file never share it). A write that fails removes it; only a killed process leaves one behind."""
+short whatever the target's name (a 255-byte name stays valid) and one per target name. A write that
+fails removes it; one a killed process left behind is replaced by the next write of the same file.
+Two processes never write one file at once: each writer here holds its folder's lock or owns the file."""
 
 
 def temporary_path(path: Path) -> Path:
-    """A fresh :data:`TEMPORARY` name beside ``path``."""
-    return path.with_name(f".{uuid.uuid4().hex}.tmp")
+    """The :data:`TEMPORARY` name of ``path``."""
+    return path.with_name(f".{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]}.tmp")
 
 
 def _sync(path: Path) -> None:
@@ -38,6 +39,7 @@ def replacing(path: str | os.PathLike, sync: bool = True):
     leave a renamed file whose bytes never reached the disk."""
     path = Path(path)
     tmp = temporary_path(path)
+    tmp.unlink(missing_ok=True)  # a killed run's leftover, maybe a hard link to a source file: never written through
     try:
         yield tmp
         if sync:

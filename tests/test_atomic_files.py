@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -59,10 +60,21 @@ def test_writes_replace_the_file_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
 
 
-def test_the_temporary_name_is_short_hidden_and_fresh(tmp_path):
+def test_the_temporary_name_is_short_hidden_and_one_per_name(tmp_path):
     long_name = tmp_path / ("x" * 255)
-    first, second = atomic_files.temporary_path(long_name), atomic_files.temporary_path(long_name)
-    assert first.parent == tmp_path and first != second
-    assert first.name.startswith(".") and len(first.name) < 64 and atomic_files.TEMPORARY.fullmatch(first.name)
+    tmp = atomic_files.temporary_path(long_name)
+    assert tmp.parent == tmp_path and tmp == atomic_files.temporary_path(long_name)
+    assert tmp != atomic_files.temporary_path(tmp_path / ("x" * 254))
+    assert tmp.name.startswith(".") and len(tmp.name) < 64 and atomic_files.TEMPORARY.fullmatch(tmp.name)
     atomic_files.write_bytes(long_name, b"fits")
     assert long_name.read_bytes() == b"fits"
+
+
+def test_a_killed_runs_leftover_is_replaced_never_written_through(tmp_path):
+    source = tmp_path / "source.png"
+    source.write_bytes(b"source bytes")
+    path = tmp_path / "copy.png"
+    os.link(source, atomic_files.temporary_path(path))  # a hard link a killed run left at the temporary name
+    atomic_files.write_bytes(path, b"new")
+    assert path.read_bytes() == b"new" and source.read_bytes() == b"source bytes"
+    assert not _leftovers(tmp_path)

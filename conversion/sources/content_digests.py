@@ -205,7 +205,7 @@ def _digest(path: str, read) -> str | None:
 
 
 _OWN_FILE = re.compile(rf"({re.escape(STORE_FILE)}|{re.escape(LOCK_FILE)}|{READ_PREFIX}[0-9a-f]{{32}}\.json"
-                       rf"|{atomic_files.TEMPORARY.pattern})")
+                       rf"|{atomic_files.TEMPORARY.pattern}|\.[0-9a-f]{{32}}\.tmp)")  # the last: earlier versions' temporaries
 _OWN_FOLDER = re.compile(r"[0-9a-f]{32}")
 
 

@@ -113,7 +113,7 @@ def place_file(source: Path, data: bytes, read: os.stat_result, target: Path, mo
     if (target.is_file() and _same_file(target.stat(), read)) or _holds(target, data):
         return "kept"
     action = "copied"
-    with atomic_files.replacing(target, sync=False) as part:  # a fresh name: never a link a killed run left
+    with atomic_files.replacing(target, sync=False) as part:  # never through a link a killed run left there
         if mode in ("auto", "link"):
             try:
                 os.link(os.path.realpath(source), part)

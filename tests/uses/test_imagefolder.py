@@ -9,7 +9,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from conversion import cli, folder_lock
+from conversion import atomic_files, cli, folder_lock
 from conversion.contract import tables
 from conversion.uses import imagefolder
 from conversion.commands import export_imagefolder
@@ -145,12 +145,12 @@ def test_rerun_resumes(sample_root, tmp_path, capsys):
     removed = files[0]
     content = removed.read_bytes()
     removed.unlink()
-    imagefolder._part(removed).write_bytes(b"partial")  # left behind by an interrupted run
+    atomic_files.temporary_path(removed).write_bytes(b"partial")  # left behind by an interrupted run
     capsys.readouterr()
     _export(*args)
     printed = capsys.readouterr().out
     assert f"files: {len(files) - 1} kept, 1 written" in printed
-    assert removed.read_bytes() == content and not imagefolder._part(removed).exists()
+    assert removed.read_bytes() == content and not atomic_files.temporary_path(removed).exists()
 
 
 def test_unreadable_source_files_are_skipped_and_listed(tmp_path):

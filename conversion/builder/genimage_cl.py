@@ -24,20 +24,7 @@ from conversion.sources import kinds
 
 logger = datasets.logging.get_logger(__name__)
 
-_CITATION = """\
-@inproceedings{zhu2023genimage,
-  title     = {GenImage: A Million-Scale Benchmark for Detecting AI-Generated Image},
-  author    = {Zhu, Mingjian and Chen, Hanting and Yan, Qiangyu and Huang, Xudong and Lin, Guanyu
-               and Li, Wei and Tu, Zhijun and Hu, Hailin and Hu, Jie and Wang, Yunhe},
-  booktitle = {Advances in Neural Information Processing Systems (Datasets and Benchmarks Track)},
-  year      = {2023},
-  note      = {arXiv:2306.08571}
-}
-@misc{genimage_cl,
-  title = {Minimizing Data, Maximizing Performance: Generative Examples for Continual Task Learning},
-  note  = {OpenReview CRyJiF03eT}
-}
-"""
+_CITATION = tables.citation()
 
 _DESCRIPTION = """\
 GenImage-CL: AI-generated versus natural ImageNet images from GenImage's generators, split into six
@@ -47,7 +34,7 @@ out). Labels are standard ImageNet-1k indices; images are the release's 64x64 pi
 
 _HOMEPAGE = "https://github.com/GenImage-Dataset/GenImage"
 
-_LICENSE = "CC BY-NC-SA 4.0 with GenImage's non-commercial Dataset Terms; natural images under ImageNet's terms"
+_LICENSE = tables.dataset_facts()["license"]
 
 ORIGINAL = kinds.ORIGINAL
 

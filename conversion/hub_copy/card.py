@@ -13,7 +13,7 @@ DEFAULT_REPO_ID = "<user>/genimage-cl"
 
 METADATA = {
     "pretty_name": "GenImage-CL",
-    "license": "cc-by-nc-sa-4.0",
+    "license": tables.dataset_facts()["hub_license"],
     "task_categories": ["image-classification"],
     "tags": ["continual-learning", "ai-generated-image-detection", "imagenet", "genimage"],
 }
@@ -147,8 +147,6 @@ def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str |
     ``differences`` is the section on differences from the release (built from a raw tree); a copy
     of the release itself has none, and says so.
     """
-    from conversion.builder.genimage_cl import _CITATION, _LICENSE
-
     card_data["size_categories"] = [size_category(mirror.rows())]
     body = string.Template(TEMPLATE.read_text()).substitute(
         configs_table=configs_table(mirror),
@@ -161,7 +159,7 @@ def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str |
         figures=figures_section(mirror),
         differences=(differences or NO_DIFFERENCES).strip(),
         corrupted=string.Template(corrupted_section(mirror)).safe_substitute(repo_id=repo_id),
-        license=_LICENSE,
-        citation=_CITATION.strip(),
+        license=tables.dataset_facts()["license"],
+        citation=tables.citation().strip(),
     )
     return f"---\n{card_data.to_yaml()}\n---\n\n{body}"

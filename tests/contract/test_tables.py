@@ -62,3 +62,11 @@ def test_task_order_and_generators():
     sdv15_parts = [name for name, _ in generators["sdv15"].zip_parts]
     assert len(sdv15_parts) == len(set(sdv15_parts))  # the checksum list names .z26 twice
     assert all(len(md5) == 32 for g in generators.values() for _, md5 in g.zip_parts)
+
+
+def test_hand_maintained_license_and_citation():
+    facts = tables.dataset_facts()
+    assert facts["hub_license"] == "cc-by-nc-sa-4.0" and facts["license"].startswith("CC BY-NC-SA 4.0")
+    citation = tables.citation()
+    assert citation.startswith("@inproceedings{zhu2023genimage,") and "@misc{genimage_cl," in citation
+    assert citation.count("{") == citation.count("}")

@@ -19,6 +19,7 @@ from PIL import Image
 from conversion.contract import features, tables
 from conversion.pixels import corruption_recipe, release_pipeline
 from conversion.sources import raw_tree, release
+from conversion.sources.base import Source
 from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
 
 COLUMN = "pixels"
@@ -42,7 +43,7 @@ def cells(items: list) -> list[list]:
     return [sorted(group, key=lambda item: item.index) for _, group in itertools.groupby(sorted(items, key=key), key)]
 
 
-def check_cells(source, cells: list[list], corruption: str) -> None:
+def check_cells(source: Source, cells: list[list], corruption: str) -> None:
     """Before any row is written: an unusable copy of the source is an error naming its file, and
     scikit-image must be there if some cell's copy has to be made with the recipe."""
     made = [items for items in cells
@@ -56,7 +57,7 @@ def _png_pixels(png: bytes) -> np.ndarray:
         return release_pipeline.chw_uint8(image)
 
 
-def _clean_rows(source, items: list, log) -> tuple[list, torch.Tensor]:
+def _clean_rows(source: Source, items: list, log) -> tuple[list, torch.Tensor]:
     """The readable items of a cell and their release float32 X rows (decoded release pixels, normalized)."""
     by_name = {item.file_name: item for item in items}
     kept, images = [], []
@@ -73,7 +74,7 @@ def _row(item, values: np.ndarray) -> dict:
     return {COLUMN: values, **raw_tree.label_columns(item)}
 
 
-def examples(source, items: list, corruption: str, log=None):
+def examples(source: Source, items: list, corruption: str, log=None):
     """(key, row) of one cell's corrupted copy: the source's own copy if it has one, else the recipe's."""
     first = items[0]
     x = source.corrupted_copy(first.generator, first.task, tables.SOURCES[first.source], corruption)

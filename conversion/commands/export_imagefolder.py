@@ -32,6 +32,7 @@ import time
 
 from conversion import atomic_files, folder_lock, local_paths, regular_files
 from conversion.contract import configs, tables
+from conversion.sources import base  # the Source protocol: no source module imported with it
 from conversion.uses import imagefolder
 from conversion.commands import options
 
@@ -102,7 +103,7 @@ def earlier_exports(args) -> list[dict]:
     return earlier
 
 
-def open_source(args):
+def open_source(args) -> base.Source:
     """The config's source, opened once and checked before anything is written: a raw tree exported at
     original size gives its files straight from the listing, any other export builds from it."""
     from conversion.sources import kinds  # here, not at the top: ``python -m conversion --help`` stays quick
@@ -131,7 +132,7 @@ def record_export(args) -> None:
         raise PermissionError(f"--out {out} cannot be created or written: {err.strerror or err}") from err
 
 
-def _build(args, source):
+def _build(args, source: base.Source):
     """The config as built; for one task only that task's config (same rows, less to build)."""
     from conversion.builder.genimage_cl import GenImageCL
 
@@ -161,7 +162,7 @@ def run(args) -> int:
     return 0
 
 
-def export(args, source) -> imagefolder.Outcome:
+def export(args, source: base.Source) -> imagefolder.Outcome:
     """Link or copy a raw tree's files at original size; else build the config and write its images."""
     from conversion.sources import kinds
 

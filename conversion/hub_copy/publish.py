@@ -49,7 +49,7 @@ from conversion.builder import build_report, corrupted_rows
 from conversion.contract import configs, features, tables
 from conversion.hub_copy import card, card_differences, copy_figures, figure_drawing, owned_files, parquet_pages
 from conversion.pixels import corruption_recipe
-from conversion.sources import generator_folders, kinds
+from conversion.sources import base, generator_folders, kinds
 
 STATE_DIR = folder_lock.STATE_DIR
 CARD = "README.md"
@@ -260,7 +260,7 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
     return files
 
 
-def build_corrupted(source, out: Path, part: Part, corruption: str, num_proc: int | None = None) -> dict:
+def build_corrupted(source: base.Source, out: Path, part: Part, corruption: str, num_proc: int | None = None) -> dict:
     """Build ``<generator>-task<task>-<corruption>`` and move its shards into ``out/data/...`` in one rename
     (no files when the copy is empty: under 10 test rows per source)."""
     from conversion.builder.genimage_cl import GenImageCL
@@ -290,7 +290,7 @@ def build_corrupted(source, out: Path, part: Part, corruption: str, num_proc: in
     return entry
 
 
-def build_part(source, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
+def build_part(source: base.Source, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
                num_proc: int | None = None, corruption_names: tuple = ()) -> Part:
     """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one rename."""
     from conversion.builder.genimage_cl import GenImageCL
@@ -329,7 +329,7 @@ def build_part(source, out: Path, generator: str, task: int, fingerprint: str, m
     return update_corrupted(source, out, part, corruption_names, num_proc)
 
 
-def update_corrupted(source, out: Path, part: Part, corruption_names: tuple, num_proc: int | None = None) -> Part:
+def update_corrupted(source: base.Source, out: Path, part: Part, corruption_names: tuple, num_proc: int | None = None) -> Part:
     """Give a built part exactly the corrupted copies named (building only those it lacks), then write
     its manifest: a part is finished only once its manifest says so."""
     for corruption in corruption_recipe.CORRUPTIONS:
@@ -449,7 +449,7 @@ def share_features(data: DatasetCardData) -> None:
                 same[1] += 1
 
 
-def corrupted_wanted(source, parts: list[tuple[str, int]], requested=()) -> tuple[dict[tuple[str, int], set[str]], list[str]]:
+def corrupted_wanted(source: base.Source, parts: list[tuple[str, int]], requested=()) -> tuple[dict[tuple[str, int], set[str]], list[str]]:
     """Per (generator, task): the corrupted copies to publish, and one line per copy that cannot be.
 
     A part gets a corruption if the release holds that copy for both sources, or if it is
@@ -478,7 +478,7 @@ def withdraw_card(out: Path) -> None:
     records(out).delete(owned_files.CARD_GROUP, [CARD])
 
 
-def ensure_parts(source, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
+def ensure_parts(source: base.Source, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
                  num_proc: int | None = None, log=print, corruption_names=(),
                  wait_lock: bool = False) -> tuple[list[Part], list[str]]:
     """Build each wanted (generator, task) not already finished in ``out`` for the same source, with
@@ -536,7 +536,7 @@ def remove_stale_files(out: Path, parts: list[Part]) -> list[str]:
     return stale
 
 
-def build_parts_only(source, out, names: list[str] | None = None, job_index: int | None = None,
+def build_parts_only(source: base.Source, out, names: list[str] | None = None, job_index: int | None = None,
                      max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print,
                      corruption_names=(), wait_lock: bool = False) -> list[Part]:
     """One job of a cluster array: build the parts named (``sdv14-task3``) or the ``job_index``-th
@@ -559,7 +559,7 @@ def build_parts_only(source, out, names: list[str] | None = None, job_index: int
                         corruption_names, wait_lock)[0]
 
 
-def build_mirror(source, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
+def build_mirror(source: base.Source, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
                  yaml_aliases: bool = True, log=print, corruption_names=(), wait_lock: bool = False) -> Mirror:
     """Write (or finish) the publishable folder ``out`` from the opened raw tree or tensor release ``source``;
     ``corruption_names`` are made with the release's recipe for every part that lacks them.
@@ -573,7 +573,7 @@ def build_mirror(source, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | Non
                              yaml_aliases, log, corruption_names, wait_lock)
 
 
-def _build_mirror(source, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, corruption_names,
+def _build_mirror(source: base.Source, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, corruption_names,
                   wait_lock) -> Mirror:
     parts, problems = ensure_parts(source, out, source.parts(), max_shard_size, num_proc, log,
                                    corruption_names, wait_lock)

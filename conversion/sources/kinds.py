@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conversion.contract import tables
 from conversion.pixels import decode
-from conversion.sources import generator_folders, raw_tree, release
+from conversion.sources import base, generator_folders, raw_tree, release
 
 ORIGINAL = raw_tree.ORIGINAL
 """``image_size`` value that keeps every source file's bytes untouched (``None`` is accepted too)."""
@@ -35,7 +35,7 @@ def _holds_tensors(folders: generator_folders.Folders, generator_folder: Path) -
     return False
 
 
-def open_source(data_dir: str | os.PathLike, generator_keys: list[str] | None = None, image_size=64):
+def open_source(data_dir: str | os.PathLike, generator_keys: list[str] | None = None, image_size=64) -> base.Source:
     """The build source under ``data_dir`` holding ``generator_keys`` (default: every generator present);
     a clear error, naming the folders looked for, when it is neither kind or lacks a generator."""
     root = Path(data_dir).expanduser()

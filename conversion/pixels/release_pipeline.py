@@ -14,7 +14,7 @@ from PIL import Image
 
 from conversion.contract import tables
 
-# numpy and torch are imported where used: decode imports this module, and the command line's help stays quick.
+# numpy and torch are imported where used: importing this module (decode does) stays light.
 
 PNG_EXACT_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA"})
 """Modes a PNG round trip gives back unchanged: for them the release's save-and-reopen is skipped."""

@@ -204,8 +204,9 @@ def _digest(path: str, read) -> str | None:
         return None
 
 
+# the last two: temporaries of atomic_files and of earlier versions
 _OWN_FILE = re.compile(rf"({re.escape(STORE_FILE)}|{re.escape(LOCK_FILE)}|{READ_PREFIX}[0-9a-f]{{32}}\.json"
-                       rf"|{atomic_files.TEMPORARY.pattern}|\.[0-9a-f]{{32}}\.tmp)")  # the last: earlier versions' temporaries
+                       rf"|{atomic_files.TEMPORARY.pattern}|\.[0-9a-f]{{32}}\.tmp)")
 _OWN_FOLDER = re.compile(r"[0-9a-f]{32}")
 
 

@@ -10,9 +10,9 @@ Two ways to fill it:
   a build would skip it.
 
 Every file is written to a short temporary name (any valid file name fits) and renamed
-(:mod:`conversion.atomic_files`), so a file under its final name is complete. A re-run keeps a file only if it is the source file itself (a hard
-link) or holds exactly the bytes it would write (a repaired source of the same size is written
-again), and finishes the rest.
+(:mod:`conversion.atomic_files`), so a file under its final name is complete. A re-run keeps a file
+only if it is the source file itself (a hard link) or holds exactly the bytes it would write (a
+repaired source of the same size is written again), and finishes the rest.
 """
 
 from __future__ import annotations

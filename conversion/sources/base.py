@@ -1,8 +1,8 @@
 """What a build source provides: the shape shared by a raw GenImage tree and a CL tensor release.
 
 :class:`Source` is what :func:`conversion.sources.kinds.open_source` returns and what the builder
-(``genimage_cl.py``), the corrupted rows (:mod:`conversion.builder.corrupted_rows`), ``publish`` and
-the ImageFolder export take; :class:`conversion.sources.raw_tree.RawTreeSource` and
+(:mod:`conversion.builder.genimage_cl`), the corrupted rows (:mod:`conversion.builder.corrupted_rows`),
+``publish`` and the ImageFolder export take; :class:`conversion.sources.raw_tree.RawTreeSource` and
 :class:`conversion.sources.release.ReleaseSource` both provide it (structurally: neither inherits it).
 """
 

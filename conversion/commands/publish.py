@@ -25,7 +25,7 @@ Examples:
 
 from __future__ import annotations
 
-from conversion.hub_copy import jobs
+from conversion.hub_copy import parts
 from conversion.pixels import corruption_recipe
 from conversion.commands import options
 
@@ -42,8 +42,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--private", action="store_true", help="create the repository private")
     parser.add_argument("--wait-lock", action="store_true",
                         help="if another publish is writing FOLDER, wait for it instead of failing")
-    parser.add_argument("--max-shard-size", default=jobs.MAX_SHARD_SIZE,
-                        help=f"largest Parquet shard, as push_to_hub counts it (default {jobs.MAX_SHARD_SIZE})")
+    parser.add_argument("--max-shard-size", default=parts.MAX_SHARD_SIZE,
+                        help=f"largest Parquet shard, as push_to_hub counts it (default {parts.MAX_SHARD_SIZE})")
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes per build")
     one = parser.add_mutually_exclusive_group()
     one.add_argument("--part", action="append", metavar="GEN-taskK", type=options.config_name,

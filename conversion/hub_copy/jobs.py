@@ -26,16 +26,12 @@ from conversion import folder_lock, local_paths, regular_files
 from conversion.builder import build_report
 from conversion.contract import configs, tables
 from conversion.hub_copy import owned_files
-from conversion.sources import generator_folders
+from conversion.hub_copy.parts import DATA, MAX_SHARD_SIZE, SHARD_NAME, SPLITS, shard_name
 
-DATA = "data"
 REPORTS = "reports"
 JOB_FILE = "job.json"
 """Beside a job's build report: the image size it was built with (parts of one output must agree)."""
 STAGING = ".staging"
-SPLITS = tuple(generator_folders.SPLIT_FOLDERS)
-MAX_SHARD_SIZE = "500MB"
-SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>[0-9]{5})-of-(?P<total>[0-9]{5})\.parquet$")
 PART_FOLDER = re.compile(r"^task(?P<task>[0-9]+)$")
 
 
@@ -62,10 +58,6 @@ class Job:
 
 def part_folder(out: str | os.PathLike, generator: str, task: int) -> Path:
     return Path(out) / DATA / generator / f"task{task}"
-
-
-def shard_name(split: str, index: int, total: int) -> str:
-    return f"{split}-{index:05d}-of-{total:05d}.parquet"
 
 
 def jobs_for(config_names: list[str], splits: tuple[str, ...] = SPLITS) -> list[Job]:

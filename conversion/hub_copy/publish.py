@@ -48,30 +48,20 @@ from conversion import folder_lock, local_paths, progress, regular_files
 from conversion.builder import build_report, corrupted_rows
 from conversion.contract import configs, features, tables
 from conversion.hub_copy import card, card_differences, copy_figures, figure_drawing, owned_files, parquet_pages
+from conversion.hub_copy.parts import (CARD, DATA, MAX_SHARD_SIZE, SPLITS, Part, corrupted_dir, manifest_path, part_dir,
+                                       report_path, shard_name)
 from conversion.pixels import corruption_recipe
-from conversion.sources import generator_folders, kinds
+from conversion.sources import kinds
 
 STATE_DIR = folder_lock.STATE_DIR
-CARD = "README.md"
 LISTING = "reports/differences.csv"
 """Files left out and images kept that the release dropped, shipped with a copy built from a raw tree."""
-SPLITS = tuple(generator_folders.SPLIT_FOLDERS)
-MAX_SHARD_SIZE = datasets.config.MAX_SHARD_SIZE
 
 
 def tensor_bytes(rows: int) -> int:
     """Bytes the release's float32 X and int64 y take for ``rows`` images."""
     size = tables.release_pixels()["image_size"]
     return rows * (3 * size * size * 4 + 8)
-
-
-def part_dir(generator: str, task: int) -> str:
-    return f"data/{generator}/task{task}"
-
-
-def corrupted_dir(generator: str, task: int, corruption: str) -> str:
-    """Where push_to_hub(config_name="<key>-task<k>-<corruption>", data_dir=...) would put a corrupted copy."""
-    return f"{part_dir(generator, task)}-{corruption}"
 
 
 FLOAT_LEAF = f"{corrupted_rows.COLUMN}.list.element.list.element.list.element"
@@ -92,52 +82,6 @@ def write_float_parquet(ds: datasets.Dataset, path: Path, batch_size: int) -> No
         for batch in ds.with_format("arrow").iter(batch_size=batch_size):
             writer.write_table(batch)
     os.replace(tmp, path)
-
-
-@dataclass
-class Part:
-    """A finished (generator, task): per split its rows, sizes and shard files."""
-
-    generator: str
-    task: int
-    fingerprint: str
-    max_shard_size: int
-    splits: dict = field(default_factory=dict)
-    corrupted: dict = field(default_factory=dict)
-    """Per corruption: the test split's corrupted copy (num_examples, num_bytes, files)."""
-
-    @property
-    def name(self) -> str:
-        return configs.task_config_name(self.generator, self.task)
-
-    def rows(self) -> int:
-        return sum(s["num_examples"] for s in self.splits.values())
-
-    def parquet_bytes(self) -> int:
-        return sum(f["size"] for s in self.splits.values() for f in s["files"])
-
-    def corrupted_bytes(self) -> int:
-        return sum(f["size"] for c in self.corrupted.values() for f in c["files"])
-
-    def all_files(self) -> list[dict]:
-        return [f for s in [*self.splits.values(), *self.corrupted.values()] for f in s["files"]]
-
-    def complete_in(self, out: Path) -> bool:
-        return _report_path(out, self.generator, self.task).is_file() and all(
-            (out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["size"] for f in self.all_files())
-
-    def check_shards(self, out: Path) -> None:
-        """Raise unless every shard is there with its size and each split (or corrupted copy) holds its row count."""
-        for split, info in [*self.splits.items(), *((f"test-{c}", e) for c, e in self.corrupted.items())]:
-            rows = 0
-            for f in info["files"]:
-                path = out / f["path"]
-                if not path.is_file() or path.stat().st_size != f["size"]:
-                    raise RuntimeError(f"{path}: missing or not the {f['size']:,} bytes {self.name} wrote; re-run publish")
-                rows += parquet_pages.read_metadata(path).num_rows
-            if rows != info["num_examples"]:
-                raise RuntimeError(f"{out / part_dir(self.generator, self.task)}: {split} shards hold {rows} rows, "
-                                   f"{self.name} declares {info['num_examples']}; re-run publish")
 
 
 @dataclass
@@ -185,20 +129,12 @@ class Mirror:
 
     def reports(self) -> list[dict]:
         """The build report of every part."""
-        return [build_report.load(_report_path(self.out, p.generator, p.task)) for p in self.parts]
-
-
-def _manifest_path(out: Path, generator: str, task: int) -> Path:
-    return out / STATE_DIR / "parts" / f"{generator}-task{task}.json"
-
-
-def _report_path(out: Path, generator: str, task: int) -> Path:
-    return out / STATE_DIR / "reports" / f"{generator}-task{task}.json"
+        return [build_report.load(report_path(self.out, p.generator, p.task)) for p in self.parts]
 
 
 def _read_manifest(out: Path, generator: str, task: int) -> Part | None:
     try:
-        return Part(**json.loads(regular_files.read_text(_manifest_path(out, generator, task))))
+        return Part(**json.loads(regular_files.read_text(manifest_path(out, generator, task))))
     except (OSError, ValueError, TypeError):
         return None
 
@@ -234,7 +170,7 @@ def check_paths(data_dir, out) -> tuple[Path, Path]:
     return data_dir, out
 
 
-MANAGED = (CARD, "data", copy_figures.FIGURES_DIR, LISTING.split("/")[0])
+MANAGED = (CARD, DATA, copy_figures.FIGURES_DIR, LISTING.split("/")[0])
 """The places of ``out`` a publish writes (and may delete in): everything there must be recorded as ours."""
 
 
@@ -255,7 +191,7 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
     batch_size = get_writer_batch_size_from_features(ds.features) or get_writer_batch_size_from_data_size(len(ds), nbytes)
     files = []
     for index in range(num_shards):
-        name = f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
+        name = shard_name(split, index, num_shards)
         shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)
         if write is None:
             shard.to_parquet(folder / name, batch_size=batch_size, **parquet_pages.WRITE_OPTIONS)
@@ -307,7 +243,7 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     staging.mkdir(parents=True)
     part = Part(generator, task, fingerprint, max_shard_size)
     builder = GenImageCL(config_name=part.name, data_dir=str(data_dir), cache_dir=str(cache))
-    with build_report.named_at(Path(builder.cache_dir) / build_report.REPORT_FILE, _report_path(out, generator, task)):
+    with build_report.named_at(Path(builder.cache_dir) / build_report.REPORT_FILE, report_path(out, generator, task)):
         builder.download_and_prepare(num_proc=num_proc)
     (report,) = build_report.find(builder.cache_dir)
     built = builder.as_dataset()
@@ -329,7 +265,7 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     owned.claim(part.name, [f["path"] for s in part.splits.values() for f in s["files"]])
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, target)
-    _write_atomic(_report_path(out, generator, task), report.read_text())
+    _write_atomic(report_path(out, generator, task), report.read_text())
     shutil.rmtree(cache, ignore_errors=True)
     return update_corrupted(data_dir, out, part, corruption_names, num_proc)
 
@@ -344,7 +280,7 @@ def update_corrupted(data_dir, out: Path, part: Part, corruption_names: tuple, n
         elif corruption not in part.corrupted:
             part.corrupted[corruption] = build_corrupted(data_dir, out, part, corruption, num_proc)
     part.corrupted = {c: part.corrupted[c] for c in corruption_recipe.CORRUPTIONS if c in part.corrupted}
-    _write_atomic(_manifest_path(out, part.generator, part.task), json.dumps(part.__dict__, indent=1))
+    _write_atomic(manifest_path(out, part.generator, part.task), json.dumps(part.__dict__, indent=1))
     return part
 
 

@@ -21,9 +21,7 @@ from tqdm.auto import tqdm
 
 from conversion import regular_files
 from conversion.hub_copy import parquet_pages
-
-CARD = "README.md"
-DATA = "data"
+from conversion.hub_copy.parts import CARD, DATA
 
 
 @dataclass

@@ -3,7 +3,7 @@
 A part is the ``<key>-task<k>`` config, stored where ``Dataset.push_to_hub(repo, config_name="<key>-task<k>",
 data_dir="data/<key>/task<k>")`` puts it: ``data/<key>/task<k>/<split>-NNNNN-of-NNNNN.parquet``
 (:func:`shard_name`), its corrupted test copies beside it in ``data/<key>/task<k>-<corruption>/``. A
-finished part's :class:`Part` (rows, sizes, shard files, the source's fingerprint) is its
+finished part's :class:`Part` (rows, sizes, shard files, the source's fingerprint, image size) is its
 manifest in the folder's state (``.publish/parts/``), its build report beside it (``.publish/reports/``).
 
 Light on imports (no datasets, no pyarrow until a shard is read): the command line's help imports it.
@@ -51,7 +51,7 @@ def report_path(out: Path, generator: str, task: int) -> Path:
 
 @dataclass
 class Part:
-    """A finished (generator, task): per split its rows, sizes and shard files."""
+    """A finished (generator, task): per split its rows, sizes and shard files, and the images it holds."""
 
     generator: str
     task: int
@@ -60,6 +60,11 @@ class Part:
     splits: dict = field(default_factory=dict)
     corrupted: dict = field(default_factory=dict)
     """Per corruption: the test split's corrupted copy (num_examples, num_bytes, files)."""
+    image_size: int | str = 64
+    """The builder's ``image_size``: 64 (the release's pixels; also every manifest that does not say), another
+    size, or ``"original"`` (the source files' bytes)."""
+    check: str = "decode"
+    """The builder's ``check`` of the files kept at full resolution (``"decode"`` for converted pixels)."""
 
     @property
     def name(self) -> str:

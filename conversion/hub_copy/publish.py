@@ -7,6 +7,11 @@ shards of at most ``max_shard_size`` estimated bytes). Every config (generator, 
 ``disjoint``) whose parts are all present is declared in README.md as a list of those shard
 patterns, with the same ``dataset_info`` push_to_hub writes; no row is stored twice.
 
+Images are the release's 64x64 pixels by default; ``image_size`` (another size, or ``"original"``: the
+source files' bytes at full resolution, checked as ``check`` says) builds every part with that builder
+keyword instead, from a raw tree only. A part's manifest records its image size and check, so a run
+with other values rebuilds it: the parts of one card never mix sizes, and the card says which it holds.
+
 Work happens in ``FOLDER/.publish`` (the datasets cache and the finished parts' manifests): a part
 is written into a staging folder and renamed into ``data/`` when complete, then its manifest is
 written, so an interrupted run leaves no partial part and a re-run skips finished ones. Each part's
@@ -50,8 +55,8 @@ from conversion.contract import configs, features, tables
 from conversion.hub_copy import card, card_differences, copy_figures, figure_drawing, owned_files, parquet_pages
 from conversion.hub_copy.parts import (CARD, DATA, MAX_SHARD_SIZE, SPLITS, Part, corrupted_dir, manifest_path, part_dir,
                                        report_path, shard_name)
-from conversion.pixels import corruption_recipe
-from conversion.sources import kinds
+from conversion.pixels import corruption_recipe, decode
+from conversion.sources import kinds, raw_tree
 
 STATE_DIR = folder_lock.STATE_DIR
 LISTING = "reports/differences.csv"
@@ -97,6 +102,8 @@ class Mirror:
     corrupted_configs: dict[str, list[Part]] = field(default_factory=dict)
     corrupted_problems: list[str] = field(default_factory=list)
     corrupted_figure: Path | None = None
+    image_size: int | str = 64
+    check: str = "decode"
 
     def rows(self) -> int:
         return sum(p.rows() for p in self.parts)
@@ -170,6 +177,39 @@ def check_paths(data_dir, out) -> tuple[Path, Path]:
     return data_dir, out
 
 
+def check_options(data_dir, image_size=64, check: str = "decode", corruption_names=()) -> int | str:
+    """``image_size`` as a part records it (``None`` is ``"original"``); a ValueError, before anything is
+    written, for an ``image_size``, ``check`` or corrupted copies that no build of ``data_dir`` takes."""
+    image_size = raw_tree.ORIGINAL if image_size is None else image_size
+    if image_size != raw_tree.ORIGINAL and (isinstance(image_size, bool) or not isinstance(image_size, int)
+                                            or image_size <= 0):
+        raise ValueError(f"image size must be a positive integer or {raw_tree.ORIGINAL!r}, got {image_size!r}")
+    if check not in decode.CHECKS:
+        raise ValueError(f"check must be one of {', '.join(decode.CHECKS)}, got {check!r}")
+    if check != "decode" and image_size != raw_tree.ORIGINAL:
+        raise ValueError(f"--check {check} needs --image-size {raw_tree.ORIGINAL}: converted pixels are always "
+                         f"decoded in full")
+    size = tables.release_pixels()["image_size"]
+    if image_size != size:
+        if corruption_names:
+            raise ValueError(f"the corrupted test copies are the release's {size}x{size} pixels: --corruptions needs "
+                             f"--image-size {size}, got {image_size}")
+        if kinds.detect(data_dir) == kinds.RELEASE:
+            raise ValueError(f"{data_dir} is a tensor release: its images exist only as {size}x{size} pixels, so "
+                             f"--image-size must be {size} (got {image_size}); publish from the raw GenImage tree "
+                             f"for other sizes or the original files")
+    return image_size
+
+
+def describe_images(image_size, check: str = "decode") -> str:
+    """The images of parts built with ``image_size`` and ``check``, in a few words."""
+    if image_size == raw_tree.ORIGINAL:
+        return f"the original files at full resolution (check {check})"
+    if image_size == tables.release_pixels()["image_size"]:
+        return f"{image_size}x{image_size} PNG (the release's pixels)"
+    return f"{image_size}x{image_size} PNG"
+
+
 MANAGED = (CARD, DATA, copy_figures.FIGURES_DIR, LISTING.split("/")[0])
 """The places of ``out`` a publish writes (and may delete in): everything there must be recorded as ours."""
 
@@ -232,7 +272,7 @@ def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: 
 
 
 def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
-               num_proc: int | None = None, corruption_names: tuple = ()) -> Part:
+               num_proc: int | None = None, corruption_names: tuple = (), image_size=64, check: str = "decode") -> Part:
     """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one rename."""
     from genimage_cl import GenImageCL
 
@@ -241,8 +281,9 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     staging = state / "staging" / f"{generator}-task{task}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    part = Part(generator, task, fingerprint, max_shard_size)
-    builder = GenImageCL(config_name=part.name, data_dir=str(data_dir), cache_dir=str(cache))
+    part = Part(generator, task, fingerprint, max_shard_size, image_size=image_size, check=check)
+    builder = GenImageCL(config_name=part.name, data_dir=str(data_dir), cache_dir=str(cache), image_size=image_size,
+                         check=check)
     with build_report.named_at(Path(builder.cache_dir) / build_report.REPORT_FILE, report_path(out, generator, task)):
         builder.download_and_prepare(num_proc=num_proc)
     (report,) = build_report.find(builder.cache_dir)
@@ -421,10 +462,12 @@ def withdraw_card(out: Path) -> None:
 
 def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
                  num_proc: int | None = None, log=print, corruption_names=(),
-                 wait_lock: bool = False) -> tuple[list[Part], list[str]]:
-    """Build each wanted (generator, task) not already finished in ``out`` for the same source, with
-    its corrupted copies (the release's, and ``corruption_names`` made with the recipe); returns the
-    parts and one line per corrupted copy left out.
+                 wait_lock: bool = False, *, image_size=64, check: str = "decode",
+                 overwrite: bool = False) -> tuple[list[Part], list[str]]:
+    """Build each wanted (generator, task) not already finished in ``out`` for the same source, shard
+    size, image size and check (every one with ``overwrite``), with its corrupted copies (the release's,
+    and ``corruption_names`` made with the recipe); returns the parts and one line per corrupted copy
+    left out.
 
     Each part is built under its own lock (parallel jobs may build other parts of the same folder).
     """
@@ -446,7 +489,12 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
         names = tuple(c for c in corruption_recipe.CORRUPTIONS if c in copies.get((generator, task), ()))
         with folder_lock.exclusive(out, f"part-{name}", wait=wait_lock, log=log):
             done = _read_manifest(out, generator, task)
-            if (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
+            if done and (done.image_size, done.check) != (image_size, check):
+                log(f"{step}: built before as {describe_images(done.image_size, done.check)}; this run asks "
+                    f"{describe_images(image_size, check)}")
+            elif overwrite and done:
+                log(f"{step}: built before, rebuilt (overwrite)")
+            elif (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
                     and done.complete_in(out)):
                 if tuple(done.corrupted) != names:
                     withdraw_card(out)
@@ -459,7 +507,8 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
                 continue
             withdraw_card(out)
             log(f"{step}: building")
-            part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names)
+            part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names,
+                              image_size, check)
         log(f"{step}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet" + (
             f"; corrupted test copies {', '.join(names)}: {part.corrupted_bytes():,} bytes" if names else ""))
         parts.append(part)
@@ -480,10 +529,13 @@ def remove_stale_files(out: Path, parts: list[Part]) -> list[str]:
 
 def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: int | None = None,
                      max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print,
-                     corruption_names=(), wait_lock: bool = False) -> list[Part]:
-    """One job of a cluster array: build the parts named (``sdv14-task3``) or the ``job_index``-th
-    part present, and nothing else (no card, no upload). A final plain publish run finds them done."""
+                     corruption_names=(), wait_lock: bool = False, image_size=64, check: str = "decode",
+                     overwrite: bool = False) -> list[Part]:
+    """One job of a cluster array: build the parts named (``sdv14-task3``, or every part of a config such
+    as ``sdv14``) or the ``job_index``-th part present, and nothing else (no card, no upload). A final
+    plain publish run with the same ``image_size`` and ``check`` finds them done."""
     data_dir, out = check_paths(data_dir, out)
+    image_size = check_options(data_dir, image_size, check, corruption_names)
     present = kinds.present_parts(data_dir)
     by_name = {configs.task_config_name(g, t): (g, t) for g, t in present}
     if job_index is not None:
@@ -491,34 +543,41 @@ def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: i
             raise ValueError(f"job index {job_index} out of range: {data_dir} holds {len(present)} parts (0..{len(present) - 1})")
         wanted = [present[job_index]]
     else:
-        unknown = [n for n in names if n not in by_name]
+        parts_of = configs.config_parts()
+        wanted = list(dict.fromkeys(p for n in names for p in parts_of.get(n, ())))
+        unknown = [n for n in names if n not in parts_of] + [configs.task_config_name(*p) for p in wanted
+                                                            if p not in present]
         if unknown:
             raise ValueError(f"part(s) {', '.join(unknown)} not in {data_dir}; it holds {', '.join(by_name)}")
-        wanted = [by_name[n] for n in names]
     records(out).refuse_foreign([folder for g, t in wanted for folder in (
         part_dir(g, t), *(corrupted_dir(g, t, c) for c in corruption_recipe.CORRUPTIONS))])
     return ensure_parts(data_dir, out, wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
-                        corruption_names, wait_lock)[0]
+                        corruption_names, wait_lock, image_size=image_size, check=check, overwrite=overwrite)[0]
 
 
 def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
-                 yaml_aliases: bool = True, log=print, corruption_names=(), wait_lock: bool = False) -> Mirror:
+                 yaml_aliases: bool = True, log=print, corruption_names=(), wait_lock: bool = False, image_size=64,
+                 check: str = "decode", overwrite: bool = False) -> Mirror:
     """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``;
-    ``corruption_names`` are made with the release's recipe for every part that lacks them.
+    ``corruption_names`` are made with the release's recipe for every part that lacks them. Parts built
+    before (by a run or a job array) with the same source, shard size, ``image_size`` and ``check`` are
+    kept, unless ``overwrite``.
 
     Holds ``out``'s lock throughout: a second writer fails at once naming the holder, or waits (``wait_lock``).
     """
     data_dir, out = check_paths(data_dir, out)
+    image_size = check_options(data_dir, image_size, check, corruption_names)
     with folder_lock.exclusive(out, wait=wait_lock, log=log):
         records(out).refuse_foreign(MANAGED)
         return _build_mirror(data_dir, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
-                             yaml_aliases, log, corruption_names, wait_lock)
+                             yaml_aliases, log, corruption_names, wait_lock, image_size, check, overwrite)
 
 
 def _build_mirror(data_dir, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, corruption_names,
-                  wait_lock) -> Mirror:
+                  wait_lock, image_size, check, overwrite) -> Mirror:
     parts, problems = ensure_parts(data_dir, out, kinds.present_parts(data_dir), max_shard_size, num_proc, log,
-                                   corruption_names, wait_lock)
+                                   corruption_names, wait_lock, image_size=image_size, check=check,
+                                   overwrite=overwrite)
     if remove_stale_files(out, parts):
         withdraw_card(out)
     declared, skipped = declared_configs(parts)
@@ -527,7 +586,7 @@ def _build_mirror(data_dir, out: Path, max_shard_size: int, num_proc, repo_id, y
     owned = records(out)
     owned.claim(owned_files.CARD_GROUP, [CARD, LISTING, *figure_files(parts)])
     mirror = Mirror(out, parts, declared, skipped, kind, copy_figures.render(out, parts, log=log), corrupted_configs,
-                    problems, copy_figures.render_corrupted(out, parts, log=log))
+                    problems, copy_figures.render_corrupted(out, parts, log=log), image_size, check)
     drawn = {path.relative_to(out).as_posix() for path in mirror.figure_paths()}
     owned.delete(owned_files.CARD_GROUP, [p for p in owned.group(owned_files.CARD_GROUP)
                                           if p.startswith(f"{copy_figures.FIGURES_DIR}/") and p not in drawn])
@@ -560,6 +619,7 @@ def summary(mirror: Mirror) -> str:
         f"folder:  {mirror.out}",
         f"configs: {len(mirror.configs)} ({', '.join(mirror.configs)})",
         f"parts:   {len(mirror.parts)} generator-tasks",
+        f"images:  {describe_images(mirror.image_size, mirror.check)}",
         f"rows:    {mirror.rows():,} (" + ", ".join(
             f"{split} {sum(p.splits[split]['num_examples'] for p in mirror.parts):,}" for split in SPLITS) + ")",
         f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} Parquet files",

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conversion import folder_lock
+from conversion import folder_lock, regular_files
 from conversion.contract import configs
 from conversion.sources import generator_folders
 
@@ -83,8 +83,10 @@ class Part:
         return [f for s in [*self.splits.values(), *self.corrupted.values()] for f in s["files"]]
 
     def complete_in(self, out: Path) -> bool:
-        return report_path(out, self.generator, self.task).is_file() and all(
-            (out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["size"] for f in self.all_files())
+        """Whether its report and every shard are in ``out`` as regular files (a link or FIFO in a shard's
+        place is not the part, and is never followed) of the sizes written."""
+        return _regular_size(report_path(out, self.generator, self.task)) is not None and all(
+            _regular_size(out / f["path"]) == f["size"] for f in self.all_files())
 
     def check_shards(self, out: Path) -> None:
         """Raise unless every shard is there with its size and each split (or corrupted copy) holds its row count."""
@@ -94,10 +96,19 @@ class Part:
             rows = 0
             for f in info["files"]:
                 path = out / f["path"]
-                if not path.is_file() or path.stat().st_size != f["size"]:
+                if _regular_size(path) != f["size"]:
                     raise RuntimeError(f"{path}: missing or not the {f['size']:,} bytes {self.name} wrote; re-run publish")
                 rows += parquet_pages.read_metadata(path).num_rows
             if rows != info["num_examples"]:
                 raise RuntimeError(f"{out / part_dir(self.generator, self.task)}: {split} shards hold {rows} rows, "
                                    f"{self.name} declares {info['num_examples']}; re-run publish")
 
+
+
+def _regular_size(path: Path) -> int | None:
+    """The size of ``path`` if it is a regular file (a link is not followed), else None."""
+    try:
+        mode = path.lstat()
+    except OSError:
+        return None
+    return None if regular_files.irregular(mode.st_mode) else mode.st_size

@@ -19,6 +19,10 @@ build report is kept there too (for the card's differences section). The card's 
 into ``FOLDER/figures/`` from the finished shards on every run (cheap: label columns and a few row
 groups), so they always match the data.
 
+One pipeline: a cluster job array builds the parts one per job (:func:`build_parts_only`, no card),
+the same way a single run builds them, so a final plain run finds every part done and writes the
+very copy a single run writes.
+
 One writer at a time: a publish holds FOLDER's lock (:mod:`conversion.folder_lock`), a part-only job
 the lock of its part. README.md is removed before any part is rebuilt and written last, atomically,
 after every part it declares has been checked against its shards (files, sizes, row counts), so a
@@ -271,9 +275,21 @@ def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: 
     return entry
 
 
-def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
-               num_proc: int | None = None, corruption_names: tuple = (), image_size=64, check: str = "decode") -> Part:
-    """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one rename."""
+def build_part(data_dir, out: Path, generator: str, task: int, *args, **kwargs) -> Part:
+    """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one
+    rename (arguments: :func:`_build_part`'s). A build that fails or is interrupted removes its staging
+    folders and caches: it leaves nothing half-written, and its re-run starts clean."""
+    try:
+        return _build_part(data_dir, out, generator, task, *args, **kwargs)
+    except BaseException:
+        for kind in ("staging", "cache"):
+            for folder in (out / STATE_DIR / kind).glob(f"{generator}-task{task}*"):
+                shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
+                num_proc: int | None = None, corruption_names: tuple = (), image_size=64, check: str = "decode") -> Part:
     from genimage_cl import GenImageCL
 
     state = out / STATE_DIR
@@ -549,10 +565,27 @@ def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: i
                                                             if p not in present]
         if unknown:
             raise ValueError(f"part(s) {', '.join(unknown)} not in {data_dir}; it holds {', '.join(by_name)}")
-    records(out).refuse_foreign([folder for g, t in wanted for folder in (
-        part_dir(g, t), *(corrupted_dir(g, t, c) for c in corruption_recipe.CORRUPTIONS))])
+    folders = [folder for g, t in wanted for folder in (
+        part_dir(g, t), *(corrupted_dir(g, t, c) for c in corruption_recipe.CORRUPTIONS))]
+    refuse_links(out, folders)
+    records(out).refuse_foreign(folders)
     return ensure_parts(data_dir, out, wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
                         corruption_names, wait_lock, image_size=image_size, check=check, overwrite=overwrite)[0]
+
+
+def refuse_links(out: Path, folders: list[str]) -> None:
+    """:class:`owned_files.ForeignFiles` if a folder on the way to ``folders`` (relative to ``out``) is a
+    link: a part job never writes through one (a plain run refuses any link in ``data/``)."""
+    for folder in folders:
+        path = out
+        for name in Path(folder).parts:
+            path = path / name
+            if path.is_symlink():
+                raise owned_files.ForeignFiles(
+                    f"{out}: {path.relative_to(out).as_posix()} is a link to {os.readlink(path)}, not a folder "
+                    f"genimage-cl wrote; a run never writes through a link: remove it or choose another output folder")
+            if not path.is_dir():
+                break
 
 
 def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,

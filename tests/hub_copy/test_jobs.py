@@ -1,9 +1,11 @@
 """Publish's jobs, one per part (generator-task), as a cluster job array runs them: the numbered list,
-each job alone (the Hub layout, idempotent, nothing half-written)."""
+each job alone (the Hub layout, idempotent, nothing half-written), and the copy a final plain run
+writes, byte for byte the one a single run writes."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -126,6 +128,49 @@ def test_list_jobs_then_each_job_index_alone(sample_root, tmp_path, capsys):
                                                f"(0..47)")
     assert _main("publish", "--data-dir", sample_root, "--out", out, "--job-index", "27", "--repo-id", "me/x") == 1
     assert "build parts only; upload with a final run without them" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def small_sources(tmp_path_factory):
+    """A raw tree of two generators (one class per task) and the tensor release made from it: twelve parts each."""
+    from conversion.samples.genimage_tree import make_sample_tree
+    from conversion.samples.tensor_release import make_sample_release
+
+    root = tmp_path_factory.mktemp("job_array")
+    tree = make_sample_tree(root / "GenImage", generators=["adm", "sdv14"], classes_per_task=1)
+    return {"raw": tree, "release": make_sample_release(tree, root / "release", generators=["adm", "sdv14"])}
+
+
+def _shipped(out: Path) -> dict[str, bytes]:
+    """Every file of the copy but the run's own state: the card, data/, figures/, reports/."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and not p.relative_to(out).as_posix().startswith(f"{publish.STATE_DIR}/")}
+
+
+@pytest.mark.parametrize("kind", ["raw", "release"])
+def test_a_job_array_then_a_plain_publish_is_byte_for_byte_a_single_publish(small_sources, tmp_path, capsys, kind):
+    source = small_sources[kind]
+    single, array = tmp_path / "single" / "genimage-cl", tmp_path / "array" / "genimage-cl"
+    assert _main("publish", "--data-dir", source, "--out", single, "--no-progress") == 0
+    capsys.readouterr()
+    assert _main("publish", "--data-dir", source, "--list-jobs") == 0
+    jobs = [line.split(" ") for line in capsys.readouterr().out.splitlines()]
+    assert [index for index, _ in jobs] == [str(i) for i in range(12)]
+    for index, name in reversed(jobs):  # any order: each job builds its own part
+        assert _main("publish", "--data-dir", source, "--out", array, "--job-index", index, "--no-progress") == 0
+        assert capsys.readouterr().out.splitlines()[0] == f"part 1 of 1: {name}: building"
+    assert not (array / parts.CARD).exists()
+    assert _main("publish", "--data-dir", source, "--out", array, "--no-progress") == 0
+    log = capsys.readouterr().out.splitlines()
+    steps = [line for line in log if line.startswith("part ")]
+    assert [line.split(": ")[1] for line in steps] == [name for _, name in jobs]
+    assert all(re.fullmatch(r"part \d+ of 12: \S+: done before \(\d+ rows\), kept", line) for line in steps), steps
+    assert not any(line.endswith(": building") for line in log)
+    shipped = _shipped(array)
+    assert shipped == _shipped(single)
+    assert {path.split("/")[0] for path in shipped} == {"README.md", "data", "figures"} | (
+        {"reports"} if kind == "raw" else set())
+    assert len([path for path in shipped if path.startswith("data/")]) == 12 * 2
 
 
 def test_one_split_config_builds_only_that_split(build, sample_root):

@@ -226,7 +226,7 @@ def build_parquet(data_dir: str, config: str, out: str) -> dict:
     """Every publish job (part) of ``config``, one after another, into one output."""
     from conversion.hub_copy import publish
 
-    parts = publish.build_parts_only(data_dir, out, [config], log=lambda line: None)
+    parts = publish.build_parts_only(kinds.open_source(data_dir), out, [config], log=lambda line: None)
     return {"items": sum(part.rows() for part in parts)}
 
 

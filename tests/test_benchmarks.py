@@ -10,7 +10,7 @@ from PIL import Image
 from benchmarks import corpus, original_pipeline
 from benchmarks.measure import run_case
 from conversion.contract import tables
-from conversion.sources import file_names, generator_folders, kinds
+from conversion.sources import file_names, kinds
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +23,11 @@ def small_corpus(tmp_path_factory):
 def test_corpus_has_real_names_equal_counts_and_realistic_files(small_corpus):
     root, manifest = small_corpus
     generator = tables.generators()["sdv14"]
-    folder = generator_folders.require_generators(root, ["sdv14"])["sdv14"]
+    listing = kinds.open_source(root, ["sdv14"]).listing
     counts = {}
     for split in ("train", "test"):
         for source in tables.SOURCES:
-            files = sorted(generator_folders.source_folder(folder, split, source).iterdir())
+            files = sorted(listing.folders["sdv14", split, source].iterdir())
             counts[split, source] = len(files)
             for path in files:
                 label = file_names.label_of(path.name, source, generator.tag)

@@ -35,7 +35,7 @@ def run(args) -> int:
     from conversion import progress
     from conversion.builder import build_report, count_tables
     from conversion.samples import genimage_tree
-    from genimage_cl import GenImageCL
+    from conversion.builder.genimage_cl import GenImageCL
 
     progress.configure(not args.no_progress)
 

@@ -34,7 +34,6 @@ import time
 
 from conversion import folder_lock, local_paths, regular_files
 from conversion.contract import configs, tables
-from conversion.sources import generator_folders, raw_tree
 from conversion.uses import imagefolder
 from conversion.commands import options
 
@@ -105,22 +104,16 @@ def earlier_exports(args) -> list[dict]:
     return earlier
 
 
-def check_source(args):
-    """The source, checked before anything is written: a raw tree to export at original size is scanned
-    (the export needs its listing) and returned; for a build, its generators are looked up and None returned."""
-    from conversion.sources import kinds, release  # here, not at the top: ``python -m conversion --help`` stays quick
+def open_source(args):
+    """The config's source, opened once and checked before anything is written: a raw tree exported at
+    original size gives its files straight from the listing, any other export builds from it."""
+    from conversion.sources import kinds  # here, not at the top: ``python -m conversion --help`` stays quick
 
     keys = sorted({g for g, _ in configs.config_parts()[args.config]})
-    kind = kinds.detect(args.data_dir, keys)
-    if kind == kinds.RAW_TREE and args.image_size == options.ORIGINAL:
-        return raw_tree.RawTreeSource(args.data_dir, keys)
-    if args.files == "link":
+    source = kinds.open_source(args.data_dir, keys, args.image_size)
+    if args.files == "link" and not (source.kind == kinds.RAW_TREE and args.image_size == options.ORIGINAL):
         raise ValueError("--files link needs a raw GenImage tree as --data-dir (it hard-links the source files)")
-    if kind == kinds.RAW_TREE:
-        generator_folders.require_generators(args.data_dir, keys)
-    else:
-        release.ReleaseSource(args.data_dir, keys, args.image_size)
-    return None
+    return source
 
 
 def create_out(out) -> None:
@@ -142,15 +135,15 @@ def record_export(args) -> None:
         raise PermissionError(f"--out {out} cannot be created or written: {err.strerror or err}") from err
 
 
-def _build(args):
+def _build(args, source):
     """The config as built; for one task only that task's config (same rows, less to build)."""
-    from genimage_cl import GenImageCL
+    from conversion.builder.genimage_cl import GenImageCL
 
     config = args.config
     pairs = [(g, t) for g, t in configs.config_parts()[config] if t == args.task]
     if args.task is not None and len(pairs) == 1:
         config = configs.task_config_name(*pairs[0])
-    builder = GenImageCL(config_name=config, data_dir=str(args.data_dir), image_size=args.image_size,
+    builder = GenImageCL(config_name=config, source=source, image_size=args.image_size,
                          cache_dir=str(args.cache_dir) if args.cache_dir else None)
     builder.download_and_prepare(num_proc=args.num_proc)
     return builder.as_dataset()
@@ -160,7 +153,7 @@ def run(args) -> int:
     from conversion import progress
 
     check_arguments(args)
-    source = check_source(args)
+    source = open_source(args)
     progress.configure(not args.no_progress)
     create_out(args.out)
     with folder_lock.exclusive(args.out, LOCK, wait=args.wait_lock, writer="export"):
@@ -173,12 +166,14 @@ def run(args) -> int:
 
 
 def export(args, source) -> imagefolder.Outcome:
-    """Link or copy the raw tree ``source``'s files; without one, build the config and write its images."""
+    """Link or copy a raw tree's files at original size; else build the config and write its images."""
+    from conversion.sources import kinds
+
     splits = ("train", "test") if args.split == "both" else (args.split,)
-    if source is not None:
+    if source.kind == kinds.RAW_TREE and args.image_size == options.ORIGINAL:
         items = imagefolder.select_items(source, configs.config_parts()[args.config], splits, args.task, args.source)
         return imagefolder.export_source_files(source, items, args.out, args.layout, args.files, not args.no_progress)
-    views = imagefolder.select_views(_build(args), splits, args.task, args.source)
+    views = imagefolder.select_views(_build(args, source), splits, args.task, args.source)
     return imagefolder.export_dataset(views, args.out, args.layout, not args.no_progress)
 
 

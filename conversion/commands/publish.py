@@ -97,19 +97,20 @@ def run(args) -> int:
     from conversion.sources import kinds
 
     if args.list_jobs:  # the enumeration build_parts_only takes --job-index from
-        for index, (generator, task) in enumerate(kinds.present_parts(args.data_dir)):
+        for index, (generator, task) in enumerate(kinds.open_source(args.data_dir).parts()):
             print(index, configs.task_config_name(generator, task))
         return 0
     if args.out is None:
         raise ValueError("publish needs --out FOLDER (all but --list-jobs do)")
     progress.configure(not args.no_progress)
     publish.check_paths(args.data_dir, args.out)  # before anything is written, the lock included
-    publish.check_options(args.data_dir, args.image_size, args.check, args.corruptions)
+    source = kinds.open_source(args.data_dir)
+    publish.check_options(source, args.image_size, args.check, args.corruptions)
     images = {"image_size": args.image_size, "check": args.check, "overwrite": args.overwrite}
     if args.part or args.job_index is not None:
         if args.repo_id:
             raise ValueError("--part/--job-index build parts only; upload with a final run without them")
-        parts = publish.build_parts_only(args.data_dir, args.out, args.part, args.job_index, args.max_shard_size,
+        parts = publish.build_parts_only(source, args.out, args.part, args.job_index, args.max_shard_size,
                                          args.num_proc, corruption_names=args.corruptions, wait_lock=args.wait_lock,
                                          **images)
         print(f"built {len(parts)} part(s) into {args.out}; run publish without --part/--job-index to write the card")
@@ -119,7 +120,7 @@ def run(args) -> int:
         api = upload.connect(args.repo_id)
     with folder_lock.exclusive(args.out, wait=args.wait_lock):  # held until the upload has read the files
         print(f"building {args.out} from {args.data_dir}")
-        mirror = publish.build_mirror(args.data_dir, args.out, args.max_shard_size, args.num_proc, args.repo_id,
+        mirror = publish.build_mirror(source, args.out, args.max_shard_size, args.num_proc, args.repo_id,
                                       yaml_aliases=not args.no_yaml_aliases, corruption_names=args.corruptions,
                                       **images)
         print()

@@ -219,7 +219,7 @@ def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str |
     ``differences`` is the section on differences from the release (built from a raw tree); a copy
     of the release itself has none, and says so.
     """
-    from genimage_cl import _CITATION, _LICENSE
+    from conversion.builder.genimage_cl import _CITATION, _LICENSE
 
     card_data["size_categories"] = [size_category(mirror.rows())]
     body = string.Template(TEMPLATE.read_text()).substitute(

@@ -171,19 +171,18 @@ def _part_key(name: str) -> tuple[str, int]:
 
 
 def check_paths(data_dir, out) -> tuple[Path, Path]:
-    """``data_dir`` and ``out`` as plain local paths, refused if one lies inside the other or if
-    ``data_dir`` is no build source: checked before anything is written."""
+    """``data_dir`` and ``out`` as plain local paths, refused if one lies inside the other: checked
+    before anything is written (the entry point then opens the source)."""
     data_dir = local_paths.local_path(data_dir, "--data-dir")
     out = local_paths.output_folder(local_paths.local_path(out, "--out"), "--out")
     local_paths.refuse_nested(data_dir, "--data-dir", out, "--out")
     local_paths.state_folder(out / STATE_DIR)
-    kinds.detect(data_dir)
     return data_dir, out
 
 
-def check_options(data_dir, image_size=64, check: str = "decode", corruption_names=()) -> int | str:
+def check_options(source, image_size=64, check: str = "decode", corruption_names=()) -> int | str:
     """``image_size`` as a part records it (``None`` is ``"original"``); a ValueError, before anything is
-    written, for an ``image_size``, ``check`` or corrupted copies that no build of ``data_dir`` takes."""
+    written, for an ``image_size``, ``check`` or corrupted copies that no build of the opened ``source`` takes."""
     image_size = raw_tree.ORIGINAL if image_size is None else image_size
     if image_size != raw_tree.ORIGINAL and (isinstance(image_size, bool) or not isinstance(image_size, int)
                                             or image_size <= 0):
@@ -198,8 +197,8 @@ def check_options(data_dir, image_size=64, check: str = "decode", corruption_nam
         if corruption_names:
             raise ValueError(f"the corrupted test copies are the release's {size}x{size} pixels: --corruptions needs "
                              f"--image-size {size}, got {image_size}")
-        if kinds.detect(data_dir) == kinds.RELEASE:
-            raise ValueError(f"{data_dir} is a tensor release: its images exist only as {size}x{size} pixels, so "
+        if source.kind == kinds.RELEASE:
+            raise ValueError(f"{source.root} is a tensor release: its images exist only as {size}x{size} pixels, so "
                              f"--image-size must be {size} (got {image_size}); publish from the raw GenImage tree "
                              f"for other sizes or the original files")
     return image_size
@@ -245,10 +244,10 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
     return files
 
 
-def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: int | None = None) -> dict:
+def build_corrupted(source, out: Path, part: Part, corruption: str, num_proc: int | None = None) -> dict:
     """Build ``<generator>-task<task>-<corruption>`` and move its shards into ``out/data/...`` in one rename
     (no files when the copy is empty: under 10 test rows per source)."""
-    from genimage_cl import GenImageCL
+    from conversion.builder.genimage_cl import GenImageCL
 
     state = out / STATE_DIR
     name = configs.corrupted_config_name(part.name, corruption)
@@ -257,7 +256,7 @@ def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: 
     target = out / corrupted_dir(part.generator, part.task, corruption)
     owned = records(out)
     owned.delete_under(part.name, corrupted_dir(part.generator, part.task, corruption))
-    builder = GenImageCL(config_name=name, data_dir=str(data_dir), cache_dir=str(cache))
+    builder = GenImageCL(config_name=name, source=source, cache_dir=str(cache))
     builder.download_and_prepare(num_proc=num_proc)
     entry = {"num_examples": builder.info.splits[corrupted_rows.SPLIT].num_examples, "num_bytes": 0, "files": []}
     if entry["num_examples"]:
@@ -275,12 +274,12 @@ def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: 
     return entry
 
 
-def build_part(data_dir, out: Path, generator: str, task: int, *args, **kwargs) -> Part:
+def build_part(source, out: Path, generator: str, task: int, *args, **kwargs) -> Part:
     """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one
     rename (arguments: :func:`_build_part`'s). A build that fails or is interrupted removes its staging
     folders and caches: it leaves nothing half-written, and its re-run starts clean."""
     try:
-        return _build_part(data_dir, out, generator, task, *args, **kwargs)
+        return _build_part(source, out, generator, task, *args, **kwargs)
     except BaseException:
         for kind in ("staging", "cache"):
             for folder in (out / STATE_DIR / kind).glob(f"{generator}-task{task}*"):
@@ -288,9 +287,10 @@ def build_part(data_dir, out: Path, generator: str, task: int, *args, **kwargs) 
         raise
 
 
-def _build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
-                num_proc: int | None = None, corruption_names: tuple = (), image_size=64, check: str = "decode") -> Part:
-    from genimage_cl import GenImageCL
+def _build_part(source, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
+                num_proc: int | None = None, corruption_names: tuple = (), image_size=64,
+                check: str = "decode") -> Part:
+    from conversion.builder.genimage_cl import GenImageCL
 
     state = out / STATE_DIR
     cache = state / "cache" / f"{generator}-task{task}"  # one per part: parts may be built by parallel jobs
@@ -298,8 +298,7 @@ def _build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     part = Part(generator, task, fingerprint, max_shard_size, image_size=image_size, check=check)
-    builder = GenImageCL(config_name=part.name, data_dir=str(data_dir), cache_dir=str(cache), image_size=image_size,
-                         check=check)
+    builder = GenImageCL(config_name=part.name, source=source, cache_dir=str(cache), image_size=image_size, check=check)
     with build_report.named_at(Path(builder.cache_dir) / build_report.REPORT_FILE, report_path(out, generator, task)):
         builder.download_and_prepare(num_proc=num_proc)
     (report,) = build_report.find(builder.cache_dir)
@@ -324,10 +323,10 @@ def _build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str
     os.replace(staging, target)
     _write_atomic(report_path(out, generator, task), report.read_text())
     shutil.rmtree(cache, ignore_errors=True)
-    return update_corrupted(data_dir, out, part, corruption_names, num_proc)
+    return update_corrupted(source, out, part, corruption_names, num_proc)
 
 
-def update_corrupted(data_dir, out: Path, part: Part, corruption_names: tuple, num_proc: int | None = None) -> Part:
+def update_corrupted(source, out: Path, part: Part, corruption_names: tuple, num_proc: int | None = None) -> Part:
     """Give a built part exactly the corrupted copies named (building only those it lacks), then write
     its manifest: a part is finished only once its manifest says so."""
     for corruption in corruption_recipe.CORRUPTIONS:
@@ -335,7 +334,7 @@ def update_corrupted(data_dir, out: Path, part: Part, corruption_names: tuple, n
             part.corrupted.pop(corruption, None)
             records(out).delete_under(part.name, corrupted_dir(part.generator, part.task, corruption))
         elif corruption not in part.corrupted:
-            part.corrupted[corruption] = build_corrupted(data_dir, out, part, corruption, num_proc)
+            part.corrupted[corruption] = build_corrupted(source, out, part, corruption, num_proc)
     part.corrupted = {c: part.corrupted[c] for c in corruption_recipe.CORRUPTIONS if c in part.corrupted}
     _write_atomic(manifest_path(out, part.generator, part.task), json.dumps(part.__dict__, indent=1))
     return part
@@ -476,7 +475,7 @@ def withdraw_card(out: Path) -> None:
     records(out).delete(owned_files.CARD_GROUP, [CARD])
 
 
-def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
+def ensure_parts(source, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
                  num_proc: int | None = None, log=print, corruption_names=(),
                  wait_lock: bool = False, *, image_size=64, check: str = "decode",
                  overwrite: bool = False) -> tuple[list[Part], list[str]]:
@@ -488,7 +487,7 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
     Each part is built under its own lock (parallel jobs may build other parts of the same folder).
     """
     if not wanted:
-        raise ValueError(f"{data_dir} holds no (generator, task) to publish")
+        raise ValueError(f"{source.root} holds no (generator, task) to publish")
     if corruption_names:
         corruption_recipe.require(corruption_names)
     fingerprints, copies, problems = {}, {}, []
@@ -497,8 +496,7 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
         name = configs.task_config_name(generator, task)
         step = f"part {number} of {len(wanted)}: {name}"
         if generator not in fingerprints:
-            source = kinds.open_source(data_dir, [generator])
-            fingerprints[generator] = source.fingerprint()
+            fingerprints[generator] = source.fingerprint([generator])
             found, lines = corrupted_wanted(source, [w for w in wanted if w[0] == generator], corruption_names)
             copies.update(found)
             problems += lines
@@ -514,7 +512,7 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
                     and done.complete_in(out)):
                 if tuple(done.corrupted) != names:
                     withdraw_card(out)
-                    update_corrupted(data_dir, out, done, names, num_proc)
+                    update_corrupted(source, out, done, names, num_proc)
                     log(f"{step}: done before ({done.rows()} rows), kept; corrupted test copies now "
                         f"{', '.join(names) or 'none'}")
                 else:
@@ -523,7 +521,7 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
                 continue
             withdraw_card(out)
             log(f"{step}: building")
-            part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names,
+            part = build_part(source, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names,
                               image_size, check)
         log(f"{step}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet" + (
             f"; corrupted test copies {', '.join(names)}: {part.corrupted_bytes():,} bytes" if names else ""))
@@ -543,20 +541,20 @@ def remove_stale_files(out: Path, parts: list[Part]) -> list[str]:
     return stale
 
 
-def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: int | None = None,
+def build_parts_only(source, out, names: list[str] | None = None, job_index: int | None = None,
                      max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print,
                      corruption_names=(), wait_lock: bool = False, image_size=64, check: str = "decode",
                      overwrite: bool = False) -> list[Part]:
     """One job of a cluster array: build the parts named (``sdv14-task3``, or every part of a config such
     as ``sdv14``) or the ``job_index``-th part present, and nothing else (no card, no upload). A final
     plain publish run with the same ``image_size`` and ``check`` finds them done."""
-    data_dir, out = check_paths(data_dir, out)
-    image_size = check_options(data_dir, image_size, check, corruption_names)
-    present = kinds.present_parts(data_dir)
+    _, out = check_paths(source.root, out)
+    image_size = check_options(source, image_size, check, corruption_names)
+    present = source.parts()
     by_name = {configs.task_config_name(g, t): (g, t) for g, t in present}
     if job_index is not None:
         if not 0 <= job_index < len(present):
-            raise ValueError(f"job index {job_index} out of range: {data_dir} holds {len(present)} parts (0..{len(present) - 1})")
+            raise ValueError(f"job index {job_index} out of range: {source.root} holds {len(present)} parts (0..{len(present) - 1})")
         wanted = [present[job_index]]
     else:
         parts_of = configs.config_parts()
@@ -564,12 +562,12 @@ def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: i
         unknown = [n for n in names if n not in parts_of] + [configs.task_config_name(*p) for p in wanted
                                                             if p not in present]
         if unknown:
-            raise ValueError(f"part(s) {', '.join(unknown)} not in {data_dir}; it holds {', '.join(by_name)}")
+            raise ValueError(f"part(s) {', '.join(unknown)} not in {source.root}; it holds {', '.join(by_name)}")
     folders = [folder for g, t in wanted for folder in (
         part_dir(g, t), *(corrupted_dir(g, t, c) for c in corruption_recipe.CORRUPTIONS))]
     refuse_links(out, folders)
     records(out).refuse_foreign(folders)
-    return ensure_parts(data_dir, out, wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
+    return ensure_parts(source, out, wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
                         corruption_names, wait_lock, image_size=image_size, check=check, overwrite=overwrite)[0]
 
 
@@ -588,33 +586,33 @@ def refuse_links(out: Path, folders: list[str]) -> None:
                 break
 
 
-def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
+def build_mirror(source, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
                  yaml_aliases: bool = True, log=print, corruption_names=(), wait_lock: bool = False, image_size=64,
                  check: str = "decode", overwrite: bool = False) -> Mirror:
-    """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``;
+    """Write (or finish) the publishable folder ``out`` from the opened raw tree or tensor release ``source``;
     ``corruption_names`` are made with the release's recipe for every part that lacks them. Parts built
     before (by a run or a job array) with the same source, shard size, ``image_size`` and ``check`` are
     kept, unless ``overwrite``.
 
     Holds ``out``'s lock throughout: a second writer fails at once naming the holder, or waits (``wait_lock``).
     """
-    data_dir, out = check_paths(data_dir, out)
-    image_size = check_options(data_dir, image_size, check, corruption_names)
+    _, out = check_paths(source.root, out)
+    image_size = check_options(source, image_size, check, corruption_names)
     with folder_lock.exclusive(out, wait=wait_lock, log=log):
         records(out).refuse_foreign(MANAGED)
-        return _build_mirror(data_dir, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
+        return _build_mirror(source, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
                              yaml_aliases, log, corruption_names, wait_lock, image_size, check, overwrite)
 
 
-def _build_mirror(data_dir, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, corruption_names,
+def _build_mirror(source, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, corruption_names,
                   wait_lock, image_size, check, overwrite) -> Mirror:
-    parts, problems = ensure_parts(data_dir, out, kinds.present_parts(data_dir), max_shard_size, num_proc, log,
+    parts, problems = ensure_parts(source, out, source.parts(), max_shard_size, num_proc, log,
                                    corruption_names, wait_lock, image_size=image_size, check=check,
                                    overwrite=overwrite)
     if remove_stale_files(out, parts):
         withdraw_card(out)
     declared, skipped = declared_configs(parts)
-    kind = kinds.detect(data_dir)
+    kind = source.kind
     corrupted_configs = declared_corrupted(declared)
     owned = records(out)
     owned.claim(owned_files.CARD_GROUP, [CARD, LISTING, *figure_files(parts)])

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-import genimage_cl
+from conversion.builder import genimage_cl
 from conversion.builder import build_report
 from conversion.contract import tables
 from conversion.pixels import decode

@@ -17,6 +17,7 @@ from conversion.hub_copy import card, figure_drawing, owned_files, publish
 from conversion.pixels import decode
 from conversion.samples import tensor_release as release_writer
 from conversion.samples.genimage_tree import KEPT, inject_defects, make_sample_tree
+from conversion.sources import kinds
 
 PARTS = [("sdv14", t) for t in range(6)] + [("adm", 0), ("biggan", 1)]
 DEFECT_GENERATORS = ["adm", "biggan", "glide", "sdv14", "sdv15"]
@@ -35,7 +36,7 @@ def _copy_parts(release: Path, root: Path, parts) -> Path:
 def release_mirror(sample_release, tmp_path_factory):
     root = _copy_parts(sample_release, tmp_path_factory.mktemp("card_release") / "release", PARTS)
     out = tmp_path_factory.mktemp("card_hub") / "genimage-cl"
-    return root, publish.build_mirror(root, out, log=lambda line: None)
+    return root, publish.build_mirror(kinds.open_source(root), out, log=lambda line: None)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def defect_mirror(tmp_path_factory):
     root = make_sample_tree(tmp_path_factory.mktemp("defects") / "GenImage", generators=DEFECT_GENERATORS)
     expected = inject_defects(root)
     out = tmp_path_factory.mktemp("defect_hub") / "genimage-cl"
-    return expected, publish.build_mirror(root, out, log=lambda line: None)
+    return expected, publish.build_mirror(kinds.open_source(root), out, log=lambda line: None)
 
 
 def _body(mirror) -> str:
@@ -98,7 +99,7 @@ def test_stale_figures_are_removed_and_missing_ones_redrawn(release_mirror, tmp_
     (out / "figures" / "samples-adm.png").unlink()
     (out / "figures" / "samples-wukong.png").write_bytes(b"old")
     publish.records(out).claim(owned_files.CARD_GROUP, ["figures/samples-wukong.png"])  # drawn by an earlier run
-    again = publish.build_mirror(root, out, log=lambda line: None)
+    again = publish.build_mirror(kinds.open_source(root), out, log=lambda line: None)
     assert (out / "figures" / "samples-adm.png").read_bytes() == (mirror.out / "figures" / "samples-adm.png").read_bytes()
     assert not (out / "figures" / "samples-wukong.png").exists()
     assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text().replace(str(mirror.out), str(out))

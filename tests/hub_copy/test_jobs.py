@@ -17,6 +17,7 @@ import pytest
 from conversion import cli
 from conversion.builder import build_report
 from conversion.hub_copy import parts, publish
+from conversion.sources import kinds
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +52,7 @@ def test_shards_are_named_and_sized_as_push_to_hub_does():
 @pytest.fixture(scope="module")
 def two_parts(sample_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("parquet_out") / "copy"
-    return out, publish.build_parts_only(sample_root, out, ["sdv14-task3", "adm-task0"], log=_quiet)
+    return out, publish.build_parts_only(kinds.open_source(sample_root), out, ["sdv14-task3", "adm-task0"], log=_quiet)
 
 
 def test_jobs_write_the_hub_layout_with_the_builder_rows(two_parts, build, sample_root):
@@ -94,12 +95,13 @@ def test_job_shards_carry_page_checksums(two_parts, tmp_path):
 def test_a_rerun_keeps_a_finished_job_and_rebuilds_a_changed_or_damaged_one(one_generator, tmp_path):
     out = tmp_path / "copy"
     lines = []
-    (first,) = publish.build_parts_only(one_generator, out, ["sdv14-task3"], log=lines.append)
+    (first,) = publish.build_parts_only(kinds.open_source(one_generator), out, ["sdv14-task3"], log=lines.append)
     lines.clear()
-    publish.build_parts_only(one_generator, out, ["sdv14-task3"], log=lines.append)
+    publish.build_parts_only(kinds.open_source(one_generator), out, ["sdv14-task3"], log=lines.append)
     assert lines == [f"part 1 of 1: sdv14-task3: done before ({first.rows()} rows), kept"]
     lines.clear()
-    (again,) = publish.build_parts_only(one_generator, out, ["sdv14-task3"], max_shard_size=1, log=lines.append)
+    (again,) = publish.build_parts_only(kinds.open_source(one_generator), out, ["sdv14-task3"], max_shard_size=1,
+                                        log=lines.append)
     assert lines[0] == "part 1 of 1: sdv14-task3: building" and again.rows() == first.rows()
     folder = out / "data/sdv14/task3"
     assert sorted(p.name for p in folder.glob("train-*")) == [parts.shard_name("train", i, 4) for i in range(4)]
@@ -109,7 +111,7 @@ def test_a_rerun_keeps_a_finished_job_and_rebuilds_a_changed_or_damaged_one(one_
                                            r"sdv14-task3 wrote; re-run publish"):
         again.check_shards(out)
     lines.clear()
-    publish.build_parts_only(one_generator, out, ["sdv14-task3"], max_shard_size=1, log=lines.append)
+    publish.build_parts_only(kinds.open_source(one_generator), out, ["sdv14-task3"], max_shard_size=1, log=lines.append)
     assert lines[0] == "part 1 of 1: sdv14-task3: building"
     assert (folder / "train-00001-of-00004.parquet").is_file()
 
@@ -182,7 +184,7 @@ def test_one_split_config_builds_only_that_split(build, sample_root):
 
 
 def test_even_shards_keep_order_and_balance():
-    from genimage_cl import _even_shards
+    from conversion.builder.genimage_cl import _even_shards
 
     for n in (0, 7, 250, 2856, 16001):
         shards = _even_shards(list(range(n)))
@@ -195,7 +197,7 @@ def test_even_shards_keep_order_and_balance():
 def test_shards_balance_file_bytes_not_counts():
     """Items sorted by source put the big AI PNGs together: count-equal shards would give one
     process of two most of the bytes."""
-    from genimage_cl import _even_shards, _file_bytes
+    from conversion.builder.genimage_cl import _even_shards, _file_bytes
     from conversion.sources.raw_tree import Item
 
     sizes = [466_000] * 1500 + [136_000] * 1500
@@ -230,7 +232,8 @@ def test_streaming_ranks_read_disjoint_covering_parts(one_generator, tmp_path):
     """Two processes as two ranks, each with two DataLoader workers, over a four-shard split."""
     import pyarrow.parquet as pq
 
-    (part,) = publish.build_parts_only(one_generator, tmp_path / "copy", ["sdv14-task3"], max_shard_size=1, log=_quiet)
+    (part,) = publish.build_parts_only(kinds.open_source(one_generator), tmp_path / "copy", ["sdv14-task3"],
+                                       max_shard_size=1, log=_quiet)
     files = [tmp_path / "copy" / f["path"] for f in part.splits["train"]["files"]]
     assert len(files) == part.splits["train"]["num_examples"] == 4
     pattern = str(tmp_path / "copy" / "data/sdv14/task3/train-*.parquet")
@@ -275,12 +278,12 @@ def test_a_failed_job_leaves_nothing_half_written_and_its_retry_builds(one_gener
 
     monkeypatch.setattr(publish, "write_shards", failing_second)
     with pytest.raises(type(failure)):
-        publish.build_parts_only(one_generator, out, ["sdv14-task3"], log=_quiet)
+        publish.build_parts_only(kinds.open_source(one_generator), out, ["sdv14-task3"], log=_quiet)
     assert calls == [1, 1]
     assert not (out / "data").exists() and not parts.manifest_path(out, "sdv14", 3).exists()
     state = out / publish.STATE_DIR
     assert not any((state / "staging").glob("*")) and not any((state / "cache").glob("*"))
     monkeypatch.setattr(publish, "write_shards", write_shards)
     lines = []
-    (part,) = publish.build_parts_only(one_generator, out, ["sdv14-task3"], log=lines.append)
+    (part,) = publish.build_parts_only(kinds.open_source(one_generator), out, ["sdv14-task3"], log=lines.append)
     assert lines[0] == "part 1 of 1: sdv14-task3: building" and part.complete_in(out)

@@ -50,7 +50,7 @@ def small_release(sample_release, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def mirror(small_release, tmp_path_factory):
     out = tmp_path_factory.mktemp("hub") / "genimage-cl"
-    return publish.build_mirror(small_release, out, log=lambda line: None)
+    return publish.build_mirror(kinds.open_source(small_release), out, log=lambda line: None)
 
 
 @pytest.fixture
@@ -169,14 +169,14 @@ def test_rerun_resumes(small_release, mirror, tmp_path):
     shutil.copytree(mirror.out, out)
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
     lines = []
-    publish.build_mirror(small_release, out, log=lines.append)
+    publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     assert all("done before" in line for line in lines) and len(lines) == len(PARTS)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == before
     truncated = out / "data/sdv14/task1/train-00000-of-00001.parquet"
     truncated.write_bytes(truncated.read_bytes()[:100])
     (out / publish.STATE_DIR / "parts" / "glide-task3.json").unlink()
     lines.clear()
-    again = publish.build_mirror(small_release, out, log=lines.append)
+    again = publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     rebuilt = sorted(line.split(": ")[1] for line in lines if line.endswith(": building"))
     assert rebuilt == ["glide-task3", "sdv14-task1"]
     assert again.parquet_bytes() == mirror.parquet_bytes()
@@ -228,7 +228,7 @@ def test_same_layout_and_info_as_push_to_hub(small_release, tmp_path, build, mon
         built[split].push_to_hub("me/genimage-cl", config_name="sdv14-task0", data_dir="data/sdv14/task0",
                                  split=split, max_shard_size="10KB")
     out = tmp_path / "genimage-cl"
-    ours = publish.build_mirror(one_part, out, max_shard_size="10KB", log=lambda line: None)
+    ours = publish.build_mirror(kinds.open_source(one_part), out, max_shard_size="10KB", log=lambda line: None)
     pushed = sorted(p.relative_to(repo) for p in (repo / "data").rglob("*.parquet"))
     written = sorted(p.relative_to(out) for p in (out / "data" / "sdv14" / "task0").rglob("*.parquet"))
     assert pushed == written and len(pushed) > 2
@@ -289,7 +289,7 @@ def test_publish_from_a_raw_tree(tmp_path, monkeypatch):
     from conversion.samples.genimage_tree import make_sample_tree
 
     tree = make_sample_tree(tmp_path / "GenImage", generators=["sdv15"], layout="inner")
-    built = publish.build_mirror(tree, tmp_path / "hub" / "genimage-cl", log=lambda line: None)
+    built = publish.build_mirror(kinds.open_source(tree), tmp_path / "hub" / "genimage-cl", log=lambda line: None)
     assert sorted(built.configs) == sorted(["sdv15"] + [f"sdv15-task{t}" for t in range(6)])
     assert not built.skipped_configs
     monkeypatch.chdir(tmp_path / "hub")
@@ -313,7 +313,7 @@ def test_job_array_parts_then_assembly(small_release, mirror, tmp_path):
     out = tmp_path / "genimage-cl"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     command = [sys.executable, "-m", "conversion", "publish", "--data-dir", str(small_release), "--out", str(out)]
-    present = kinds.present_parts(small_release)
+    present = kinds.open_source(small_release).parts()
     jobs = [subprocess.Popen(command + ["--job-index", str(i)], env=env, stdout=subprocess.DEVNULL)
             for i in range(2)]
     assert [job.wait() for job in jobs] == [0, 0]
@@ -321,7 +321,7 @@ def test_job_array_parts_then_assembly(small_release, mirror, tmp_path):
     subprocess.run(command + ["--part", named], env=env, check=True, stdout=subprocess.DEVNULL)
     assert not (out / "README.md").exists()
     lines = []
-    final = publish.build_mirror(small_release, out, log=lines.append)
+    final = publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     assert sum("done before" in line for line in lines) == 3
     assert sum(line.endswith(": building") for line in lines) == len(present) - 3
     assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text()
@@ -330,9 +330,9 @@ def test_job_array_parts_then_assembly(small_release, mirror, tmp_path):
 
 def test_job_index_out_of_range(small_release, tmp_path):
     with pytest.raises(ValueError, match=r"job index 99 out of range: .* holds \d+ parts"):
-        publish.build_parts_only(small_release, tmp_path / "out", job_index=99)
+        publish.build_parts_only(kinds.open_source(small_release), tmp_path / "out", job_index=99)
     with pytest.raises(ValueError, match=r"part\(s\) wukong-task0 not in"):
-        publish.build_parts_only(small_release, tmp_path / "out", names=["wukong-task0"])
+        publish.build_parts_only(kinds.open_source(small_release), tmp_path / "out", names=["wukong-task0"])
 
 
 def test_list_jobs_numbers_the_parts_as_job_index_builds_them(small_release, tmp_path, capsys):
@@ -342,10 +342,10 @@ def test_list_jobs_numbers_the_parts_as_job_index_builds_them(small_release, tmp
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(" ")[0] for line in lines] == [str(i) for i in range(len(lines))]
     listed = [line.split(" ", 1)[1] for line in lines]
-    assert listed == [configs.task_config_name(*p) for p in kinds.present_parts(small_release)]
+    assert listed == [configs.task_config_name(*p) for p in kinds.open_source(small_release).parts()]
     assert len(set(listed)) == len(listed) > 2
     for index in (0, len(listed) // 2, len(listed) - 1):
-        parts = publish.build_parts_only(small_release, out, job_index=index, log=lambda line: None)
+        parts = publish.build_parts_only(kinds.open_source(small_release), out, job_index=index, log=lambda line: None)
         assert [part.name for part in parts] == [listed[index]]
     assert cli_status(["publish", "--data-dir", str(small_release), "--out", str(tmp_path / "unwritten"),
                        "--list-jobs"]) == 0
@@ -370,7 +370,7 @@ def test_parts_record_their_image_size_and_a_run_with_another_rebuilds_them(sdv1
 
     out = tmp_path / "copy"
     lines = []
-    publish.build_parts_only(sdv15_tree, out, ["sdv15-task2"], image_size=32, log=lines.append)
+    publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["sdv15-task2"], image_size=32, log=lines.append)
     shard = out / "data/sdv15/task2/train-00000-of-00001.parquet"
 
     def sizes() -> set:
@@ -379,10 +379,11 @@ def test_parts_record_their_image_size_and_a_run_with_another_rebuilds_them(sdv1
 
     assert sizes() == {(32, 32)}
     lines.clear()
-    publish.build_parts_only(sdv15_tree, out, ["sdv15-task2"], image_size=32, log=lines.append)
+    publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["sdv15-task2"], image_size=32, log=lines.append)
     assert lines == ["part 1 of 1: sdv15-task2: done before (4 rows), kept"]
     lines.clear()
-    full = publish.build_mirror(sdv15_tree, out, image_size="original", check="structure", log=lines.append)
+    full = publish.build_mirror(kinds.open_source(sdv15_tree), out, image_size="original", check="structure",
+                                log=lines.append)
     assert lines[:2] == ["part 1 of 6: sdv15-task0: building", "part 1 of 6: sdv15-task0: 4 rows, "
                          f"{full.parts[0].parquet_bytes():,} bytes of Parquet"]
     assert ("part 3 of 6: sdv15-task2: built before as 32x32 PNG; this run asks the original files at full "
@@ -396,7 +397,8 @@ def test_parts_record_their_image_size_and_a_run_with_another_rebuilds_them(sdv1
     assert "paper_tensors" not in card_text
     assert "images:  the original files at full resolution (check structure)" in publish.summary(full)
     lines.clear()
-    again = publish.build_mirror(sdv15_tree, out, image_size="original", check="structure", log=lines.append)
+    again = publish.build_mirror(kinds.open_source(sdv15_tree), out, image_size="original", check="structure",
+                                 log=lines.append)
     assert sum("done before" in line for line in lines) == 6 and (out / "README.md").read_text() == card_text
     assert again.image_size == "original"
     monkeypatch.chdir(out.parent)
@@ -418,7 +420,7 @@ def test_options_no_build_takes_are_refused_before_anything_is_written(small_rel
             assert message in capsys.readouterr().err.strip().splitlines()[-1]
             assert not out.exists()
     with pytest.raises(ValueError, match="image size must be a positive integer or 'original', got 0"):
-        publish.build_parts_only(sdv15_tree, out, ["sdv15-task0"], image_size=0)
+        publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["sdv15-task0"], image_size=0)
     assert not (out / "data").exists()
 
 
@@ -436,11 +438,12 @@ def test_overwrite_rebuilds_parts_done_before_and_a_config_names_its_parts(sdv15
     assert capsys.readouterr().out.splitlines()[:2] == ["part 1 of 1: sdv15-task1: built before, rebuilt (overwrite)",
                                                         "part 1 of 1: sdv15-task1: building"]
     assert shard.stat().st_mtime_ns != built
-    parts = publish.build_parts_only(sdv15_tree, out, ["sdv15", "sdv15-task1"], log=lambda line: None)
+    parts = publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["sdv15", "sdv15-task1"],
+                                     log=lambda line: None)
     assert [p.name for p in parts] == [f"sdv15-task{t}" for t in range(6)]
     with pytest.raises(ValueError, match=r"part\(s\) adm-task0, biggan-task1, .*, vqdm-task5 not in .*; "
                                          r"it holds sdv15-task0, "):
-        publish.build_parts_only(sdv15_tree, out, ["disjoint"], log=lambda line: None)
+        publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["disjoint"], log=lambda line: None)
 
 
 def test_summary_counts_parquet_files_only(mirror):
@@ -479,9 +482,9 @@ def test_a_repaired_tensor_file_with_size_and_mtime_kept_is_rebuilt(small_releas
         table = pq.read_table(sorted((out / "data/sdv14/task1").glob("train-*.parquet")), columns=["file_name", "label"])
         return dict(zip(table["file_name"].to_pylist(), table["label"].to_pylist()))
 
-    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task1"], log=lines.append)
     before = labels_by_name()
-    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task1"], log=lines.append)
     assert "done before" in lines[-1]
     y_path = _pair_folder(root, "sdv14", 1, "train", "ai") / release.Y_FILE
     stat = y_path.stat()
@@ -493,7 +496,7 @@ def test_a_repaired_tensor_file_with_size_and_mtime_kept_is_rebuilt(small_releas
     with open(y_path, "r+b") as f:  # in place, as unzip -o rewrites a file
         f.write(saved.read_bytes())
     os.utime(y_path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task1"], log=lines.append)
     assert "done before" not in lines[-1]
     assert labels_by_name() != before
 
@@ -685,7 +688,7 @@ def test_nan_row_is_one_line_naming_file_and_row(small_release, tmp_path, capsys
 
 
 def test_download_and_prepare_names_the_file(small_release, tmp_path, monkeypatch):
-    import genimage_cl
+    from conversion.builder import genimage_cl
 
     x_path = _nan_in_row(_one_part_release(small_release, tmp_path / "release"), 1)
     monkeypatch.setattr(genimage_cl, "_ITEMS_PER_SHARD", 1)
@@ -698,7 +701,7 @@ def test_download_and_prepare_names_the_file(small_release, tmp_path, monkeypatc
 def test_download_and_prepare_names_the_file_from_worker_processes(small_release, tmp_path):
     """Run in a fresh interpreter: forking after this process ran torch ops can hang the workers."""
     x_path = _nan_in_row(_one_part_release(small_release, tmp_path / "release"), 1)
-    code = ("import sys, genimage_cl\n"
+    code = ("import sys\nfrom conversion.builder import genimage_cl\n"
             "genimage_cl._ITEMS_PER_SHARD = 1  # several shards, so two worker processes\n"
             "builder = genimage_cl.GenImageCL(config_name='sdv14-task0', data_dir=sys.argv[1], cache_dir=sys.argv[2])\n"
             "try:\n    builder.download_and_prepare(num_proc=2)\n"
@@ -711,7 +714,7 @@ def test_download_and_prepare_names_the_file_from_worker_processes(small_release
 
 def test_any_error_while_generating_names_the_row(small_release, tmp_path, monkeypatch):
     """An exception the source does not name itself (here a MemoryError while encoding) gets file and row."""
-    import genimage_cl
+    from conversion.builder import genimage_cl
     from conversion.pixels import release_pipeline
 
     _one_part_release(small_release, tmp_path / "release")
@@ -753,7 +756,7 @@ def test_wait_lock_waits_for_the_holder(small_release, mirror, tmp_path):
     shutil.copytree(mirror.out, out)
     holder = hold_lock(out, 2)
     lines = []
-    publish.build_mirror(small_release, out, log=lines.append, wait_lock=True)
+    publish.build_mirror(kinds.open_source(small_release), out, log=lines.append, wait_lock=True)
     assert holder.wait() == 0
     assert "waiting" in lines[0] and f"pid {holder.pid}" in lines[0]
     assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text()
@@ -776,10 +779,10 @@ def test_killed_republish_leaves_no_card_disagreeing_with_shards(small_release, 
 
     monkeypatch.setattr(publish, "build_part", killed_after)
     with pytest.raises(KeyboardInterrupt):
-        publish.build_mirror(release, out, log=lambda line: None)
+        publish.build_mirror(kinds.open_source(release), out, log=lambda line: None)
     assert not (out / "README.md").exists()  # no card, rather than one declaring the old row counts
     monkeypatch.setattr(publish, "build_part", build_part)
-    again = publish.build_mirror(release, out, log=lambda line: None)
+    again = publish.build_mirror(kinds.open_source(release), out, log=lambda line: None)
     declared = _infos(_card(again))["sdv14-task1"]["splits"][0]["num_examples"]
     assert declared == mirror.configs["sdv14-task1"][0].splits["train"]["num_examples"] - 1
     monkeypatch.chdir(out.parent)
@@ -802,7 +805,7 @@ def test_local_folder_keeps_no_stale_shards(small_release, mirror, tmp_path):
     (out / "data" / "wukong" / "task0").mkdir(parents=True)
     (out / "data" / "wukong" / "task0" / "train-00000-of-00001.parquet").write_bytes(b"old part")
     publish.records(out).claim("wukong-task0", ["data/wukong/task0/train-00000-of-00001.parquet"])  # a run wrote it
-    rebuilt = publish.build_mirror(small_release, out, max_shard_size="10KB", log=lambda line: None)
+    rebuilt = publish.build_mirror(kinds.open_source(small_release), out, max_shard_size="10KB", log=lambda line: None)
     on_disk = sorted(p.relative_to(out).as_posix() for p in (out / "data").rglob("*") if p.is_file())
     assert on_disk == sorted(f["path"] for p in rebuilt.parts for f in p.all_files())
     assert not any(name.endswith("-of-00001.parquet") for name in on_disk if "sdv14/task3" in name)
@@ -821,7 +824,7 @@ def test_default_config_is_disjoint(mirror, load, small_release):
 def test_default_config_without_disjoint(small_release, tmp_path, monkeypatch):
     for generator, task in (("glide", 3), ("sdv14", 0)):
         _one_part_release(small_release, tmp_path / "release", generator, task)
-    out = publish.build_mirror(tmp_path / "release", tmp_path / "copy", log=lambda line: None).out
+    out = publish.build_mirror(kinds.open_source(tmp_path / "release"), tmp_path / "copy", log=lambda line: None).out
     card = _card(SimpleNamespace(out=out))
     assert [c["config_name"] for c in card["configs"]] == ["glide-task3", "sdv14-task0"]
     assert [c["config_name"] for c in card["configs"] if c.get("default")] == ["glide-task3"]
@@ -892,7 +895,7 @@ def test_a_figure_that_cannot_be_drawn_is_left_out_of_the_card_with_one_warning(
     monkeypatch.setattr(figure_drawing, "balance_chart", failing_chart)
     monkeypatch.setattr(figure_drawing, "sample_grid", failing_grid)
     lines = []
-    rebuilt = publish.build_mirror(small_release, out, log=lines.append)
+    rebuilt = publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     warnings = [line for line in lines if line.startswith("warning:")]
     assert warnings == ["warning: card figure figures/samples-sdv14.png left out: OSError: broken font",
                         "warning: card figure figures/balance-sdv14-task2.png left out: ValueError: y1 must be "
@@ -915,7 +918,7 @@ def test_a_folder_in_place_of_a_figure_is_left_alone_and_the_figure_left_out(sma
     (blocked / "mine").mkdir(parents=True)
     (out / "figures" / "corruptions.png").mkdir()  # no corrupted copy: no such figure, and the folder stays
     lines = []
-    publish.build_mirror(small_release, out, log=lines.append)
+    publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     warnings = [line for line in lines if line.startswith("warning:")]
     assert len(warnings) == 1
     assert warnings[0].startswith("warning: card figure figures/balance-sdv14-task1.png left out: IsADirectoryError: ")
@@ -934,7 +937,7 @@ def test_a_parts_build_warning_names_the_report_publish_keeps(sample_root, tmp_p
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not a png" * 10)
     out = tmp_path / "copy"
     with caplog.at_level("WARNING", logger=build_report.__name__):
-        publish.build_parts_only(root, out, ["sdv14-task3"], log=lambda line: None)
+        publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task3"], log=lambda line: None)
     final = out / publish.STATE_DIR / "reports" / "sdv14-task3.json"
     [warning] = [r.getMessage() for r in caplog.records if r.name == build_report.__name__]
     assert " 1 skipped " in warning and warning.endswith(f"; report: {final}")

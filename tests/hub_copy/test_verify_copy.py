@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conversion.hub_copy import publish
+from conversion.sources import kinds
 
 ROOT = Path(__file__).resolve().parents[2]
 PART = "sdv14-task3"
@@ -29,7 +30,7 @@ def source(sample_root, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def built(source, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("built") / "copy"
-    publish.build_parts_only(source, out, [PART], log=lambda line: None)
+    publish.build_parts_only(kinds.open_source(source), out, [PART], log=lambda line: None)
     return out
 
 

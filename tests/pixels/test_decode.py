@@ -216,7 +216,7 @@ def test_aspect_ratio_bombs_keep_memory_flat():
     script = (
         "import io\n"
         "from PIL import Image\n"
-        "from conversion import decode\n"
+        "from conversion.pixels import decode\n"
         "for width in (300_000, 2_000_000, 20_000_000):\n"
         "    buffer = io.BytesIO(); Image.new('RGB', (width, 1)).save(buffer, format='PNG')\n"
         "    for source in ('nature', 'ai'):\n"

@@ -29,7 +29,7 @@ def _copy_part(src_root: Path, dst_root: Path, generator: str, task: int) -> Non
 
 
 def test_original_layout_is_discovered(sample_release):
-    pairs = release.discover(sample_release)
+    pairs = kinds.open_source(sample_release).pairs
     assert len(pairs) == 6 * 6 * 2 * 2
     assert {p.generator for p in pairs} == set(tables.task_order())
     assert {p.task for p in pairs} == set(range(6))
@@ -37,11 +37,11 @@ def test_original_layout_is_discovered(sample_release):
     pair = next(p for p in pairs if (p.generator, p.task, p.split, p.source) == ("sdv14", 3, "test", "nature"))
     assert pair.x_path.parts[-7:] == ("processedSingleGenerators", "stable_diffusion_v_1_4", "single_generator",
                                       "3", "val", "nature", "X.pt")
-    assert kinds.detect(sample_release) == kinds.RELEASE
+    assert kinds.open_source(sample_release).kind == kinds.RELEASE
 
 
 def test_task_folder_agrees_with_class_sets(sample_release):
-    source = release.ReleaseSource(sample_release, ["glide"])
+    source = kinds.open_source(sample_release, ["glide"])
     assert source.parts() == [("glide", t) for t in range(6)]
     for pair in source.pairs:
         _x, y = release.load_pair(pair)
@@ -52,8 +52,8 @@ def test_task_folder_agrees_with_class_sets(sample_release):
 @pytest.mark.parametrize("layout_name", ["keys", "named"])
 def test_renamed_layouts_give_the_same_pairs(sample_root, sample_release, tmp_path, layout_name):
     other = release_writer.make_sample_release(sample_root, tmp_path / "r", layout=layout_name, generators=["sdv14"])
-    found = {(p.generator, p.task, p.split, p.source): p for p in release.discover(other)}
-    expected = {(p.generator, p.task, p.split, p.source): p for p in release.discover(sample_release)
+    found = {(p.generator, p.task, p.split, p.source): p for p in kinds.open_source(other).pairs}
+    expected = {(p.generator, p.task, p.split, p.source): p for p in kinds.open_source(sample_release).pairs
                 if p.generator == "sdv14"}
     assert found.keys() == expected.keys()
     for key, pair in found.items():
@@ -68,8 +68,8 @@ def test_task_read_from_labels_when_no_task_folder(sample_release, tmp_path):
             shutil.copytree(_pair_folder(sample_release, "sdv14", 3, split, source),
                             root / "stable_diffusion_v_1_4" / folder / source)
     assert generator_folders.find_generators(root)  # the raw-tree rule alone would match
-    assert kinds.detect(root) == kinds.RELEASE
-    assert kinds.present_parts(root) == [("sdv14", 3)]
+    assert kinds.open_source(root).kind == kinds.RELEASE
+    assert kinds.open_source(root).parts() == [("sdv14", 3)]
 
 
 def test_release_rows_equal_raw_tree_rows(sample_root, sample_release, build):
@@ -114,7 +114,7 @@ def test_tampered_tensor_is_refused(sample_release, tmp_path):
     x = torch.load(x_path, weights_only=True)
     x[1, 0, 5, 5] += 1e-3
     torch.save(x, x_path)
-    source = release.ReleaseSource(root, ["sdv14"])
+    source = kinds.open_source(root, ["sdv14"])
     items = source.split_plan("train", [("sdv14", 0)]).items
     with pytest.raises(release.ReleaseError, match=r"X\.pt: row 1 .*bit for bit"):
         list(source.examples(items, "train", 64))
@@ -139,7 +139,7 @@ def test_bad_tensors_are_errors_naming_the_file(sample_release, tmp_path, change
     torch.save(x, folder / "X.pt")
     torch.save(y, folder / "y.pt")
     with pytest.raises(release.ReleaseError, match=message) as err:
-        release.ReleaseSource(root, ["sdv14"]).split_plan("test", [("sdv14", 0)])
+        kinds.open_source(root, ["sdv14"]).split_plan("test", [("sdv14", 0)])
     assert str(folder) in str(err.value)
 
 
@@ -154,7 +154,7 @@ def test_pickled_code_is_not_loaded(sample_release, tmp_path):
     folder = _pair_folder(root, "sdv14", 0, "train", "ai")
     torch.save(_Payload(), folder / "y.pt")
     with pytest.raises(release.ReleaseError, match=r"y.pt: refused, it holds objects other than tensors"):
-        release.ReleaseSource(root, ["sdv14"]).split_plan("train", [("sdv14", 0)])
+        kinds.open_source(root, ["sdv14"]).split_plan("train", [("sdv14", 0)])
 
 
 def test_labels_of_another_task_are_an_error(sample_release, tmp_path):
@@ -163,11 +163,11 @@ def test_labels_of_another_task_are_an_error(sample_release, tmp_path):
     wrong = _pair_folder(root, "sdv14", 0, "train", "ai")
     shutil.copy(_pair_folder(sample_release, "sdv14", 1, "train", "ai") / "y.pt", wrong / "y.pt")
     with pytest.raises(release.ReleaseError, match=r"folder says task 0 but its labels are task 1"):
-        release.ReleaseSource(root, ["sdv14"]).split_plan("train", [("sdv14", 0)])
+        kinds.open_source(root, ["sdv14"]).split_plan("train", [("sdv14", 0)])
     joint = torch.tensor([tables.clsloc_of_label()[tables.joint_classes()[0]] - 1] * 2)
     torch.save(joint, wrong / "y.pt")
     with pytest.raises(release.ReleaseError, match=r"y.pt: its labels match no single task class set"):
-        release.ReleaseSource(root, ["sdv14"]).split_plan("train", [("sdv14", 0)])
+        kinds.open_source(root, ["sdv14"]).split_plan("train", [("sdv14", 0)])
 
 
 def test_missing_and_ambiguous_files_are_errors(sample_release, tmp_path):
@@ -175,14 +175,14 @@ def test_missing_and_ambiguous_files_are_errors(sample_release, tmp_path):
     _copy_part(sample_release, root, "sdv14", 0)
     (_pair_folder(root, "sdv14", 0, "test", "ai") / "y.pt").unlink()
     with pytest.raises(release.ReleaseError, match=r"X.pt has no y.pt beside it"):
-        release.discover(root)
+        kinds.open_source(root).pairs
     shutil.rmtree(_pair_folder(root, "sdv14", 0, "test", "ai"))
     with pytest.raises(release.ReleaseError, match=r"lacks X.pt/y.pt for: sdv14 task 0 test ai"):
-        release.ReleaseSource(root, ["sdv14"]).split_plan("test", [("sdv14", 0)])
+        kinds.open_source(root, ["sdv14"]).split_plan("test", [("sdv14", 0)])
     twice = root / "copy" / "sdv14" / "task0" / "train" / "ai"
     shutil.copytree(_pair_folder(root, "sdv14", 0, "train", "ai"), twice)
     with pytest.raises(release.ReleaseError, match=r"two tensor files for the same generator"):
-        release.discover(root)
+        kinds.open_source(root).pairs
 
 
 def test_release_build_errors(sample_release, tmp_path):
@@ -194,7 +194,7 @@ def test_release_build_errors(sample_release, tmp_path):
         GenImageCL(config_name="sdv15", data_dir=str(sample_release))
     (tmp_path / "notes.txt").write_text("nothing here")
     with pytest.raises(generator_folders.LayoutError, match=r"neither a raw GenImage tree nor a CL tensor release.*notes.txt"):
-        kinds.detect(tmp_path)
+        kinds.open_source(tmp_path).kind
 
 
 def test_non_finite_values_are_refused():
@@ -249,7 +249,7 @@ def test_a_tensor_file_truncated_while_read_is_an_error_naming_it(sample_release
     """Not a SIGBUS: rows are read with file reads, a truncated file is named with the row not read."""
     root = tmp_path / "r"
     _copy_part(sample_release, root, "sdv14", 0)
-    source = release.ReleaseSource(root, ["sdv14"])
+    source = kinds.open_source(root, ["sdv14"])
     items = source.split_plan("train", [("sdv14", 0)]).items
     stored = release.raw_tree.row
 
@@ -260,7 +260,7 @@ def test_a_tensor_file_truncated_while_read_is_an_error_naming_it(sample_release
 
     monkeypatch.setattr(release, "BATCH_ROWS", 1)
     monkeypatch.setattr(release.raw_tree, "row", truncating_row)
-    with pytest.raises(release.safe_tensors.BadTensorFile) as err:
+    with pytest.raises(release.tensor_files.BadTensorFile) as err:
         list(source.examples(items, "train", 64))
     assert items[1].path == items[0].path
     assert str(err.value).startswith(f"{items[0].path}: changed while being read (now 64 bytes, ")

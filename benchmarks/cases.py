@@ -223,12 +223,11 @@ def _iterate_decoded(ds, start: float) -> dict:
 
 @case
 def build_parquet(data_dir: str, config: str, out: str) -> dict:
-    """Every (generator, task, split) job of ``config``, one after another, into one output."""
-    from conversion.hub_copy import jobs
+    """Every publish job (part) of ``config``, one after another, into one output."""
+    from conversion.hub_copy import publish
 
-    for job in jobs.jobs_for([config]):
-        jobs.run_job(job, data_dir, out)
-    return {"items": sum(part.num_rows for part in jobs.collect_parts(out))}
+    parts = publish.build_parts_only(kinds.open_source(data_dir), out, [config], log=lambda line: None)
+    return {"items": sum(part.rows() for part in parts)}
 
 
 @case

@@ -156,7 +156,7 @@ def bench_loading(bench: Bench, data_dir: Path, config: str, scales: tuple[int, 
 
 def bench_parquet(bench: Bench, data_dir: Path, config: str) -> None:
     out = bench.workdir / "work" / "parquet"
-    bench.run("d", f"build jobs of {config} into Parquet (one after another)", "build_parquet", fresh=[out],
+    bench.run("d", f"publish jobs of {config} into Parquet (one after another)", "build_parquet", fresh=[out],
               data_dir=data_dir, config=config, out=out)
     pattern = str(out / "data" / "*" / "*" / "train-*.parquet")
     baseline = "Parquet read fully (load_dataset)"

@@ -17,8 +17,6 @@ COMMANDS = (
     "conversion.commands.export_imagefolder",
     "conversion.commands.publish",
     "conversion.commands.sample_release",
-    "conversion.commands.build",
-    "conversion.commands.assemble",
 )
 """Modules that each define ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``; they import
 heavy modules (datasets, torch, huggingface_hub) only inside ``run``, so that help is quick."""

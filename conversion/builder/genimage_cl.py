@@ -73,7 +73,7 @@ class GenImageCLConfig(datasets.BuilderConfig):
         image_size: side of the stored square images (64 reproduces the release), or
             ``"original"`` (or ``None``) to keep the source files untouched.
         strict: raise on the first file that has to be skipped, instead of reporting it.
-        splits: the splits to build (default both); one split per cluster job, see conversion/hub_copy/jobs.py.
+        splits: the splits to build (default both).
         check: how files kept at full resolution are checked: ``"decode"`` (default: decoded in full),
             ``"structure"`` (PNG chunks and CRCs, JPEG markers through end-of-image, header read by
             Pillow; no pixel decode) or ``"none"`` (read only). 64-px builds always decode.

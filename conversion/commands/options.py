@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from conversion import local_paths
-from conversion.contract import configs, tables
+from conversion.contract import configs
 from conversion.sources.raw_tree import ORIGINAL
 
 
@@ -48,16 +48,3 @@ def config_name(text: str) -> str:
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 
-
-def generator_keys(text: str) -> list[str]:
-    """Comma-separated generator keys (not config names: ``disjoint`` is not a generator)."""
-    keys = [key.strip().lower() for key in text.split(",") if key.strip()]
-    known = tables.generators()
-    for key in keys:
-        if key not in known:
-            kind = "a config, not a generator" if key in configs.config_parts() else "not a generator key"
-            raise argparse.ArgumentTypeError(
-                f"{key!r} is {kind}{configs.closest(key, known)}; generators: {', '.join(known)}")
-    if not keys:
-        raise argparse.ArgumentTypeError(f"give comma-separated generator keys: {', '.join(known)}")
-    return keys

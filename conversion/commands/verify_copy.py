@@ -1,4 +1,4 @@
-"""Check a Parquet copy (a publish or build output folder) before uploading or after downloading it.
+"""Check a Parquet copy (a publish output folder) before uploading or after downloading it.
 
 Reads every shard under FOLDER/data in full with Parquet page checksum verification and names each
 damaged shard; compares the rows of every config and split with the card's (README.md) dataset_info.

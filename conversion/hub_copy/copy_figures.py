@@ -88,7 +88,7 @@ def _balance_chart(labels: datasets.Dataset, generator: str, task: int, path: Pa
 
 
 def render_generator(out: Path, generator: str, parts: list, figures_dir: Path, pairs: int = 8, log=print) -> dict:
-    """Sample grid and per-task balance charts of one generator's ``parts`` (``publish.Part``).
+    """Sample grid and per-task balance charts of one generator's ``parts`` (:class:`conversion.hub_copy.parts.Part`).
 
     Returns ``{"samples": path or None, "balance": {task: path}, "left_out": [path, ...]}``: no grid
     when no class has both a natural and an AI train image; a figure that could not be drawn is

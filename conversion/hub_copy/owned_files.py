@@ -92,8 +92,8 @@ class Records:
             parent = Path(os.path.realpath(target.parent))
             if parent != top and top not in parent.parents:
                 raise DamagedRecord(f"{target}: its folder leads out of {self.folder} (a link): not deleted")
-            if target.is_symlink() or target.is_file():
-                target.unlink()
+            if target.is_symlink() or (os.path.lexists(target) and not target.is_dir()):
+                target.unlink()  # a file, link or FIFO at a path ours wrote; never a folder
             _remove_empty_parents(target.parent, self.folder)
         if gone:
             self._write(group, held - set(gone))

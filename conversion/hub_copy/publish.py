@@ -7,12 +7,21 @@ shards of at most ``max_shard_size`` estimated bytes). Every config (generator, 
 ``disjoint``) whose parts are all present is declared in README.md as a list of those shard
 patterns, with the same ``dataset_info`` push_to_hub writes; no row is stored twice.
 
+Images are the release's 64x64 pixels by default; ``image_size`` (another size, or ``"original"``: the
+source files' bytes at full resolution, checked as ``check`` says) builds every part with that builder
+keyword instead, from a raw tree only. A part's manifest records its image size and check, so a run
+with other values rebuilds it: the parts of one card never mix sizes, and the card says which it holds.
+
 Work happens in ``FOLDER/.publish`` (the datasets cache and the finished parts' manifests): a part
 is written into a staging folder and renamed into ``data/`` when complete, then its manifest is
 written, so an interrupted run leaves no partial part and a re-run skips finished ones. Each part's
 build report is kept there too (for the card's differences section). The card's figures are drawn
 into ``FOLDER/figures/`` from the finished shards on every run (cheap: label columns and a few row
 groups), so they always match the data.
+
+One pipeline: a cluster job array builds the parts one per job (:func:`build_parts_only`, no card),
+the same way a single run builds them, so a final plain run finds every part done and writes the
+very copy a single run writes.
 
 One writer at a time: a publish holds FOLDER's lock (:mod:`conversion.folder_lock`), a part-only job
 the lock of its part. README.md is removed before any part is rebuilt and written last, atomically,
@@ -48,30 +57,20 @@ from conversion import atomic_files, folder_lock, local_paths, progress, regular
 from conversion.builder import build_report, corrupted_rows
 from conversion.contract import configs, features, tables
 from conversion.hub_copy import card, card_differences, copy_figures, figure_drawing, owned_files, parquet_pages
-from conversion.pixels import corruption_recipe
-from conversion.sources import base, generator_folders, kinds
+from conversion.hub_copy.parts import (CARD, DATA, MAX_SHARD_SIZE, SPLITS, Part, corrupted_dir, manifest_path, part_dir,
+                                       report_path, shard_name)
+from conversion.pixels import corruption_recipe, decode
+from conversion.sources import base, kinds, raw_tree
 
 STATE_DIR = folder_lock.STATE_DIR
-CARD = "README.md"
 LISTING = "reports/differences.csv"
 """Files left out and images kept that the release dropped, shipped with a copy built from a raw tree."""
-SPLITS = tuple(generator_folders.SPLIT_FOLDERS)
-MAX_SHARD_SIZE = datasets.config.MAX_SHARD_SIZE
 
 
 def tensor_bytes(rows: int) -> int:
     """Bytes the release's float32 X and int64 y take for ``rows`` images."""
     size = tables.release_pixels()["image_size"]
     return rows * (3 * size * size * 4 + 8)
-
-
-def part_dir(generator: str, task: int) -> str:
-    return f"data/{generator}/task{task}"
-
-
-def corrupted_dir(generator: str, task: int, corruption: str) -> str:
-    """Where push_to_hub(config_name="<key>-task<k>-<corruption>", data_dir=...) would put a corrupted copy."""
-    return f"{part_dir(generator, task)}-{corruption}"
 
 
 FLOAT_LEAF = f"{corrupted_rows.COLUMN}.list.element.list.element.list.element"
@@ -93,52 +92,6 @@ def write_float_parquet(ds: datasets.Dataset, path: Path, batch_size: int) -> No
 
 
 @dataclass
-class Part:
-    """A finished (generator, task): per split its rows, sizes and shard files."""
-
-    generator: str
-    task: int
-    fingerprint: str
-    max_shard_size: int
-    splits: dict = field(default_factory=dict)
-    corrupted: dict = field(default_factory=dict)
-    """Per corruption: the test split's corrupted copy (num_examples, num_bytes, files)."""
-
-    @property
-    def name(self) -> str:
-        return configs.task_config_name(self.generator, self.task)
-
-    def rows(self) -> int:
-        return sum(s["num_examples"] for s in self.splits.values())
-
-    def parquet_bytes(self) -> int:
-        return sum(f["size"] for s in self.splits.values() for f in s["files"])
-
-    def corrupted_bytes(self) -> int:
-        return sum(f["size"] for c in self.corrupted.values() for f in c["files"])
-
-    def all_files(self) -> list[dict]:
-        return [f for s in [*self.splits.values(), *self.corrupted.values()] for f in s["files"]]
-
-    def complete_in(self, out: Path) -> bool:
-        return _report_path(out, self.generator, self.task).is_file() and all(
-            (out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["size"] for f in self.all_files())
-
-    def check_shards(self, out: Path) -> None:
-        """Raise unless every shard is there with its size and each split (or corrupted copy) holds its row count."""
-        for split, info in [*self.splits.items(), *((f"test-{c}", e) for c, e in self.corrupted.items())]:
-            rows = 0
-            for f in info["files"]:
-                path = out / f["path"]
-                if not path.is_file() or path.stat().st_size != f["size"]:
-                    raise RuntimeError(f"{path}: missing or not the {f['size']:,} bytes {self.name} wrote; re-run publish")
-                rows += parquet_pages.read_metadata(path).num_rows
-            if rows != info["num_examples"]:
-                raise RuntimeError(f"{out / part_dir(self.generator, self.task)}: {split} shards hold {rows} rows, "
-                                   f"{self.name} declares {info['num_examples']}; re-run publish")
-
-
-@dataclass
 class Mirror:
     """What the folder holds: its parts and the configs declared over them."""
 
@@ -151,6 +104,8 @@ class Mirror:
     corrupted_configs: dict[str, list[Part]] = field(default_factory=dict)
     corrupted_problems: list[str] = field(default_factory=list)
     corrupted_figure: Path | None = None
+    image_size: int | str = 64
+    check: str = "decode"
 
     def rows(self) -> int:
         return sum(p.rows() for p in self.parts)
@@ -183,20 +138,12 @@ class Mirror:
 
     def reports(self) -> list[dict]:
         """The build report of every part."""
-        return [build_report.load(_report_path(self.out, p.generator, p.task)) for p in self.parts]
-
-
-def _manifest_path(out: Path, generator: str, task: int) -> Path:
-    return out / STATE_DIR / "parts" / f"{generator}-task{task}.json"
-
-
-def _report_path(out: Path, generator: str, task: int) -> Path:
-    return out / STATE_DIR / "reports" / f"{generator}-task{task}.json"
+        return [build_report.load(report_path(self.out, p.generator, p.task)) for p in self.parts]
 
 
 def _read_manifest(out: Path, generator: str, task: int) -> Part | None:
     try:
-        return Part(**json.loads(regular_files.read_text(_manifest_path(out, generator, task))))
+        return Part(**json.loads(regular_files.read_text(manifest_path(out, generator, task))))
     except (OSError, ValueError, TypeError):
         return None
 
@@ -231,7 +178,40 @@ def check_paths(data_dir, out) -> tuple[Path, Path]:
     return data_dir, out
 
 
-MANAGED = (CARD, "data", copy_figures.FIGURES_DIR, LISTING.split("/")[0])
+def check_options(source, image_size=64, check: str = "decode", corruption_names=()) -> int | str:
+    """``image_size`` as a part records it (``None`` is ``"original"``); a ValueError, before anything is
+    written, for an ``image_size``, ``check`` or corrupted copies that no build of the opened ``source`` takes."""
+    image_size = raw_tree.ORIGINAL if image_size is None else image_size
+    if image_size != raw_tree.ORIGINAL and (isinstance(image_size, bool) or not isinstance(image_size, int)
+                                            or image_size <= 0):
+        raise ValueError(f"image size must be a positive integer or {raw_tree.ORIGINAL!r}, got {image_size!r}")
+    if check not in decode.CHECKS:
+        raise ValueError(f"check must be one of {', '.join(decode.CHECKS)}, got {check!r}")
+    if check != "decode" and image_size != raw_tree.ORIGINAL:
+        raise ValueError(f"--check {check} needs --image-size {raw_tree.ORIGINAL}: converted pixels are always "
+                         f"decoded in full")
+    size = tables.release_pixels()["image_size"]
+    if image_size != size:
+        if corruption_names:
+            raise ValueError(f"the corrupted test copies are the release's {size}x{size} pixels: --corruptions needs "
+                             f"--image-size {size}, got {image_size}")
+        if source.kind == kinds.RELEASE:
+            raise ValueError(f"{source.root} is a tensor release: its images exist only as {size}x{size} pixels, so "
+                             f"--image-size must be {size} (got {image_size}); publish from the raw GenImage tree "
+                             f"for other sizes or the original files")
+    return image_size
+
+
+def describe_images(image_size, check: str = "decode") -> str:
+    """The images of parts built with ``image_size`` and ``check``, in a few words."""
+    if image_size == raw_tree.ORIGINAL:
+        return f"the original files at full resolution (check {check})"
+    if image_size == tables.release_pixels()["image_size"]:
+        return f"{image_size}x{image_size} PNG (the release's pixels)"
+    return f"{image_size}x{image_size} PNG"
+
+
+MANAGED = (CARD, DATA, copy_figures.FIGURES_DIR, LISTING.split("/")[0])
 """The places of ``out`` a publish writes (and may delete in): everything there must be recorded as ours."""
 
 
@@ -250,7 +230,7 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
     batch_size = get_writer_batch_size_from_features(ds.features) or get_writer_batch_size_from_data_size(len(ds), nbytes)
     files = []
     for index in range(num_shards):
-        name = f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
+        name = shard_name(split, index, num_shards)
         shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)
         if write is None:
             shard.to_parquet(folder / name, batch_size=batch_size, **parquet_pages.WRITE_OPTIONS)
@@ -290,9 +270,22 @@ def build_corrupted(source: base.Source, out: Path, part: Part, corruption: str,
     return entry
 
 
-def build_part(source: base.Source, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
-               num_proc: int | None = None, corruption_names: tuple = ()) -> Part:
-    """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one rename."""
+def build_part(source: base.Source, out: Path, generator: str, task: int, *args, **kwargs) -> Part:
+    """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one
+    rename (arguments: :func:`_build_part`'s). A build that fails or is interrupted removes its staging
+    folders and caches: it leaves nothing half-written, and its re-run starts clean."""
+    try:
+        return _build_part(source, out, generator, task, *args, **kwargs)
+    except BaseException:
+        for kind in ("staging", "cache"):
+            for folder in (out / STATE_DIR / kind).glob(f"{generator}-task{task}*"):
+                shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _build_part(source: base.Source, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
+                num_proc: int | None = None, corruption_names: tuple = (), image_size=64,
+                check: str = "decode") -> Part:
     from conversion.builder.genimage_cl import GenImageCL
 
     state = out / STATE_DIR
@@ -300,9 +293,9 @@ def build_part(source: base.Source, out: Path, generator: str, task: int, finger
     staging = state / "staging" / f"{generator}-task{task}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    part = Part(generator, task, fingerprint, max_shard_size)
-    builder = GenImageCL(config_name=part.name, source=source, cache_dir=str(cache))
-    with build_report.named_at(Path(builder.cache_dir) / build_report.REPORT_FILE, _report_path(out, generator, task)):
+    part = Part(generator, task, fingerprint, max_shard_size, image_size=image_size, check=check)
+    builder = GenImageCL(config_name=part.name, source=source, cache_dir=str(cache), image_size=image_size, check=check)
+    with build_report.named_at(Path(builder.cache_dir) / build_report.REPORT_FILE, report_path(out, generator, task)):
         builder.download_and_prepare(num_proc=num_proc)
     (report,) = build_report.find(builder.cache_dir)
     built = builder.as_dataset()
@@ -324,7 +317,7 @@ def build_part(source: base.Source, out: Path, generator: str, task: int, finger
     owned.claim(part.name, [f["path"] for s in part.splits.values() for f in s["files"]])
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, target)
-    _write_atomic(_report_path(out, generator, task), report.read_text())
+    _write_atomic(report_path(out, generator, task), report.read_text())
     shutil.rmtree(cache, ignore_errors=True)
     return update_corrupted(source, out, part, corruption_names, num_proc)
 
@@ -339,7 +332,7 @@ def update_corrupted(source: base.Source, out: Path, part: Part, corruption_name
         elif corruption not in part.corrupted:
             part.corrupted[corruption] = build_corrupted(source, out, part, corruption, num_proc)
     part.corrupted = {c: part.corrupted[c] for c in corruption_recipe.CORRUPTIONS if c in part.corrupted}
-    _write_atomic(_manifest_path(out, part.generator, part.task), json.dumps(part.__dict__, indent=1))
+    _write_atomic(manifest_path(out, part.generator, part.task), json.dumps(part.__dict__, indent=1))
     return part
 
 
@@ -480,10 +473,12 @@ def withdraw_card(out: Path) -> None:
 
 def ensure_parts(source: base.Source, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
                  num_proc: int | None = None, log=print, corruption_names=(),
-                 wait_lock: bool = False) -> tuple[list[Part], list[str]]:
-    """Build each wanted (generator, task) not already finished in ``out`` for the same source, with
-    its corrupted copies (the release's, and ``corruption_names`` made with the recipe); returns the
-    parts and one line per corrupted copy left out.
+                 wait_lock: bool = False, *, image_size=64, check: str = "decode",
+                 overwrite: bool = False) -> tuple[list[Part], list[str]]:
+    """Build each wanted (generator, task) not already finished in ``out`` for the same source, shard
+    size, image size and check (every one with ``overwrite``), with its corrupted copies (the release's,
+    and ``corruption_names`` made with the recipe); returns the parts and one line per corrupted copy
+    left out.
 
     Each part is built under its own lock (parallel jobs may build other parts of the same folder).
     """
@@ -504,7 +499,12 @@ def ensure_parts(source: base.Source, out: Path, wanted: list[tuple[str, int]], 
         names = tuple(c for c in corruption_recipe.CORRUPTIONS if c in copies.get((generator, task), ()))
         with folder_lock.exclusive(out, f"part-{name}", wait=wait_lock, log=log):
             done = _read_manifest(out, generator, task)
-            if (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
+            if done and (done.image_size, done.check) != (image_size, check):
+                log(f"{step}: built before as {describe_images(done.image_size, done.check)}; this run asks "
+                    f"{describe_images(image_size, check)}")
+            elif overwrite and done:
+                log(f"{step}: built before, rebuilt (overwrite)")
+            elif (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
                     and done.complete_in(out)):
                 if tuple(done.corrupted) != names:
                     withdraw_card(out)
@@ -517,7 +517,8 @@ def ensure_parts(source: base.Source, out: Path, wanted: list[tuple[str, int]], 
                 continue
             withdraw_card(out)
             log(f"{step}: building")
-            part = build_part(source, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names)
+            part = build_part(source, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names,
+                              image_size, check)
         log(f"{step}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet" + (
             f"; corrupted test copies {', '.join(names)}: {part.corrupted_bytes():,} bytes" if names else ""))
         parts.append(part)
@@ -538,10 +539,13 @@ def remove_stale_files(out: Path, parts: list[Part]) -> list[str]:
 
 def build_parts_only(source: base.Source, out, names: list[str] | None = None, job_index: int | None = None,
                      max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print,
-                     corruption_names=(), wait_lock: bool = False) -> list[Part]:
-    """One job of a cluster array: build the parts named (``sdv14-task3``) or the ``job_index``-th
-    part present, and nothing else (no card, no upload). A final plain publish run finds them done."""
+                     corruption_names=(), wait_lock: bool = False, image_size=64, check: str = "decode",
+                     overwrite: bool = False) -> list[Part]:
+    """One job of a cluster array: build the parts named (``sdv14-task3``, or every part of a config such
+    as ``sdv14``) or the ``job_index``-th part present, and nothing else (no card, no upload). A final
+    plain publish run with the same ``image_size`` and ``check`` finds them done."""
     _, out = check_paths(source.root, out)
+    image_size = check_options(source, image_size, check, corruption_names)
     present = source.parts()
     by_name = {configs.task_config_name(g, t): (g, t) for g, t in present}
     if job_index is not None:
@@ -549,34 +553,58 @@ def build_parts_only(source: base.Source, out, names: list[str] | None = None, j
             raise ValueError(f"job index {job_index} out of range: {source.root} holds {len(present)} parts (0..{len(present) - 1})")
         wanted = [present[job_index]]
     else:
-        unknown = [n for n in names if n not in by_name]
+        parts_of = configs.config_parts()
+        wanted = list(dict.fromkeys(p for n in names for p in parts_of.get(n, ())))
+        unknown = [n for n in names if n not in parts_of] + [configs.task_config_name(*p) for p in wanted
+                                                            if p not in present]
         if unknown:
             raise ValueError(f"part(s) {', '.join(unknown)} not in {source.root}; it holds {', '.join(by_name)}")
-        wanted = [by_name[n] for n in names]
-    records(out).refuse_foreign([folder for g, t in wanted for folder in (
-        part_dir(g, t), *(corrupted_dir(g, t, c) for c in corruption_recipe.CORRUPTIONS))])
+    folders = [folder for g, t in wanted for folder in (
+        part_dir(g, t), *(corrupted_dir(g, t, c) for c in corruption_recipe.CORRUPTIONS))]
+    refuse_links(out, folders)
+    records(out).refuse_foreign(folders)
     return ensure_parts(source, out, wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
-                        corruption_names, wait_lock)[0]
+                        corruption_names, wait_lock, image_size=image_size, check=check, overwrite=overwrite)[0]
+
+
+def refuse_links(out: Path, folders: list[str]) -> None:
+    """:class:`owned_files.ForeignFiles` if a folder on the way to ``folders`` (relative to ``out``) is a
+    link: a part job never writes through one (a plain run refuses any link in ``data/``)."""
+    for folder in folders:
+        path = out
+        for name in Path(folder).parts:
+            path = path / name
+            if path.is_symlink():
+                raise owned_files.ForeignFiles(
+                    f"{out}: {path.relative_to(out).as_posix()} is a link to {os.readlink(path)}, not a folder "
+                    f"genimage-cl wrote; a run never writes through a link: remove it or choose another output folder")
+            if not path.is_dir():
+                break
 
 
 def build_mirror(source: base.Source, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
-                 yaml_aliases: bool = True, log=print, corruption_names=(), wait_lock: bool = False) -> Mirror:
+                 yaml_aliases: bool = True, log=print, corruption_names=(), wait_lock: bool = False, image_size=64,
+                 check: str = "decode", overwrite: bool = False) -> Mirror:
     """Write (or finish) the publishable folder ``out`` from the opened raw tree or tensor release ``source``;
-    ``corruption_names`` are made with the release's recipe for every part that lacks them.
+    ``corruption_names`` are made with the release's recipe for every part that lacks them. Parts built
+    before (by a run or a job array) with the same source, shard size, ``image_size`` and ``check`` are
+    kept, unless ``overwrite``.
 
     Holds ``out``'s lock throughout: a second writer fails at once naming the holder, or waits (``wait_lock``).
     """
     _, out = check_paths(source.root, out)
+    image_size = check_options(source, image_size, check, corruption_names)
     with folder_lock.exclusive(out, wait=wait_lock, log=log):
         records(out).refuse_foreign(MANAGED)
         return _build_mirror(source, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
-                             yaml_aliases, log, corruption_names, wait_lock)
+                             yaml_aliases, log, corruption_names, wait_lock, image_size, check, overwrite)
 
 
 def _build_mirror(source: base.Source, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, corruption_names,
-                  wait_lock) -> Mirror:
+                  wait_lock, image_size, check, overwrite) -> Mirror:
     parts, problems = ensure_parts(source, out, source.parts(), max_shard_size, num_proc, log,
-                                   corruption_names, wait_lock)
+                                   corruption_names, wait_lock, image_size=image_size, check=check,
+                                   overwrite=overwrite)
     if remove_stale_files(out, parts):
         withdraw_card(out)
     declared, skipped = declared_configs(parts)
@@ -585,7 +613,7 @@ def _build_mirror(source: base.Source, out: Path, max_shard_size: int, num_proc,
     owned = records(out)
     owned.claim(owned_files.CARD_GROUP, [CARD, LISTING, *figure_files(parts)])
     mirror = Mirror(out, parts, declared, skipped, kind, copy_figures.render(out, parts, log=log), corrupted_configs,
-                    problems, copy_figures.render_corrupted(out, parts, log=log))
+                    problems, copy_figures.render_corrupted(out, parts, log=log), image_size, check)
     drawn = {path.relative_to(out).as_posix() for path in mirror.figure_paths()}
     owned.delete(owned_files.CARD_GROUP, [p for p in owned.group(owned_files.CARD_GROUP)
                                           if p.startswith(f"{copy_figures.FIGURES_DIR}/") and p not in drawn])
@@ -618,6 +646,7 @@ def summary(mirror: Mirror) -> str:
         f"folder:  {mirror.out}",
         f"configs: {len(mirror.configs)} ({', '.join(mirror.configs)})",
         f"parts:   {len(mirror.parts)} generator-tasks",
+        f"images:  {describe_images(mirror.image_size, mirror.check)}",
         f"rows:    {mirror.rows():,} (" + ", ".join(
             f"{split} {sum(p.splits[split]['num_examples'] for p in mirror.parts):,}" for split in SPLITS) + ")",
         f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} Parquet files",

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token
 
 from conversion.hub_copy import copy_figures, publish
+from conversion.hub_copy.parts import CARD, DATA
 
 REPO_TYPE = "dataset"
-CARD = publish.CARD
-MANAGED_FOLDERS = ("data/", f"{copy_figures.FIGURES_DIR}/", f"{publish.LISTING.split('/')[0]}/")
+MANAGED_FOLDERS = (f"{DATA}/", f"{copy_figures.FIGURES_DIR}/", f"{publish.LISTING.split('/')[0]}/")
 """Folders the copy owns on the Hub: remote files in them that the copy lacks are deleted."""
 
 

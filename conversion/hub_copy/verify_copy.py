@@ -1,10 +1,10 @@
-"""Check a Parquet copy made by ``publish`` (or ``build``): every shard's page checksums and row counts.
+"""Check a Parquet copy made by ``publish``: every shard's page checksums and row counts.
 
 Every shard under ``data/`` is read in full, one row group at a time, with page checksum
 verification, so a flipped bit anywhere (a label, a pixel) fails and names its shard. Then, for
 every config of the card (README.md), the rows of the shards its ``data_files`` patterns match are
-summed per split and compared with the card's ``dataset_info``. A folder without a card (the
-output of ``build`` jobs) gets the checksum checks only. Only regular files inside the copy are
+summed per split and compared with the card's ``dataset_info``. A folder without a card (parts
+built by publish's jobs before the final run) gets the checksum checks only. Only regular files inside the copy are
 read: a link (to a file or a folder), FIFO, socket or device under ``data/`` is a problem named
 with what it is, never opened or followed.
 """
@@ -21,9 +21,7 @@ from tqdm.auto import tqdm
 
 from conversion import regular_files
 from conversion.hub_copy import parquet_pages
-
-CARD = "README.md"
-DATA = "data"
+from conversion.hub_copy.parts import CARD, DATA
 
 
 @dataclass
@@ -150,10 +148,10 @@ def verify(folder: str | os.PathLike, progress: bool = True) -> CopyCheck:
     data = folder / DATA
     if data.is_symlink() or not data.is_dir():
         what = f"a link to {os.readlink(data)}" if data.is_symlink() else "missing or not a folder"
-        raise NotADirectoryError(f"{data} is {what}: not a copy made by publish or build (links are not followed)")
+        raise NotADirectoryError(f"{data} is {what}: not a copy made by publish (links are not followed)")
     shards, problems = _entries(data)
     if not shards and not problems:
-        raise FileNotFoundError(f"no Parquet shard under {data}: not a copy made by publish or build")
+        raise FileNotFoundError(f"no Parquet shard under {data}: not a copy made by publish")
     result = CopyCheck(folder, problems=problems)
     for path in tqdm(shards, desc="shards", unit="shard", disable=not progress):
         name = path.relative_to(folder).as_posix()

@@ -136,7 +136,7 @@ def test_a_folder_published_before_records_is_adopted(small_release_copy, tmp_pa
 
 @pytest.mark.parametrize("command", [
     ("publish", "--data-dir", "{src}", "--out", "{o}/victim::copy"),
-    ("build", "--data-dir", "{src}", "--out", "{o}/victim::copy", "--config", "sdv14-task2", "--split", "train"),
+    ("publish", "--data-dir", "{src}", "--out", "{o}/victim::copy", "--job-index", "0"),
     ("export-imagefolder", "--data-dir", "{src}", "--out", "{o}/victim::copy", "--config", "sdv14-task2"),
     ("publish", "--data-dir", "{o}/victim::x", "--out", "{o}/fine"),
     ("publish", "--data-dir", "{src}", "--out", "memory://{o}/victim"),
@@ -272,27 +272,29 @@ def test_an_out_that_cannot_be_a_copy_is_refused(one_generator, tmp_path, out, m
     assert (tmp_path / "afile").read_text() == "mine" and not (one_generator / publish.STATE_DIR).exists()
 
 
-def test_build_jobs_replace_only_the_shards_they_recorded(one_generator, tmp_path):
-    from conversion.hub_copy import jobs
+def _quiet(line: str) -> None:
+    pass
 
+
+def test_part_jobs_replace_only_the_shards_they_recorded(one_generator, tmp_path):
     out = tmp_path / "b"
-    job = jobs.Job("sdv14", 2, "test")
-    first = jobs.run_job(job, one_generator, out, max_shard_size="1KB", row_group_size=1)
-    assert len(first) > 1
-    again = jobs.run_job(job, one_generator, out)
-    assert [p.name for p in again] == ["test-00000-of-00001.parquet"]
-    assert sorted(p.name for p in job.folder(out).iterdir()) == ["test-00000-of-00001.parquet"]
-    mine = job.folder(out) / "test-00000-of-00002.parquet"
+    (first,) = publish.build_parts_only(kinds.open_source(one_generator), out, ["sdv14-task2"], max_shard_size="1KB",
+                                        log=_quiet)
+    assert len(first.splits["test"]["files"]) > 1
+    publish.build_parts_only(kinds.open_source(one_generator), out, ["sdv14-task2"], log=_quiet)
+    folder = out / "data" / "sdv14" / "task2"
+    assert sorted(p.name for p in folder.iterdir()) == ["test-00000-of-00001.parquet", "train-00000-of-00001.parquet"]
+    mine = folder / "test-00000-of-00002.parquet"
     mine.write_bytes(b"not a job's")
     with pytest.raises(owned_files.ForeignFiles, match="data/sdv14/task2/test-00000-of-00002.parquet not written"):
-        jobs.run_job(job, one_generator, out)
+        publish.build_parts_only(kinds.open_source(one_generator), out, ["sdv14-task2"], log=_quiet)
     assert mine.read_bytes() == b"not a job's"
 
 
-def test_a_build_into_or_around_its_source_is_refused(one_generator, tmp_path):
+def test_a_job_into_its_source_is_refused(one_generator, tmp_path):
     before = _files(one_generator)
-    line = _one_line_error(_cli("build", "--data-dir", str(one_generator), "--out", str(one_generator / "b"),
-                                "--config", "sdv14-task2", "--split", "test", cwd=tmp_path))
+    line = _one_line_error(_cli("publish", "--data-dir", str(one_generator), "--out", str(one_generator / "b"),
+                                "--job-index", "0", cwd=tmp_path))
     assert f"--out {one_generator / 'b'} lies inside --data-dir {one_generator}" in line
     assert _files(one_generator) == before
 
@@ -322,17 +324,16 @@ def test_state_files_that_are_fifos_never_block(small_release_copy, tmp_path):
         publish.build_mirror(kinds.open_source(small_release_copy), out, log=lambda line: None)
 
 
-@pytest.mark.parametrize("state", [".publish", ".staging"])
-def test_a_state_folder_that_is_a_link_is_refused(one_generator, tmp_path, state):
+@pytest.mark.parametrize("job", [(), ("--job-index", "0")], ids=["publish", "job"])
+def test_a_state_folder_that_is_a_link_is_refused(one_generator, tmp_path, job):
+    state = publish.STATE_DIR
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / "staging" / "sdv14-task0").mkdir(parents=True)
     (elsewhere / "staging" / "sdv14-task0" / "keep.txt").write_text("x")
     out = tmp_path / "copy"
     out.mkdir()
     (out / state).symlink_to(elsewhere)
-    command = ("publish", "--data-dir", str(one_generator), "--out", str(out)) if state == ".publish" else (
-        "build", "--data-dir", str(one_generator), "--out", str(out), "--config", "sdv14-task0", "--split", "test")
-    line = _one_line_error(_cli(*command, cwd=tmp_path))
+    line = _one_line_error(_cli("publish", "--data-dir", str(one_generator), "--out", str(out), *job, cwd=tmp_path))
     assert line == (f"error: {out / state} is a link or not a folder: it is where a run keeps (and cleans) its own "
                     f"state; remove it or choose another output folder")
     assert (elsewhere / "staging" / "sdv14-task0" / "keep.txt").read_text() == "x"

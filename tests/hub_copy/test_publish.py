@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -332,6 +333,117 @@ def test_job_index_out_of_range(small_release, tmp_path):
         publish.build_parts_only(kinds.open_source(small_release), tmp_path / "out", job_index=99)
     with pytest.raises(ValueError, match=r"part\(s\) wukong-task0 not in"):
         publish.build_parts_only(kinds.open_source(small_release), tmp_path / "out", names=["wukong-task0"])
+
+
+def test_list_jobs_numbers_the_parts_as_job_index_builds_them(small_release, tmp_path, capsys):
+    """--list-jobs prints "INDEX GEN-taskK" a line, writes nothing, and job N builds the part on line N."""
+    out = tmp_path / "out"
+    assert cli_status(["publish", "--data-dir", str(small_release), "--list-jobs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" ")[0] for line in lines] == [str(i) for i in range(len(lines))]
+    listed = [line.split(" ", 1)[1] for line in lines]
+    assert listed == [configs.task_config_name(*p) for p in kinds.open_source(small_release).parts()]
+    assert len(set(listed)) == len(listed) > 2
+    for index in (0, len(listed) // 2, len(listed) - 1):
+        parts = publish.build_parts_only(kinds.open_source(small_release), out, job_index=index, log=lambda line: None)
+        assert [part.name for part in parts] == [listed[index]]
+    assert cli_status(["publish", "--data-dir", str(small_release), "--out", str(tmp_path / "unwritten"),
+                       "--list-jobs"]) == 0
+    assert not (tmp_path / "unwritten").exists()
+    capsys.readouterr()
+    assert cli_status(["publish", "--data-dir", str(small_release)]) == 1
+    assert capsys.readouterr().err.strip() == "error: publish needs --out FOLDER (all but --list-jobs do)"
+
+
+@pytest.fixture(scope="module")
+def sdv15_tree(tmp_path_factory) -> Path:
+    """sdv15 alone, one class per task: six small parts from a raw tree."""
+    from conversion.samples.genimage_tree import make_sample_tree
+
+    return make_sample_tree(tmp_path_factory.mktemp("sdv15") / "GenImage", generators=["sdv15"], classes_per_task=1)
+
+
+def test_parts_record_their_image_size_and_a_run_with_another_rebuilds_them(sdv15_tree, tmp_path, monkeypatch):
+    """A card never declares parts of two sizes: a part built at another image size or check is rebuilt."""
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    out = tmp_path / "copy"
+    lines = []
+    publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["sdv15-task2"], image_size=32, log=lines.append)
+    shard = out / "data/sdv15/task2/train-00000-of-00001.parquet"
+
+    def sizes() -> set:
+        images = pq.read_table(shard, columns=["image"])["image"].to_pylist()
+        return {Image.open(io.BytesIO(image["bytes"])).size for image in images}
+
+    assert sizes() == {(32, 32)}
+    lines.clear()
+    publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["sdv15-task2"], image_size=32, log=lines.append)
+    assert lines == ["part 1 of 1: sdv15-task2: done before (4 rows), kept"]
+    lines.clear()
+    full = publish.build_mirror(kinds.open_source(sdv15_tree), out, image_size="original", check="structure",
+                                log=lines.append)
+    assert lines[:2] == ["part 1 of 6: sdv15-task0: building", "part 1 of 6: sdv15-task0: 4 rows, "
+                         f"{full.parts[0].parquet_bytes():,} bytes of Parquet"]
+    assert ("part 3 of 6: sdv15-task2: built before as 32x32 PNG; this run asks the original files at full "
+            "resolution (check structure)") in lines
+    assert sum(line.endswith(": building") for line in lines) == 6
+    assert {(p.image_size, p.check) for p in full.parts} == {("original", "structure")}
+    assert max(max(size) for size in sizes()) > 64
+    card_text = (out / "README.md").read_text()
+    assert "natural ImageNet images, at full resolution," in card_text and "64x64 RGB" not in card_text
+    assert "files were not decoded" in card_text and "collate_fn=images_as_list" in card_text
+    assert "paper_tensors" not in card_text
+    assert "images:  the original files at full resolution (check structure)" in publish.summary(full)
+    lines.clear()
+    again = publish.build_mirror(kinds.open_source(sdv15_tree), out, image_size="original", check="structure",
+                                 log=lines.append)
+    assert sum("done before" in line for line in lines) == 6 and (out / "README.md").read_text() == card_text
+    assert again.image_size == "original"
+    monkeypatch.chdir(out.parent)
+    loaded = datasets.load_dataset(out.name, "sdv15-task2", split="train", cache_dir=str(tmp_path / "cache"))
+    assert len(loaded) == 2 and max(max(image.size) for image in loaded["image"]) > 64
+
+
+def test_options_no_build_takes_are_refused_before_anything_is_written(small_release, sdv15_tree, tmp_path, capsys):
+    out = tmp_path / "never"
+    for args, message in [
+        ((small_release, "--image-size", "original"), f"{small_release} is a tensor release: its images exist only "
+                                                      f"as 64x64 pixels, so --image-size must be 64 (got original)"),
+        ((sdv15_tree, "--check", "structure"), "--check structure needs --image-size original"),
+        ((sdv15_tree, "--image-size", "32", "--corruptions", "rotate"), "--corruptions needs --image-size 64, got 32"),
+    ]:
+        for job in ((), ("--job-index", "0")):
+            capsys.readouterr()
+            assert _publish("--data-dir", args[0], "--out", out, *args[1:], *job) == 1
+            assert message in capsys.readouterr().err.strip().splitlines()[-1]
+            assert not out.exists()
+    with pytest.raises(ValueError, match="image size must be a positive integer or 'original', got 0"):
+        publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["sdv15-task0"], image_size=0)
+    assert not (out / "data").exists()
+
+
+def test_overwrite_rebuilds_parts_done_before_and_a_config_names_its_parts(sdv15_tree, tmp_path, capsys):
+    out = tmp_path / "copy"
+    assert _publish("--data-dir", sdv15_tree, "--out", out, "--part", "sdv15-task1", "--no-progress") == 0
+    shard = out / "data/sdv15/task1/test-00000-of-00001.parquet"
+    built = shard.stat().st_mtime_ns
+    capsys.readouterr()
+    assert _publish("--data-dir", sdv15_tree, "--out", out, "--part", "sdv15-task1", "--no-progress") == 0
+    assert capsys.readouterr().out.splitlines()[0] == "part 1 of 1: sdv15-task1: done before (4 rows), kept"
+    assert shard.stat().st_mtime_ns == built
+    assert _publish("--data-dir", sdv15_tree, "--out", out, "--part", "SDV15-Task1", "--overwrite",
+                    "--no-progress") == 0
+    assert capsys.readouterr().out.splitlines()[:2] == ["part 1 of 1: sdv15-task1: built before, rebuilt (overwrite)",
+                                                        "part 1 of 1: sdv15-task1: building"]
+    assert shard.stat().st_mtime_ns != built
+    parts = publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["sdv15", "sdv15-task1"],
+                                     log=lambda line: None)
+    assert [p.name for p in parts] == [f"sdv15-task{t}" for t in range(6)]
+    with pytest.raises(ValueError, match=r"part\(s\) adm-task0, biggan-task1, .*, vqdm-task5 not in .*; "
+                                         r"it holds sdv15-task0, "):
+        publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["disjoint"], log=lambda line: None)
 
 
 def test_summary_counts_parquet_files_only(mirror):

@@ -13,6 +13,7 @@ import pytest
 from conversion import cli
 from conversion.builder import build_report
 from conversion.contract import tables
+from conversion.hub_copy import parts
 from conversion.pixels import decode
 from conversion.samples import genimage_tree
 from conversion.sources import kinds, raw_tree
@@ -22,10 +23,10 @@ SECRET = "hf_x_not_for_the_hub"
 
 
 def build(data_dir: Path, out: Path) -> None:
-    """The issue's command: full-size bytes, stored unchecked."""
+    """The issue's command (then ``build``; now a publish job): full-size bytes, stored unchecked."""
     with pytest.raises(SystemExit) as exit_:
-        cli.main(["build", "--data-dir", str(data_dir), "--out", str(out), "--config", "sdv14-task2", "--split",
-                  "train", "--image-size", "original", "--check", "none", "--no-progress"])
+        cli.main(["publish", "--data-dir", str(data_dir), "--out", str(out), "--part", "sdv14-task2",
+                  "--image-size", "original", "--check", "none", "--no-progress"])
     assert exit_.value.code == 0
 
 
@@ -35,8 +36,8 @@ def stored(out: Path) -> tuple[dict[str, bytes], dict[str, str]]:
     for shard in sorted(out.rglob("*.parquet")):
         table = pq.read_table(shard, columns=["image", "file_name"]).to_pydict()
         rows.update({name: image["bytes"] for name, image in zip(table["file_name"], table["image"])})
-    (report,) = build_report.find(out)
-    return rows, {PurePosixPath(r["path"]).name: r["reason"] for r in build_report.load(report)["skipped"]}
+    report = build_report.load(parts.report_path(out, "sdv14", 2))
+    return rows, {PurePosixPath(r["path"]).name: r["reason"] for r in report["skipped"]}
 
 
 def test_links_out_of_the_tree_and_non_images_are_never_stored(tmp_path, monkeypatch):

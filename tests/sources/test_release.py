@@ -278,8 +278,8 @@ def test_build_of_a_tensor_file_truncated_while_read_fails_in_one_line(tmp_path,
 
     tree = make_sample_tree(tmp_path / "GenImage", generators=["sdv14"], images_per_class=5)
     root = release_writer.make_sample_release(tree, tmp_path / "r", generators=["sdv14"])
-    args = ["build", "--data-dir", str(root), "--out", str(tmp_path / "out"), "--config", "sdv14-task0",
-            "--split", "train", "--no-progress"] + (["--num-proc", str(num_proc)] if num_proc else [])
+    args = ["publish", "--data-dir", str(root), "--out", str(tmp_path / "out"), "--part", "sdv14-task0",
+            "--no-progress"] + (["--num-proc", str(num_proc)] if num_proc else [])
     script = TRUNCATE_AFTER_FIRST_ROW + f"from conversion.cli import main\nmain({args!r})\n"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stderr[-2000:]

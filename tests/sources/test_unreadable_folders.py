@@ -18,7 +18,7 @@ from conversion.sources import kinds
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATOR = tables.generators()["sdv14"]
-BUILD = ["build", "--config", "sdv14-task2", "--split", "train", "--image-size", "original", "--check", "none"]
+BUILD = ["publish", "--part", "sdv14-task2", "--image-size", "original", "--check", "none"]
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,11 @@ from typing import Optional, Union
 import datasets
 # datasets 3.x checks this import before running the script; after "From:" is its install hint
 # (the PyPI package called "conversion" is another project).
-from conversion import build_report, configs, corrupted, corruptions, culprits, features, local_paths, sources, tables  # From: -e <the folder holding genimage_cl.py>
+from conversion import local_paths
+from conversion.builder import build_report, corrupted_rows, culprits
+from conversion.contract import configs, features, tables  # From: -e <the folder holding genimage_cl.py>
+from conversion.pixels import corruption_recipe
+from conversion.sources import kinds
 
 logger = datasets.logging.get_logger(__name__)
 
@@ -52,7 +56,7 @@ _HOMEPAGE = "https://github.com/GenImage-Dataset/GenImage"
 
 _LICENSE = "CC BY-NC-SA 4.0 with GenImage's non-commercial Dataset Terms; natural images under ImageNet's terms"
 
-ORIGINAL = sources.ORIGINAL
+ORIGINAL = kinds.ORIGINAL
 
 _ITEMS_PER_SHARD = 1000
 _MIN_SHARDS = 16
@@ -89,7 +93,7 @@ class GenImageCLConfig(datasets.BuilderConfig):
         image_size: side of the stored square images (64 reproduces the release), or
             ``"original"`` (or ``None``) to keep the source files untouched.
         strict: raise on the first file that has to be skipped, instead of reporting it.
-        splits: the splits to build (default both); one split per cluster job, see conversion/jobs.py.
+        splits: the splits to build (default both); one split per cluster job, see conversion/hub_copy/jobs.py.
         check: how files kept at full resolution are checked: ``"decode"`` (default: decoded in full),
             ``"structure"`` (PNG chunks and CRCs, JPEG markers through end-of-image, header read by
             Pillow; no pixel decode) or ``"none"`` (read only). 64-px builds always decode.
@@ -111,17 +115,17 @@ class GenImageCLConfig(datasets.BuilderConfig):
         ):
             raise ValueError(f"image_size must be a positive integer or {ORIGINAL!r}, got {self.image_size!r}")
         if self.corruption is not None:
-            corruptions.check(self.corruption)
+            corruption_recipe.check(self.corruption)
             size = tables.release_pixels()["image_size"]
             if self.image_size != size:
                 raise ValueError(f"corrupted copies are {size}x{size} release pixels: image_size must be {size} "
                                  f"with corruption={self.corruption!r}, got {self.image_size!r}")
-            self.splits = (corrupted.SPLIT,)
+            self.splits = (corrupted_rows.SPLIT,)
         self.splits = tuple(self.splits)
         if not self.splits or not set(self.splits) <= {"train", "test"}:
             raise ValueError(f"splits must be a non-empty subset of ('train', 'test'), got {self.splits!r}")
-        if self.check not in sources.CHECKS:
-            raise ValueError(f"check must be one of {sources.CHECKS}, got {self.check!r}")
+        if self.check not in kinds.CHECKS:
+            raise ValueError(f"check must be one of {kinds.CHECKS}, got {self.check!r}")
         if self.check != "decode" and self.image_size != ORIGINAL:
             raise ValueError(f"check={self.check!r} needs image_size={ORIGINAL!r}: converted pixels always come "
                              "from a full decode")
@@ -186,14 +190,14 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         self._report_parts, self._report_plans = None, []
         if builder_config.data_dir:
             generator_keys = sorted({g for g, _ in builder_config.parts})
-            self._source = sources.open_source(builder_config.data_dir, generator_keys, builder_config.image_size)
+            self._source = kinds.open_source(builder_config.data_dir, generator_keys, builder_config.image_size)
             config_id = f"{config_id}-{self._source.fingerprint()[:16]}"
         return builder_config, config_id
 
     def _info(self):
         return datasets.DatasetInfo(
             description=_DESCRIPTION,
-            features=corrupted.corrupted_features() if self.config.corruption else features.features(),
+            features=corrupted_rows.corrupted_features() if self.config.corruption else features.features(),
             homepage=_HOMEPAGE,
             license=_LICENSE,
             citation=_CITATION,
@@ -209,9 +213,9 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         for split in self.config.splits:
             plan = self._source.split_plan(str(split), list(self.config.parts))
             if self.config.corruption:
-                shards = corrupted.cells(plan.items)
-                corrupted.check_cells(self._source, shards, self.config.corruption)
-                if not any(corruptions.kept_rows(len(cell)) for cell in shards):
+                shards = corrupted_rows.cells(plan.items)
+                corrupted_rows.check_cells(self._source, shards, self.config.corruption)
+                if not any(corruption_recipe.kept_rows(len(cell)) for cell in shards):
                     raise ValueError(
                         f"{self.config.name}: no (task, source) of {self.config.data_dir} has 10 or more test images; "
                         "a corrupted copy keeps the first floor(N/10)*10 rows of each, so it would be empty")
@@ -232,7 +236,7 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
             log = build_report.ShardLog(self._report_parts, self.config.data_dir, split, index, self.config.strict)
             try:
                 if self.config.corruption:
-                    yield from corrupted.examples(self._source, items, self.config.corruption, log)
+                    yield from corrupted_rows.examples(self._source, items, self.config.corruption, log)
                 else:
                     yield from self._source.examples(items, split, self.config.image_size, log, self.config.check)
             except Exception as err:  # named here: datasets would report "An error occurred while generating"

@@ -6,6 +6,7 @@ before the clock starts.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -242,3 +243,93 @@ def parquet_full(pattern: str, cache_dir: str) -> dict:
     start = time.perf_counter()
     ds = datasets.load_dataset("parquet", data_files={"train": pattern}, split="train", cache_dir=cache_dir)
     return _iterate_decoded(ds, start)
+
+
+# (e): planning all six parts of a generator
+
+PLAN_MODES = ("open_per_part", "one_open_six_plans", "one_open_one_plan")
+"""How the six parts of one split are planned: an ``open_source`` and a ``split_plan`` per part (what a
+build of each part does today), or one opened source planning each part, or all six at once."""
+
+
+def _counting(calls: dict, key: str, function, only_under: str | None = None):
+    def counted(*args, **kwargs):
+        if only_under is None or os.path.abspath(args[0] if args else ".").startswith(only_under):
+            calls[key] += 1
+        return function(*args, **kwargs)
+
+    return counted
+
+
+def _cpu() -> float:
+    return time.process_time()
+
+
+@case
+def plan_parts(data_dir: str, generator: str = "sdv14", split: str = "train", mode: str = "open_per_part") -> dict:
+    """Plan ``split`` of the generator's six parts, through the public API (``kinds.open_source``,
+    ``split_plan``). Also counts the source folders listed (``os.scandir`` under ``data_dir``) and the file
+    names parsed (``file_names.label_of``): a scan of one generator lists its four source folders."""
+    from conversion.sources import file_names
+
+    if mode not in PLAN_MODES:
+        raise ValueError(f"mode must be one of {PLAN_MODES}, got {mode!r}")
+    calls = {"listings": 0, "names_parsed": 0}
+    os.scandir = _counting(calls, "listings", os.scandir, os.path.abspath(data_dir))
+    file_names.label_of = _counting(calls, "names_parsed", file_names.label_of)
+    parts = [(generator, task) for task in range(configs.NUM_TASKS)]
+    open_cpu = plan_cpu = 0.0
+    items = 0
+
+    def opened():
+        nonlocal open_cpu
+        start = _cpu()
+        source = kinds.open_source(data_dir, [generator])
+        open_cpu += _cpu() - start
+        return source
+
+    def planned(source, wanted):
+        nonlocal plan_cpu, items
+        start = _cpu()
+        items += len(source.split_plan(split, wanted).items)
+        plan_cpu += _cpu() - start
+
+    if mode == "open_per_part":
+        for part in parts:
+            planned(opened(), [part])
+    elif mode == "one_open_six_plans":
+        source = opened()
+        for part in parts:
+            planned(source, [part])
+    else:
+        planned(opened(), parts)
+    return {"items": items, "open_cpu_s": open_cpu, "plan_cpu_s": plan_cpu, **calls}
+
+
+# (g): publishing from a tensor release
+
+@case
+def publish_release(data_dir: str, out: str, torch_threads: int = 0) -> dict:
+    """``publish.build_mirror`` of the release into ``out`` in this process (card, figures and all);
+    ``torch_threads`` > 0 sets ``torch.set_num_threads`` first. Records torch's thread count at each
+    release conversion's first row (the per-row work)."""
+    from conversion.hub_copy import publish
+    from conversion.sources import release
+
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+    process_threads = torch.get_num_threads()
+    seen = set()
+    examples = release.ReleaseSource.examples
+
+    def watched(self, *args, **kwargs):
+        first = True
+        for row in examples(self, *args, **kwargs):
+            if first:
+                seen.add(torch.get_num_threads())
+                first = False
+            yield row
+
+    release.ReleaseSource.examples = watched
+    mirror = publish.build_mirror(data_dir, out, log=lambda *args: None)
+    return {"items": mirror.rows(), "process_threads": process_threads, "row_threads": sorted(seen)}

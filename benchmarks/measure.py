@@ -76,10 +76,11 @@ def _peak_rss_kb() -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
 
 
-def run_case(case: str, **params) -> dict:
-    """Run ``benchmarks.cases.<case>(**params)`` in a subprocess; returns its result with timings."""
+def run_case(case: str, extra_env: dict | None = None, **params) -> dict:
+    """Run ``benchmarks.cases.<case>(**params)`` in a subprocess (with ``extra_env`` added to its
+    environment, e.g. ``OMP_NUM_THREADS``); returns its result with timings."""
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "PYTHONPATH": str(ROOT)}
+           "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "PYTHONPATH": str(ROOT), **(extra_env or {})}
     load_before = os.getloadavg()[0]
     proc = subprocess.run([sys.executable, "-m", "benchmarks.measure", case, json.dumps(params)],
                           capture_output=True, text=True, cwd=ROOT, env=env)

@@ -5,7 +5,11 @@ Example (the README's numbers):
 
 Groups: a) 64-px conversion vs the original pipeline and decode-only; b) full-resolution
 conversion vs plain reading; c) training-style loading at two dataset sizes; d) the Parquet copy,
-streamed vs read fully. Every case runs in its own process (benchmarks/measure.py).
+streamed vs read fully; e) planning a generator's six parts (one source opened per part vs once);
+f) num_proc 2 vs 1 on one task of a tree listing a whole generator; g) publishing from a tensor
+release in one process, torch at its default threads vs OMP_NUM_THREADS=1. Every case runs in its
+own process (benchmarks/measure.py). Groups e-g need no image corpus but their own trees
+(--listing-files, --release-rows; f also a one-task corpus of --images images).
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ import subprocess
 from pathlib import Path
 
 from benchmarks import corpus as corpus_module
+from benchmarks import listing_tree, release_corpus
 from benchmarks.measure import run_case
+from conversion.contract import configs
 
-GROUPS = ("a", "b", "c", "d")
+IMAGE_GROUPS = ("a", "b", "c", "d")
+"""Groups on the image corpus (``--images`` images of ``--config``)."""
+GROUPS = (*IMAGE_GROUPS, "e", "f", "g")
 
 
 class Bench:
@@ -31,11 +39,13 @@ class Bench:
         self.workdir = workdir
         self.rows: list[dict] = []
 
-    def run(self, group: str, label: str, case: str, baseline: str | None = None, fresh: list[Path] = (), **params):
+    def run(self, group: str, label: str, case: str, baseline: str | None = None, fresh: list[Path] = (),
+            extra_env: dict | None = None, **params):
         for path in fresh:
             shutil.rmtree(path, ignore_errors=True)
         print(f"[{group}] {label} ...", flush=True)
-        result = run_case(case, **{k: str(v) if isinstance(v, Path) else v for k, v in params.items()})
+        env = {k: str(v) for k, v in (extra_env or {}).items()}
+        result = run_case(case, env, **{k: str(v) if isinstance(v, Path) else v for k, v in params.items()})
         row = {"group": group, "label": label, "baseline": baseline, **result}
         self.rows.append(row)
         print(f"    {result['items']} items in {result['seconds']:.2f} s, private peak {result['private_mb']:.0f} MB",
@@ -165,6 +175,121 @@ def bench_parquet(bench: Bench, data_dir: Path, config: str) -> None:
     bench.run("d", "Parquet streamed (streaming=True)", "parquet_streaming", baseline, pattern=pattern)
 
 
+PLAN_LABELS = {
+    "open_per_part": "one open_source + split_plan per part (6 opens)",
+    "one_open_six_plans": "one open_source, split_plan per part (6 plans)",
+    "one_open_one_plan": "one open_source, one split_plan of the 6 parts",
+}
+
+
+def bench_planning(bench: Bench, tree: Path, generator: str) -> None:
+    """(e) CPU s to plan the train split of the generator's six parts, baseline: a source opened per part."""
+    work = bench.workdir / "work"
+    baseline = PLAN_LABELS["open_per_part"]
+    for mode, label in PLAN_LABELS.items():
+        digests = work / "digests-planning"
+        bench.run("e", label, "plan_parts", None if mode == "open_per_part" else baseline, fresh=[digests],
+                  extra_env={"GENIMAGE_CL_DIGESTS": digests}, data_dir=tree, generator=generator, mode=mode)
+
+
+def bench_num_proc(bench: Bench, tree: Path, config: str) -> None:
+    """(f) the same one-task build with num_proc 1 and 2, each with a fresh cache and digest store."""
+    work = bench.workdir / "work"
+    for n in (1, 2):
+        cache, digests = work / f"num-proc-{n}", work / f"digests-num-proc-{n}"
+        bench.run("f", f"{config}, num_proc {n}", "convert", None if n == 1 else f"{config}, num_proc 1",
+                  fresh=[cache, digests], extra_env={"GENIMAGE_CL_DIGESTS": digests}, data_dir=tree, config=config,
+                  cache_dir=cache, num_proc=n)
+
+
+def bench_release(bench: Bench, release_dir: Path) -> None:
+    """(g) publish from the release in one process: OMP_NUM_THREADS=1 (baseline) and torch's default."""
+    work = bench.workdir / "work"
+    baseline = "publish, OMP_NUM_THREADS=1"
+    out, digests = work / "publish-release", work / "digests-publish"
+    bench.run("g", baseline, "publish_release", fresh=[out, digests],
+              extra_env={"OMP_NUM_THREADS": 1, "GENIMAGE_CL_DIGESTS": digests}, data_dir=release_dir, out=out)
+    bench.run("g", "publish, default threads", "publish_release", baseline, fresh=[out, digests],
+              extra_env={"GENIMAGE_CL_DIGESTS": digests}, data_dir=release_dir, out=out)
+
+
+TARGET_CPU_NUM_PROC = 1.1
+TARGET_MEMORY_NUM_PROC = 1.3
+TARGET_RELEASE_ROWS_PER_S = 1000
+
+
+def scaling_targets(bench: Bench) -> list[tuple[str, float, float | None, str, bool | None]]:
+    """Issue 17's targets for the rows of groups e-g that were run (same shape as :func:`targets`)."""
+    checks = []
+    rows = {row["label"]: row for row in bench.rows}
+    plan_base = rows.get(PLAN_LABELS["open_per_part"])
+    for mode in ("one_open_six_plans", "one_open_one_plan"):
+        row = rows.get(PLAN_LABELS[mode])
+        if row:
+            scans = row["listings"] / 4
+            checks.append((f"planning 6 parts, {PLAN_LABELS[mode]}: scans of the generator (4 folder listings each)",
+                           scans, None, "1 scan", scans <= 1))
+            if plan_base:
+                checks.append((f"planning 6 parts, {PLAN_LABELS[mode]} vs one open per part: CPU s ratio",
+                               row["cpu_seconds"] / plan_base["cpu_seconds"], None, "(reference)", None))
+    one = next((row for row in bench.rows if row["group"] == "f" and row["label"].endswith("num_proc 1")), None)
+    two = next((row for row in bench.rows if row["group"] == "f" and row["label"].endswith("num_proc 2")), None)
+    if one and two:
+        cpu = two["cpu_seconds"] / one["cpu_seconds"]
+        memory = two["private_mb"] / one["private_mb"]
+        checks.append(("num_proc 2 / num_proc 1: CPU s (process + children)", cpu, None,
+                       f"<= {TARGET_CPU_NUM_PROC}x", cpu <= TARGET_CPU_NUM_PROC))
+        checks.append(("num_proc 2 / num_proc 1: peak private memory (PSS, process tree)", memory, None,
+                       f"<= {TARGET_MEMORY_NUM_PROC}x", memory <= TARGET_MEMORY_NUM_PROC))
+        checks.append(("num_proc 2 / num_proc 1: wall time", two["seconds"] / one["seconds"], None, "(reference)", None))
+    for row in bench.rows:
+        if row["group"] == "g":
+            per_s = row["items"] / row["seconds"]
+            checks.append((f"{row['label']}: rows/s (by CPU s: rows per CPU second)", per_s,
+                           row["items"] / row["cpu_seconds"], f">= {TARGET_RELEASE_ROWS_PER_S}",
+                           per_s >= TARGET_RELEASE_ROWS_PER_S))
+            threads = max(row["row_threads"] or [0])
+            checks.append((f"{row['label']}: torch threads during per-row work", threads, None, "1", threads == 1))
+            if row["baseline"]:
+                checks.append((f"{row['label']} vs {row['baseline']}: rows/s", bench.ratio(row["label"], row["baseline"]),
+                               bench.cpu_ratio(row["label"], row["baseline"]), "(reference)", None))
+    return checks
+
+
+def scaling_markdown(bench: Bench, titles: dict[str, str]) -> list[str]:
+    """Tables of groups e-g: CPU seconds and memory side by side with the in-run baseline."""
+    lines = []
+
+    def ratio(row, key):
+        base = next((other for other in bench.rows if other["label"] == row["baseline"]), None)
+        return f"{row[key] / base[key]:.2f}x" if base else "baseline"
+
+    for group, header, cells in (
+        ("e", "| case | items planned | CPU s | CPU vs baseline | open CPU s | plan CPU s | folder listings | names parsed "
+              "| wall s | peak private MB | load avg |",
+         lambda r: f"| {r['label']} | {r['items']:,} | {r['cpu_seconds']:.2f} | {ratio(r, 'cpu_seconds')} | "
+                   f"{r['open_cpu_s']:.2f} | {r['plan_cpu_s']:.2f} | {r['listings']} | {r['names_parsed']:,} | "
+                   f"{r['seconds']:.2f} | {r['private_mb']:.0f} | {r['load_before']:.1f} |"),
+        ("f", "| case | images | wall s | wall vs baseline | CPU s (process + children) | CPU vs baseline "
+              "| peak private MB (PSS, tree) | private vs baseline | peak RSS main / worker MB | load avg |",
+         lambda r: f"| {r['label']} | {r['items']} | {r['seconds']:.2f} | {ratio(r, 'seconds')} | {r['cpu_seconds']:.1f} | "
+                   f"{ratio(r, 'cpu_seconds')} | {r['private_mb']:.0f} | {ratio(r, 'private_mb')} | "
+                   f"{r['rss_self_mb']:.0f} / {r['rss_child_mb']:.0f} | {r['load_before']:.1f} |"),
+        ("g", "| case | rows | wall s | rows/s | CPU s | rows per CPU s | CPU vs baseline | torch threads: process / "
+              "per-row work | peak private MB | load avg |",
+         lambda r: f"| {r['label']} | {r['items']} | {r['seconds']:.2f} | {r['items'] / r['seconds']:.0f} | "
+                   f"{r['cpu_seconds']:.1f} | {r['items'] / r['cpu_seconds']:.0f} | {ratio(r, 'cpu_seconds')} | "
+                   f"{r['process_threads']} / {', '.join(map(str, r['row_threads'])) or '-'} | {r['private_mb']:.0f} | "
+                   f"{r['load_before']:.1f} |"),
+    ):
+        rows = [row for row in bench.rows if row["group"] == group]
+        if rows:
+            columns = header.count("|") - 1
+            lines += ["", f"**{titles[group]}**", "", header, "|---|" + "---:|" * (columns - 1)]
+            lines += [cells(row) for row in rows]
+    return lines
+
+
 def targets(bench: Bench) -> list[tuple[str, float, float | None, str, bool]]:
     """(what, measured, measured by CPU seconds, target, met) for each target of issues 5 and 12 whose
     rows were run. The CPU-seconds ratio is less sensitive to other jobs on the machine; it is left
@@ -211,7 +336,7 @@ def targets(bench: Bench) -> list[tuple[str, float, float | None, str, bool]]:
 
 def markdown(bench: Bench, titles: dict[str, str]) -> str:
     lines = []
-    for group in GROUPS:
+    for group in IMAGE_GROUPS:
         rows = [row for row in bench.rows if row["group"] == group]
         if not rows:
             continue
@@ -230,9 +355,11 @@ def markdown(bench: Bench, titles: dict[str, str]) -> str:
                 f"{ratio} | {row['cpu_seconds']:.1f} | {first} | {row['rss_self_mb']:.0f} / {row['rss_child_mb']:.0f} | "
                 f"{row['private_mb']:.0f} | {row['load_before']:.1f} |"
             )
-    checks = targets(bench)
+    lines += scaling_markdown(bench, titles)
+    checks = targets(bench) + scaling_targets(bench)
     if checks:
-        lines += ["", "**Targets** (measured: wall-time ratio; by CPU s: images per CPU second)", "",
+        lines += ["", "**Targets** (measured: wall-time ratio unless the target says otherwise; by CPU s: items per CPU "
+                  "second)", "",
                   "| target | measured | by CPU s | goal | met |", "|---|---:|---:|---|---|"]
         verdict = {True: "yes", False: "NO", None: "-"}
         lines += [f"| {what} | {value:.2f} | {'-' if by_cpu is None else f'{by_cpu:.2f}'} | {goal} | {verdict[met]} |"
@@ -258,23 +385,35 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("groups", nargs="*", metavar="GROUP", help="groups to run: a b c d (default all)")
-    parser.add_argument("--images", type=int, default=3000, help="corpus size (default 3000)")
-    parser.add_argument("--config", default="sdv14", help="config the corpus covers and the builds build (default sdv14)")
+    parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"groups to run: {' '.join(GROUPS)} (default all)")
+    parser.add_argument("--images", type=int, default=3000, help="corpus size (default 3000); (f): images of its one task")
+    parser.add_argument("--config", default="sdv14", help="config the corpus covers and the builds build (default sdv14); "
+                                                          "(e-g) use its first generator")
     parser.add_argument("--scales", type=int, nargs=2, default=(2, 8), help="(c) dataset sizes as repeats of the 64-px train split")
+    parser.add_argument("--listing-files", type=int, default=336_000,
+                        help="(e, f) files the generator-shaped tree lists (default 336000, one real generator)")
+    parser.add_argument("--release-rows", type=int, default=17_280, help="(g) rows of the tensor release (default 17280)")
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--render", action="store_true", help="run nothing: print the tables of the last run in --workdir")
     args = parser.parse_args(argv)
     args.groups = args.groups or list(GROUPS)
     if not set(args.groups) <= set(GROUPS):
         parser.error(f"groups must be among {GROUPS}, got {args.groups}")
-    data_dir = args.workdir / "corpus"
-    manifest = corpus_module.make_corpus(data_dir, args.images, args.config)
-    print("corpus:", corpus_module.describe(manifest), flush=True)
     bench = Bench(args.workdir)
+    corpora = {}
     if args.render:
         bench.rows = json.loads((args.workdir / "results.json").read_text())
+        known = args.workdir / "corpora.json"
+        corpora = json.loads(known.read_text()) if known.exists() else {}
+        if not known.exists() and (args.workdir / "corpus" / corpus_module.MANIFEST).exists():  # a run before corpora.json
+            corpora["Corpus"] = corpus_module.describe(json.loads((args.workdir / "corpus" / corpus_module.MANIFEST).read_text()))
         args.groups = []
+    data_dir = args.workdir / "corpus"
+    if set(args.groups) & set(IMAGE_GROUPS):
+        manifest = corpus_module.make_corpus(data_dir, args.images, args.config)
+        corpora["Corpus"] = corpus_module.describe(manifest)
+        print("corpus:", corpora["Corpus"], flush=True)
+    generator = configs.config_parts()[configs.resolve(args.config)][0][0]
     if "a" in args.groups:
         bench_conversion(bench, data_dir, args.config)
     if "b" in args.groups:
@@ -283,19 +422,43 @@ def main(argv: list[str] | None = None) -> None:
         bench_loading(bench, data_dir, args.config, tuple(args.scales))
     if "d" in args.groups:
         bench_parquet(bench, data_dir, args.config)
+    per_source = listing_tree.per_source_for(args.listing_files)
+    if "e" in args.groups:
+        tree = args.workdir / f"listing-tree-{args.listing_files}"
+        corpora["Listing tree (e)"] = listing_tree.describe(listing_tree.make_listing_tree(tree, generator, per_source))
+        print("listing tree:", corpora["Listing tree (e)"], flush=True)
+        bench_planning(bench, tree, generator)
+    if "f" in args.groups:
+        task_config = configs.task_config_name(generator, 0)
+        images = args.workdir / f"corpus-{task_config}-{args.images}"
+        corpus_module.make_corpus(images, args.images, task_config)
+        tree = args.workdir / f"listing-tree-{args.listing_files}-{task_config}-{args.images}"
+        manifest = listing_tree.make_listing_tree(tree, generator, per_source, images_from=images)
+        corpora["Listing tree (f)"] = listing_tree.describe(manifest) + f", the real ones those of {task_config}"
+        print("listing tree:", corpora["Listing tree (f)"], flush=True)
+        bench_num_proc(bench, tree, task_config)
+    if "g" in args.groups:
+        made = release_corpus.make_release(args.workdir / f"release-{generator}-{args.release_rows}", args.release_rows,
+                                           generator)
+        corpora["Release (g)"] = f"{made['rows']:,} rows of {generator} (24 X.pt/y.pt pairs)"
+        print("release:", corpora["Release (g)"], flush=True)
+        bench_release(bench, Path(made["release"]))
     titles = {
         "a": "a) 64-px conversion (baseline: the original three-step pipeline)",
         "b": "b) full-resolution conversion (baseline: plain reading of every file)",
         "c": "c) training-style loading: DataLoader, 2 workers, shuffled batches of 256, uint8 images "
              "(paper: float32); images/s after the first batch",
         "d": "d) the Parquet copy: streamed vs read fully (64-px train split, images decoded)",
+        "e": "e) planning the train split of a generator's six parts (baseline: a source opened per part)",
+        "f": "f) one task built with num_proc 2 vs 1 from a tree listing a whole generator (baseline: num_proc 1)",
+        "g": "g) publishing from a tensor release in one process (baseline: OMP_NUM_THREADS=1)",
     }
     table = markdown(bench, titles)
-    header = f"Machine: {machine()}.\nCorpus: {corpus_module.describe(manifest)}.\n"
+    header = f"Machine: {machine()}.\n" + "".join(f"{name}: {text}.\n" for name, text in corpora.items())
     print("\n" + header + table)
     (args.workdir / "results.md").write_text(header + table + "\n")
     (args.workdir / "results.json").write_text(json.dumps(bench.rows, indent=1))
-
+    (args.workdir / "corpora.json").write_text(json.dumps(corpora, indent=1))
 
 if __name__ == "__main__":
     main()

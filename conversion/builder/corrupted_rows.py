@@ -20,7 +20,7 @@ from conversion.contract import features, tables
 from conversion.pixels import corruption_recipe, release_pipeline
 from conversion.sources import raw_tree, release
 from conversion.sources.base import Source
-from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
+from conversion import torch_workers  # per-row work runs torch on one thread (in forked workers too)
 
 COLUMN = "pixels"
 SPLIT = "test"
@@ -79,8 +79,9 @@ def examples(source: Source, items: list, corruption: str, log=None):
     first = items[0]
     x = source.corrupted_copy(first.generator, first.task, tables.SOURCES[first.source], corruption)
     if x is None:
-        items, clean = _clean_rows(source, items, log)
-        x = corruption_recipe.corrupt(clean, corruption)
+        with torch_workers.single_threaded():
+            items, clean = _clean_rows(source, items, log)
+            x = corruption_recipe.corrupt(clean, corruption)
     elif log is not None:
         for item in items:
             log.kept(item)

@@ -484,7 +484,8 @@ class ReleaseSource:
             for start in range(0, len(run), BATCH_ROWS):
                 batch = run[start : start + BATCH_ROWS]
                 indices = torch.tensor([item.index for item in batch], dtype=torch.int64)
-                u8 = exact_uint8(x.rows(indices), path, indices=indices)
+                with torch_workers.single_threaded():
+                    u8 = exact_uint8(x.rows(indices), path, indices=indices)
                 for item, image in zip(batch, u8.permute(0, 2, 3, 1).numpy()):
                     example = raw_tree.row(item, release_pipeline.png_bytes(Image.fromarray(image, "RGB")))
                     if log is not None:

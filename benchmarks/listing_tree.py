@@ -1,0 +1,90 @@
+"""A GenImage tree shaped like one real generator, for what costs per listed file: planning, num_proc.
+
+Planning only lists folders and parses names, so the files can be empty: 336,000 of them (SD v1.4's
+162,000 AI and 162,000 natural images in ``train/``, 6,000 + 6,000 in ``val/``) are made with
+``os.open``/``close`` in about a minute, once. Names are GenImage's
+(:mod:`conversion.samples.genimage_tree`), spread evenly over the 1000 ImageNet classes as in the real
+generator (162 train and 6 val images per class and source), so every task plans 32,400 train items
+and the 400 classes of no task are excluded.
+
+With ``images_from`` (a benchmark corpus of one task, :mod:`benchmarks.corpus`) the corpus's images are
+hard-linked in and only the other classes get empty files, still 336,000 names in all: a build of that
+task converts the corpus's real images while its source lists a whole generator, as on the real tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from conversion.contract import tables
+from conversion.samples import genimage_tree
+from conversion.sources import file_names
+from conversion.sources.generator_folders import SPLIT_FOLDERS
+
+PER_SOURCE = {"train": 162_000, "test": 6_000}
+"""Files per source folder of one real generator (SD v1.4: 336,000 in all)."""
+MANIFEST = "listing-tree.json"
+
+
+def per_source_for(files: int) -> dict[str, int]:
+    """Files per source folder for ``files`` in all, in the real generator's train/val proportions."""
+    train = files * PER_SOURCE["train"] // (2 * sum(PER_SOURCE.values()))
+    return {"train": train, "test": max(files // 2 - train, 0)}
+
+
+def _labels_of(folder: Path, source: str, tag: str) -> set[int]:
+    return {file_names.label_of(name, source, tag) for name in os.listdir(folder)} if folder.is_dir() else set()
+
+
+def make_listing_tree(root: str | os.PathLike, generator: str = "sdv14", per_source: dict | None = None,
+                      images_from: str | os.PathLike | None = None) -> dict:
+    """Write the tree under ``root`` (skipped if it already holds the same one); return its manifest."""
+    root = Path(root)
+    per_source = dict(per_source or PER_SOURCE)
+    arguments = {"generator": generator, "per_source": per_source,
+                 "images_from": None if images_from is None else str(Path(images_from).resolve())}
+    manifest_path = root / MANIFEST
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest["arguments"] == arguments:
+            return manifest
+        raise ValueError(f"{root} holds a different listing tree ({manifest_path}); remove it or choose another folder")
+    shutil.rmtree(root, ignore_errors=True)
+    g = tables.generators()[generator]
+    base = genimage_tree.generator_folder(root, g, "nested")
+    linked = empty = 0
+    for split, split_folder in SPLIT_FOLDERS.items():
+        for source in tables.SOURCES:
+            folder = base / split_folder / source
+            folder.mkdir(parents=True)
+            real = []
+            if images_from is not None:
+                corpus_folder = genimage_tree.generator_folder(Path(images_from), g, "nested") / split_folder / source
+                real = sorted(os.listdir(corpus_folder))
+                for name in real:
+                    os.link(corpus_folder / name, folder / name)
+                taken = _labels_of(corpus_folder, source, g.tag)
+            else:
+                taken = set()
+            classes = [label for label in range(1000) if label not in taken]
+            count = max(per_source[split] - len(real), 0)
+            for i in range(count):
+                label, number = classes[i % len(classes)], i // len(classes)
+                if source == "ai":
+                    name = genimage_tree.ai_file_name(g, label, number)
+                else:
+                    name = genimage_tree.nature_file_name(label, split, number)
+                os.close(os.open(folder / name, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))
+            linked += len(real)
+            empty += count
+    manifest = {"arguments": arguments, "files": linked + empty, "images": linked, "empty_files": empty}
+    manifest_path.write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def describe(manifest: dict) -> str:
+    return (f"{manifest['files']:,} files shaped like one real {manifest['arguments']['generator']} folder "
+            f"({manifest['images']:,} real images, {manifest['empty_files']:,} empty files)")

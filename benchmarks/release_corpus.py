@@ -1,0 +1,55 @@
+"""A CL tensor release of one generator with as many rows as asked, for the publish benchmark.
+
+A small sample tree (:mod:`conversion.samples.genimage_tree`) is turned into a release by
+:func:`conversion.samples.tensor_release.make_sample_release` (the release pipeline, step by step),
+then every ``X.pt``/``y.pt`` pair's rows are repeated until the release holds ``rows`` rows in all
+(24 pairs: 6 tasks, 2 splits, 2 sources). Repeated rows are still the release pipeline's output bit
+for bit, and cost the same to check and encode as new ones; writing them takes seconds, where making
+17,280 distinct images takes minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from conversion.contract import configs, tables
+from conversion.samples import genimage_tree, tensor_release
+from conversion.sources import release
+
+MANIFEST = "release-corpus.json"
+PAIRS = configs.NUM_TASKS * 2 * len(tables.SOURCES)
+
+
+def make_release(root: str | os.PathLike, rows: int, generator: str = "sdv14") -> dict:
+    """Write the release under ``root/release`` (skipped if ``root`` already holds the same one); return its manifest."""
+    root = Path(root)
+    arguments = {"rows": rows, "generator": generator}
+    manifest_path = root / MANIFEST
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest["arguments"] == arguments:
+            return manifest
+        raise ValueError(f"{root} holds a different release ({manifest_path}); remove it or choose another folder")
+    shutil.rmtree(root, ignore_errors=True)
+    tree = genimage_tree.make_sample_tree(root / "tree", generators=[generator], classes_per_task=2,
+                                          images_per_class=2, ai_scale=8)
+    out = tensor_release.make_sample_release(tree, root / "release", generators=[generator])
+    shutil.rmtree(tree)
+    per_pair, extra = divmod(rows, PAIRS)
+    written = 0
+    for number, pair in enumerate(release.discover(out)):
+        x = torch.load(pair.x_path, weights_only=True)
+        y = torch.load(pair.y_path, weights_only=True)
+        wanted = per_pair + (number < extra)
+        index = torch.arange(wanted) % len(x)
+        torch.save(x[index].clone(), pair.x_path)
+        torch.save(y[index].clone(), pair.y_path)
+        written += wanted
+    manifest = {"arguments": arguments, "rows": written, "release": str(out)}
+    manifest_path.write_text(json.dumps(manifest, indent=1))
+    return manifest

@@ -330,6 +330,23 @@ def test_job_index_out_of_range(small_release, tmp_path):
         publish.build_parts_only(small_release, tmp_path / "out", names=["wukong-task0"])
 
 
+def test_list_jobs_numbers_the_parts_as_job_index_builds_them(small_release, tmp_path, capsys):
+    """--list-jobs prints "INDEX GEN-taskK" a line, writes nothing, and job N builds the part on line N."""
+    out = tmp_path / "out"
+    assert cli_status(["publish", "--data-dir", str(small_release), "--list-jobs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" ")[0] for line in lines] == [str(i) for i in range(len(lines))]
+    listed = [line.split(" ", 1)[1] for line in lines]
+    assert listed == [configs.task_config_name(*p) for p in sources.present_parts(small_release)]
+    assert len(set(listed)) == len(listed) > 2
+    for index in (0, len(listed) // 2, len(listed) - 1):
+        parts = publish.build_parts_only(small_release, out, job_index=index, log=lambda line: None)
+        assert [part.name for part in parts] == [listed[index]]
+    assert cli_status(["publish", "--data-dir", str(small_release), "--out", str(tmp_path / "unwritten"),
+                       "--list-jobs"]) == 0
+    assert not (tmp_path / "unwritten").exists()
+
+
 def test_summary_counts_parquet_files_only(mirror):
     shards = sorted(mirror.out.glob("data/*/*/*.parquet"))
     assert (mirror.out / "figures").is_dir()

@@ -14,11 +14,13 @@ One publish at a time per FOLDER: a second one fails at once naming the holder, 
 
 On a cluster, a job array builds the parts in parallel into the same FOLDER (--job-index N builds
 the N-th part present, --part one named part; no card, no upload); a final plain run then finds
-every part done, writes the card and uploads.
+every part done, writes the card and uploads. --list-jobs prints the jobs, "INDEX GEN-taskK" a line
+(slurm/publish-array.sbatch runs one per array task).
 
 Examples:
   python -m conversion publish --data-dir /data/processedSingleGenerators --out genimage-cl
   python -m conversion publish --data-dir /data/GenImage --out genimage-cl --repo-id me/genimage-cl --dry-run
+  python -m conversion publish --data-dir /data/GenImage --list-jobs
   python -m conversion publish --data-dir /data/GenImage --out genimage-cl --job-index $SLURM_ARRAY_TASK_ID
 """
 
@@ -33,7 +35,8 @@ HELP = "build the Parquet Hub copy with its card and upload it (or --dry-run)"
 
 def add_arguments(parser) -> None:
     parser.add_argument("--data-dir", type=options.local_path, required=True, help="raw GenImage tree or CL tensor release")
-    parser.add_argument("--out", type=options.local_path, required=True, help="folder to write (the dataset repository's content)")
+    parser.add_argument("--out", type=options.local_path, default=None,
+                        help="folder to write (the dataset repository's content); needed by all but --list-jobs")
     parser.add_argument("--repo-id", default=None, help="upload to this Hub dataset repository (USER/NAME)")
     parser.add_argument("--dry-run", action="store_true", help="print the upload plan; upload nothing")
     parser.add_argument("--private", action="store_true", help="create the repository private")
@@ -47,6 +50,8 @@ def add_arguments(parser) -> None:
                      help="build only this part (repeatable), e.g. sdv14-task3; no card, no upload")
     one.add_argument("--job-index", type=int, default=None,
                      help="build only the N-th part present (0-based, for job arrays); no card, no upload")
+    one.add_argument("--list-jobs", action="store_true",
+                     help="print the parts --job-index numbers, 'INDEX GEN-taskK' a line; write nothing")
     parser.add_argument("--corruptions", type=_corruption_names, default=(), metavar="NAME[,NAME...]",
                         help="also make the test split's corrupted copies with the release's recipe for every part "
                              f"that lacks them ({', '.join(corruptions.CORRUPTIONS)}, or 'all'; needs scikit-image: "
@@ -69,8 +74,14 @@ def _corruption_names(text: str) -> tuple[str, ...]:
 
 
 def run(args) -> int:
-    from conversion import folder_lock, progress, publish, upload
+    from conversion import configs, folder_lock, progress, publish, sources, upload
 
+    if args.list_jobs:  # the enumeration build_parts_only takes --job-index from
+        for index, (generator, task) in enumerate(sources.present_parts(args.data_dir)):
+            print(index, configs.task_config_name(generator, task))
+        return 0
+    if args.out is None:
+        raise ValueError("publish needs --out FOLDER (all but --list-jobs do)")
     progress.configure(not args.no_progress)
     publish.check_paths(args.data_dir, args.out)  # before anything is written, the lock included
     if args.part or args.job_index is not None:

@@ -20,7 +20,7 @@ One publish at a time per FOLDER: a second one fails at once naming the holder, 
 On a cluster, a job array builds the parts in parallel into the same FOLDER (--job-index N builds
 the N-th part present, --part a named part or config; no card, no upload); a final plain run with the
 same --image-size and --check then finds every part done, writes the card and uploads. --list-jobs
-prints the jobs, "INDEX GEN-taskK" a line.
+prints the jobs, "INDEX GEN-taskK" a line (slurm/publish-array.sbatch runs one per array task).
 
 Examples:
   python -m conversion publish --data-dir /data/processedSingleGenerators --out genimage-cl

@@ -63,11 +63,47 @@ def test_an_error_is_one_line_and_debug_shows_the_traceback(tmp_path):
     (("build", "--image-size", "0"), "argument --image-size: must be a positive integer or 'original', got '0'"),
     (("publish", "--data-dir", ".", "--out", "x", "--part", "sdv14-task3", "--job-index", "1"),
      "argument --job-index: not allowed with argument --part"),
+    (("publish", "--data-dir", "no-such-tree", "--out", "x", "--repo-id", "genimage-cl"),
+     "argument --repo-id: must look like USER/NAME (e.g. me/genimage-cl), got 'genimage-cl'"),
 ])
 def test_bad_arguments_are_reported_by_argparse(args, message):
     result = _run(*args)
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].endswith(message) or message in result.stderr.splitlines()[-1]
+
+
+def _parse_error(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        cli.build_parser().parse_args(argv)
+    assert exit_.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+PUBLISH = ["publish", "--data-dir", "tree", "--out", "copy"]
+
+
+@pytest.mark.parametrize("repo_id, message", [
+    ("genimage-cl", "must look like USER/NAME (e.g. me/genimage-cl), got 'genimage-cl'"),
+    ("me/", "must look like USER/NAME (e.g. me/genimage-cl), got 'me/'"),
+    ("datasets/me/genimage-cl", "must look like USER/NAME (e.g. me/genimage-cl), got 'datasets/me/genimage-cl'"),
+    ("me/genimage--cl", "not a valid Hub repository id: Cannot have -- or .. in repo_id: 'me/genimage--cl'."),
+    ("me/genimage cl", "not a valid Hub repository id: Repo id must use alphanumeric chars"),
+    ("me/genimage-cl.git", "not a valid Hub repository id: Repo_id cannot end by '.git'"),
+    ("me/" + "x" * 97, "not a valid Hub repository id: Repo id must use alphanumeric chars"),
+])
+def test_a_bad_repo_id_fails_in_argparse_naming_the_option(repo_id, message, capsys):
+    line = _parse_error([*PUBLISH, "--repo-id", repo_id], capsys)
+    assert line.startswith("python -m conversion publish: error: argument --repo-id: " + message), line
+
+
+def test_a_valid_repo_id_is_kept_as_given_and_the_upload_checks_it_the_same_way():
+    from conversion.hub_copy import repo_ids, upload
+
+    for repo_id in ("me/genimage-cl", "My-Org.2/GenImage_CL.v2"):
+        assert cli.build_parser().parse_args([*PUBLISH, "--repo-id", repo_id]).repo_id == repo_id
+        assert repo_ids.check(repo_id) == repo_id
+    with pytest.raises(upload.UploadError, match=r"^--repo-id not a valid Hub repository id: Cannot have -- or \.\."):
+        upload.connect("me/genimage..cl", token="hf_x")
 
 
 def test_config_names_are_case_insensitive(capsys):

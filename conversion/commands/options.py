@@ -41,6 +41,16 @@ def image_size(text: str):
         raise argparse.ArgumentTypeError(f"must be a positive integer or '{ORIGINAL}', got {text!r}") from None
 
 
+def repo_id(text: str) -> str:
+    """A Hub repository id, ``USER/NAME``, valid by huggingface_hub's rules (:func:`conversion.hub_copy.repo_ids.check`)."""
+    from conversion.hub_copy import repo_ids
+
+    try:
+        return repo_ids.check(text)
+    except repo_ids.BadRepoId as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def config_name(text: str) -> str:
     """A config name, compared without case; a misspelling names the closest configs."""
     try:

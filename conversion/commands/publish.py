@@ -35,7 +35,8 @@ HELP = "build the Parquet Hub copy with its card and upload it (or --dry-run)"
 def add_arguments(parser) -> None:
     parser.add_argument("--data-dir", type=options.local_path, required=True, help="raw GenImage tree or CL tensor release")
     parser.add_argument("--out", type=options.local_path, required=True, help="folder to write (the dataset repository's content)")
-    parser.add_argument("--repo-id", default=None, help="upload to this Hub dataset repository (USER/NAME)")
+    parser.add_argument("--repo-id", type=options.repo_id, default=None, metavar="USER/NAME",
+                        help="upload to this Hub dataset repository")
     parser.add_argument("--dry-run", action="store_true", help="print the upload plan; upload nothing")
     parser.add_argument("--private", action="store_true", help="create the repository private")
     parser.add_argument("--wait-lock", action="store_true",

@@ -53,7 +53,8 @@ def add_arguments(parser) -> None:
                         help="also make the test split's corrupted copies with the release's recipe for every part "
                              f"that lacks them ({', '.join(corruption_recipe.CORRUPTIONS)}, or 'all'; needs scikit-image: "
                              f"{corruption_recipe.EXTRA}); the release's own X_<corruption>.pt are published without it")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars (neither datasets' nor huggingface_hub's upload bars)")
     parser.add_argument("--no-yaml-aliases", action="store_true",
                         help="write every config's features in full in README.md (as push_to_hub does; over 1 MB of "
                              "YAML, seconds to parse per load) instead of once with YAML aliases")

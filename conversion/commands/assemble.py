@@ -20,7 +20,7 @@ HELP = "check and list the parts written by build jobs (complete shard sets, no 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--out", type=options.local_path, required=True, help="output folder of the build jobs")
-    parser.add_argument("--generators", type=options.generator_keys,
+    parser.add_argument("--generators", type=options.generator_keys, action=options.KeyList, metavar=options.KEYS,
                         help="comma-separated keys whose every job must be present")
 
 

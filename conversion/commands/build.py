@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
                        help="build every job of this config (e.g. sdv14-task3, sdv14)")
     which.add_argument("--job-index", type=int, help="build job number I of --generators' job list (0-based)")
     parser.add_argument("--split", choices=jobs.SPLITS, help="with --config: only this split")
-    parser.add_argument("--generators", type=options.generator_keys,
+    parser.add_argument("--generators", type=options.generator_keys, action=options.KeyList, metavar=options.KEYS,
                         help="comma-separated generator keys for --job-index/--list-jobs (default: all 8)")
     parser.add_argument("--list-jobs", action="store_true", help="print the numbered job list and exit")
     parser.add_argument("--image-size", type=options.image_size, default=64,

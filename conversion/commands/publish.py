@@ -13,7 +13,7 @@ One publish at a time per FOLDER: a second one fails at once naming the holder, 
 --wait-lock. README.md is written last, only once every part it declares is complete.
 
 On a cluster, a job array builds the parts in parallel into the same FOLDER (--job-index N builds
-the N-th part present, --part one named part; no card, no upload); a final plain run then finds
+the N-th part present, --part the parts named; no card, no upload); a final plain run then finds
 every part done, writes the card and uploads.
 
 Examples:
@@ -45,11 +45,12 @@ def add_arguments(parser) -> None:
                         help=f"largest Parquet shard, as push_to_hub counts it (default {jobs.MAX_SHARD_SIZE})")
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes per build")
     one = parser.add_mutually_exclusive_group()
-    one.add_argument("--part", action="append", metavar="GEN-taskK", type=options.config_name,
-                     help="build only this part (repeatable), e.g. sdv14-task3; no card, no upload")
+    one.add_argument("--part", action=options.KeyList, metavar="GEN-taskK[,GEN-taskK...]", type=options.config_names,
+                     help="build only these parts, e.g. sdv14-task3,sdv14-task4; no card, no upload")
     one.add_argument("--job-index", type=int, default=None,
                      help="build only the N-th part present (0-based, for job arrays); no card, no upload")
-    parser.add_argument("--corruptions", type=_corruption_names, default=(), metavar="NAME[,NAME...]",
+    parser.add_argument("--corruptions", type=options.corruption_names, action=options.KeyList, default=(),
+                        metavar="NAME[,NAME...]",
                         help="also make the test split's corrupted copies with the release's recipe for every part "
                              f"that lacks them ({', '.join(corruption_recipe.CORRUPTIONS)}, or 'all'; needs scikit-image: "
                              f"{corruption_recipe.EXTRA}); the release's own X_<corruption>.pt are published without it")
@@ -58,17 +59,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-yaml-aliases", action="store_true",
                         help="write every config's features in full in README.md (as push_to_hub does; over 1 MB of "
                              "YAML, seconds to parse per load) instead of once with YAML aliases")
-
-
-def _corruption_names(text: str) -> tuple[str, ...]:
-    import argparse
-
-    names = corruption_recipe.CORRUPTIONS if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in corruption_recipe.CORRUPTIONS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown corruption(s) {', '.join(unknown) or '(none given)'}; "
-                                         f"expected a comma-separated list of {', '.join(corruption_recipe.CORRUPTIONS)} or 'all'")
-    return names
 
 
 def run(args) -> int:
@@ -83,7 +73,7 @@ def run(args) -> int:
         if args.repo_id:
             raise ValueError("--part/--job-index build parts only; upload with a final run without them")
         parts = publish.build_parts_only(source, args.out, args.part, args.job_index, args.max_shard_size,
-                                         args.num_proc, corruption_names=args.corruptions, wait_lock=args.wait_lock)
+                                         args.num_proc, corruption_names=tuple(args.corruptions), wait_lock=args.wait_lock)
         print(f"built {len(parts)} part(s) into {args.out}; run publish without --part/--job-index to write the card")
         return 0
     api = None
@@ -92,7 +82,7 @@ def run(args) -> int:
     with folder_lock.exclusive(args.out, wait=args.wait_lock):  # held until the upload has read the files
         print(f"building {args.out} from {args.data_dir}")
         mirror = publish.build_mirror(source, args.out, args.max_shard_size, args.num_proc, args.repo_id,
-                                      yaml_aliases=not args.no_yaml_aliases, corruption_names=args.corruptions)
+                                      yaml_aliases=not args.no_yaml_aliases, corruption_names=tuple(args.corruptions))
         print()
         print(publish.summary(mirror))
         if args.dry_run:

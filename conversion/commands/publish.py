@@ -44,7 +44,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data-dir", type=options.local_path, required=True, help="raw GenImage tree or CL tensor release")
     parser.add_argument("--out", type=options.local_path, default=None,
                         help="folder to write (the dataset repository's content); needed by all but --list-jobs")
-    parser.add_argument("--repo-id", default=None, help="upload to this Hub dataset repository (USER/NAME)")
+    parser.add_argument("--repo-id", type=options.repo_id, default=None, metavar="USER/NAME",
+                        help="upload to this Hub dataset repository")
     parser.add_argument("--dry-run", action="store_true", help="print the upload plan; upload nothing")
     parser.add_argument("--private", action="store_true", help="create the repository private")
     parser.add_argument("--wait-lock", action="store_true",
@@ -53,14 +54,15 @@ def add_arguments(parser) -> None:
                         help=f"largest Parquet shard, as push_to_hub counts it (default {parts.MAX_SHARD_SIZE})")
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes per build")
     one = parser.add_mutually_exclusive_group()
-    one.add_argument("--part", action="append", metavar="CONFIG", type=options.config_name,
-                     help="build only this part (repeatable), e.g. sdv14-task3, or every part of a config (sdv14, "
+    one.add_argument("--part", action=options.KeyList, metavar="CONFIG[,CONFIG...]", type=options.config_names,
+                     help="build only these parts, e.g. sdv14-task3,sdv14-task4, or every part of a config (sdv14, "
                           "disjoint); no card, no upload")
     one.add_argument("--job-index", type=int, default=None,
                      help="build only the N-th part present (0-based, for job arrays); no card, no upload")
     one.add_argument("--list-jobs", action="store_true",
                      help="print the parts --job-index numbers, 'INDEX GEN-taskK' a line; write nothing")
-    parser.add_argument("--corruptions", type=_corruption_names, default=(), metavar="NAME[,NAME...]",
+    parser.add_argument("--corruptions", type=options.corruption_names, action=options.KeyList, default=(),
+                        metavar="NAME[,NAME...]",
                         help="also make the test split's corrupted copies with the release's recipe for every part "
                              f"that lacks them ({', '.join(corruption_recipe.CORRUPTIONS)}, or 'all'; needs scikit-image: "
                              f"{corruption_recipe.EXTRA}); the release's own X_<corruption>.pt are published without it")
@@ -73,21 +75,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="rebuild the parts built before instead of keeping them (give it to the jobs of an "
                              "array, not to the final run)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars (neither datasets' nor huggingface_hub's upload bars)")
     parser.add_argument("--no-yaml-aliases", action="store_true",
                         help="write every config's features in full in README.md (as push_to_hub does; over 1 MB of "
                              "YAML, seconds to parse per load) instead of once with YAML aliases")
-
-
-def _corruption_names(text: str) -> tuple[str, ...]:
-    import argparse
-
-    names = corruption_recipe.CORRUPTIONS if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in corruption_recipe.CORRUPTIONS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown corruption(s) {', '.join(unknown) or '(none given)'}; "
-                                         f"expected a comma-separated list of {', '.join(corruption_recipe.CORRUPTIONS)} or 'all'")
-    return names
 
 
 def run(args) -> int:
@@ -111,7 +103,7 @@ def run(args) -> int:
         if args.repo_id:
             raise ValueError("--part/--job-index build parts only; upload with a final run without them")
         parts = publish.build_parts_only(source, args.out, args.part, args.job_index, args.max_shard_size,
-                                         args.num_proc, corruption_names=args.corruptions, wait_lock=args.wait_lock,
+                                         args.num_proc, corruption_names=tuple(args.corruptions), wait_lock=args.wait_lock,
                                          **images)
         print(f"built {len(parts)} part(s) into {args.out}; run publish without --part/--job-index to write the card")
         return 0
@@ -121,7 +113,7 @@ def run(args) -> int:
     with folder_lock.exclusive(args.out, wait=args.wait_lock):  # held until the upload has read the files
         print(f"building {args.out} from {args.data_dir}")
         mirror = publish.build_mirror(source, args.out, args.max_shard_size, args.num_proc, args.repo_id,
-                                      yaml_aliases=not args.no_yaml_aliases, corruption_names=args.corruptions,
+                                      yaml_aliases=not args.no_yaml_aliases, corruption_names=tuple(args.corruptions),
                                       **images)
         print()
         print(publish.summary(mirror))

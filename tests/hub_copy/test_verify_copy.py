@@ -124,3 +124,100 @@ def test_links_inside_the_copy_are_named_and_not_followed(copy, source, tmp_path
         "2 problem(s)",
     ]
     assert _publish(source, copy).stderr.strip() == _foreign(copy, "data/adm")
+
+
+
+# --- the card's data_files are resolved as datasets resolves them, not with fnmatch ---
+
+CONFIG = "sdv14-task3"
+PATTERN = "data/sdv14/task3/test-*"
+
+
+def _write_card(copy: Path, rows: int, paths=PATTERN, extra_configs=()) -> None:
+    import yaml
+
+    configs = [{"config_name": CONFIG, "data_files": [{"split": "test", "path": paths}]}, *extra_configs]
+    infos = [{"config_name": CONFIG, "splits": [{"name": "test", "num_bytes": 0, "num_examples": rows}]}]
+    (copy / "README.md").write_text("---\n" + yaml.safe_dump({"configs": configs, "dataset_info": infos}) + "---\n")
+
+
+def _rows(copy: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(copy / SHARD).metadata.num_rows
+
+
+def test_a_stray_shard_that_fnmatch_would_count_is_what_datasets_ignores(copy, tmp_path, capsys):
+    import fnmatch
+
+    import datasets
+
+    from conversion import cli
+    from conversion.hub_copy import verify_copy
+
+    rows = _rows(copy)
+    _write_card(copy, rows)
+    stray = "data/sdv14/task3/test-x/a.parquet"
+    (copy / stray).parent.mkdir()
+    shutil.copy(copy / SHARD, copy / stray)
+    assert fnmatch.fnmatchcase(stray, PATTERN), "fnmatch's * crosses /: the old check counted it"
+
+    builder = datasets.load_dataset_builder(str(copy), CONFIG, cache_dir=str(tmp_path / "cache"))
+    loaded = [Path(f).relative_to(copy).as_posix() for f in builder.config.data_files["test"]]
+    assert loaded == [SHARD] == verify_copy.data_files(copy, [PATTERN])
+    builder.download_and_prepare()
+    assert builder.as_dataset(split="test").num_rows == rows
+
+    result = verify_copy.verify(copy, progress=False)
+    assert result.rows == {SHARD: rows, stray: rows}, "the stray shard's pages are checked too"
+    assert result.problems == [f"{stray}: in no config's data_files: load_dataset never reads it (a stray shard: "
+                               f"remove it, or declare it in README.md)"]
+    with pytest.raises(SystemExit) as exit_:  # in process: a verify-copy subprocess can abort at exit
+        cli.main(["verify-copy", str(copy), "--no-progress"])
+    assert exit_.value.code == 1
+    assert capsys.readouterr().out.splitlines()[1:] == [f"  problem: {result.problems[0]}", "1 problem(s)"]
+
+
+def test_what_datasets_would_read_wrongly_is_a_problem(copy):
+    from conversion.hub_copy import verify_copy
+
+    rows = _rows(copy)
+    (copy / "data/sdv14/task3/test-notes.txt").write_text("not a shard")
+    _write_card(copy, rows, paths=[PATTERN, SHARD], extra_configs=[
+        {"config_name": "gone", "data_files": [{"split": "test", "path": "data/sdv14/task3/test-gone.parquet"}]}])
+    assert verify_copy.data_files(copy, [PATTERN, SHARD]) == [SHARD, "data/sdv14/task3/test-notes.txt", SHARD]
+    assert verify_copy.verify(copy, progress=False).problems == [
+        f"config {CONFIG} test: {PATTERN}, {SHARD} select data/sdv14/task3/test-notes.txt, not a regular Parquet "
+        f"shard under data/: load_dataset would read it as one",
+        f"config {CONFIG} test: {SHARD} selected twice by {PATTERN}, {SHARD}: load_dataset would read its rows twice",
+        "config gone test: load_dataset fails: data/sdv14/task3/test-gone.parquet names no file of a format "
+        "datasets reads",
+    ]
+
+
+def test_a_copy_in_a_folder_whose_name_looks_like_a_pattern_resolves_as_on_the_hub(built, tmp_path):
+    from conversion.hub_copy import verify_copy
+
+    copy = tmp_path / "runs[1]*" / "copy"
+    shutil.copytree(built, copy)
+    _write_card(copy, _rows(copy))
+    result = verify_copy.verify(copy, progress=False)
+    assert result.problems == [] and list(result.rows) == [SHARD]
+
+
+def test_a_card_without_configs_uses_datasets_default_patterns(copy):
+    from conversion.hub_copy import verify_copy
+
+    (copy / "README.md").write_text("---\nlicense: other\n---\n")
+    # the first of datasets' default patterns that finds files: a folder named test, here the job's reports
+    assert verify_copy.default_patterns(copy)["test"][:2] == ["**/test/**", "**/test[-._ 0-9]*/**"]
+    problems = verify_copy.verify(copy, progress=False).problems
+    assert problems[0].startswith("config default test: **/test/**, ") and (
+        " select reports/sdv14/task3/test/build_report.json, " in problems[0]), problems
+    assert problems[1:] == ["config default test: the card's dataset_info gives no row count",
+                            f"{SHARD}: in no config's data_files: load_dataset never reads it (a stray shard: remove it, "
+                            f"or declare it in README.md)"]
+    shutil.rmtree(copy / "reports")
+    assert "**/test[-._ 0-9]*" in verify_copy.default_patterns(copy)["test"]
+    assert verify_copy.verify(copy, progress=False).problems == [
+        "config default test: the card's dataset_info gives no row count"]

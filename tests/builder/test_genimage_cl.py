@@ -161,7 +161,7 @@ def test_config_name_is_needed_and_misspellings_get_the_closest(sample_root):
 
 
 def test_num_proc_gives_the_same_rows(sample_root, build, tmp_path, monkeypatch):
-    import genimage_cl
+    from conversion.builder import genimage_cl
 
     monkeypatch.setattr(genimage_cl, "_ITEMS_PER_SHARD", 5)
     builder = GenImageCL(config_name="adm", data_dir=str(sample_root), cache_dir=str(tmp_path))

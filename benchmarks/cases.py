@@ -56,7 +56,8 @@ def convert(data_dir: str, config: str, cache_dir: str, num_proc: int = 1, image
                          check=check)
     builder.download_and_prepare(num_proc=num_proc)
     splits = builder.info.splits
-    return {"items": sum(s.num_examples for s in splits.values()), "out_bytes": sum(s.num_bytes for s in splits.values())}
+    return {"items": sum(s.num_examples for s in splits.values()),
+            "out_bytes": sum(s.num_bytes for s in splits.values())}
 
 
 @case

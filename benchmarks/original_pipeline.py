@@ -47,7 +47,8 @@ def step2_tensor(png: Path, source: str, mean: torch.Tensor, std: torch.Tensor) 
         rgb = image.convert("RGB")
     if source == "nature":
         width, height = release_pipeline.resized_size(*rgb.size, SIZE)
-        rgb = rgb.resize((width, height), Image.Resampling.BILINEAR).crop(release_pipeline.center_crop_box(width, height, SIZE))
+        rgb = rgb.resize((width, height), Image.Resampling.BILINEAR).crop(
+            release_pipeline.center_crop_box(width, height, SIZE))
     tensor = torch.from_numpy(np.array(rgb)).permute(2, 0, 1).contiguous().float().div(255)
     return tensor.sub_(mean).div_(std)
 

@@ -317,7 +317,8 @@ def targets(bench: Bench) -> list[tuple[str, float, float | None, str, bool]]:
     check("structure check alone vs plain read", "structure check alone (read + check every file, nothing written)",
           plain, "(reference)")
     for name in ("structure", "none"):
-        check(f"original bytes, check {name}, num_proc 1 vs plain read", f"ours original bytes, check {name}, num_proc 1",
+        check(f"original bytes, check {name}, num_proc 1 vs plain read",
+              f"ours original bytes, check {name}, num_proc 1",
               plain, ">= 0.5x" if name == "structure" else "(reference)", lambda v: v >= 0.5)
         check(f"original bytes, check {name}, num_proc 1 vs read + write copy",
               f"ours original bytes, check {name}, num_proc 1", copy, "(reference)")
@@ -341,7 +342,8 @@ def markdown(bench: Bench, titles: dict[str, str]) -> str:
         if not rows:
             continue
         lines += ["", f"**{titles[group]}**", "",
-                  "| case | images | wall s | images/s | vs baseline | CPU s | first batch s | peak RSS main / worker MB "
+                  "| case | images | wall s | images/s | vs baseline | CPU s | first batch s "
+                  "| peak RSS main / worker MB "
                   "| peak private MB | load avg |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for row in rows:
@@ -352,7 +354,8 @@ def markdown(bench: Bench, titles: dict[str, str]) -> str:
             first = f"{row['first_batch_s']:.2f}" if row.get("first_batch_s") is not None else ""
             lines.append(
                 f"| {row['label']} | {row['items']} | {row['seconds']:.2f} | {bench.throughput(row['label']):.0f} | "
-                f"{ratio} | {row['cpu_seconds']:.1f} | {first} | {row['rss_self_mb']:.0f} / {row['rss_child_mb']:.0f} | "
+                f"{ratio} | {row['cpu_seconds']:.1f} | {first} | "
+                f"{row['rss_self_mb']:.0f} / {row['rss_child_mb']:.0f} | "
                 f"{row['private_mb']:.0f} | {row['load_before']:.1f} |"
             )
     lines += scaling_markdown(bench, titles)
@@ -394,7 +397,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="(e, f) files the generator-shaped tree lists (default 336000, one real generator)")
     parser.add_argument("--release-rows", type=int, default=17_280, help="(g) rows of the tensor release (default 17280)")
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--render", action="store_true", help="run nothing: print the tables of the last run in --workdir")
+    parser.add_argument("--render", action="store_true",
+                        help="run nothing: print the tables of the last run in --workdir")
     args = parser.parse_args(argv)
     args.groups = args.groups or list(GROUPS)
     if not set(args.groups) <= set(GROUPS):

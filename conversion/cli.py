@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as err:  # one clear line for users; the traceback with --debug
         if args.debug:
             raise
-        from conversion.builder.culprits import cause_of  # datasets' generic generation error -> the error naming the file
+        # datasets' generic generation error -> the error naming the file
+        from conversion.builder.culprits import cause_of
 
         err = cause_of(err) or err
         message = (_without_path(err, args) if _is_unnamed_os_error(err) else str(err)).strip() or type(err).__name__

@@ -10,7 +10,8 @@ import pytest
 from conversion.samples.genimage_tree import make_sample_tree
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared"
-"""The reference files' folder beside the checkout (docs/README.md#reference-files); tests reading it skip without it."""
+"""The reference files' folder beside the checkout (docs/README.md#reference-files); tests reading it skip
+without it."""
 
 
 @pytest.fixture(scope="session")

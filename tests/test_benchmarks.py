@@ -67,7 +67,7 @@ def test_original_pipeline_gives_our_pixels_and_release_labels(build, sample_roo
         folder = tmp_path / "tensors" / "sdv14" / "task1" / "train" / source_name
         x = torch.load(folder / "X.pt", weights_only=True)
         y = torch.load(folder / "y.pt", weights_only=True)
-        rows = ours.filter(lambda r: r["source"] == source_id)
+        rows = ours.filter(lambda r: r["source"] == source_id)  # noqa: B023 (filter runs at once)
         assert x.dtype == torch.float32 and x.shape == (len(rows), 3, 64, 64)
         u8 = torch.round((x * std + mean) * 255).to(torch.uint8)
         expected = np.stack([np.asarray(row["image"].convert("RGB")).transpose(2, 0, 1) for row in rows])

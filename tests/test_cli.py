@@ -152,7 +152,8 @@ def test_list_options_parse_comma_separated_keys(argv, attribute, value):
 
 @pytest.mark.parametrize("argv, message", [
     (["verify-downloads", "zips", "--generators", "adm", "sdv14"], "unrecognized arguments: sdv14"),
-    (["verify-downloads", "zips", "--generators", "adm,sdv41"], "argument --generators: 'sdv41' is not a generator key"),
+    (["verify-downloads", "zips", "--generators", "adm,sdv41"],
+     "argument --generators: 'sdv41' is not a generator key"),
     (["build", "--generators", " , ", "--list-jobs"],
      "argument --generators: give generator keys, comma-separated (KEY[,KEY...]), got ' , '"),
     ([*PUBLISH, "--corruptions", "rotate,fog"], "argument --corruptions: unknown corruption(s) fog"),

@@ -96,7 +96,8 @@ class ShardLog:
     def save(self) -> None:
         if self.parts_dir is None:
             return
-        record = {"split": self.split, "shard": self.shard, "kept": dict(self.kept_counts), "excluded": dict(self.excluded_counts),
+        record = {"split": self.split, "shard": self.shard, "kept": dict(self.kept_counts),
+                  "excluded": dict(self.excluded_counts),
                   "skips": self.skips, "differences": self.differences}
         atomic_files.write_json(Path(self.parts_dir) / f"{self.split}-{self.shard:05d}.json", record, indent=1,
                                 sort_keys=True)

@@ -47,7 +47,8 @@ def check_cells(source: Source, cells: list[list], corruption: str) -> None:
     """Before any row is written: an unusable copy of the source is an error naming its file, and
     scikit-image must be there if some cell's copy has to be made with the recipe."""
     made = [items for items in cells
-            if source.corrupted_copy(items[0].generator, items[0].task, tables.SOURCES[items[0].source], corruption) is None]
+            if source.corrupted_copy(items[0].generator, items[0].task, tables.SOURCES[items[0].source],
+                                     corruption) is None]
     if made:
         corruption_recipe.require([corruption])
 

@@ -28,7 +28,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes for the build")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--defects", action="store_true",
-                        help="add corrupt and odd files to the tree (ADM, BigGAN, GLIDE, SD v1.4/v1.5) and print the build report")
+                        help="add corrupt and odd files to the tree (ADM, BigGAN, GLIDE, SD v1.4/v1.5) and print "
+                             "the build report")
 
 
 def run(args) -> int:

@@ -21,9 +21,12 @@ HELP = "maintainers: regenerate dictionaries/ from the reference files (byte for
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--reference", type=options.local_path, default=Path("../shared/reference"), help="folder of reference files")
-    parser.add_argument("--generators", type=options.local_path, default=Path("docs/genimage-tree.md"), help="page holding the generator table")
-    parser.add_argument("--out", type=options.local_path, default=tables.DICTIONARIES, help="output folder (default: dictionaries/)")
+    parser.add_argument("--reference", type=options.local_path, default=Path("../shared/reference"),
+                        help="folder of reference files")
+    parser.add_argument("--generators", type=options.local_path, default=Path("docs/genimage-tree.md"),
+                        help="page holding the generator table")
+    parser.add_argument("--out", type=options.local_path, default=tables.DICTIONARIES,
+                        help="output folder (default: dictionaries/)")
 
 
 def run(args) -> int:

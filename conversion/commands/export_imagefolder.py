@@ -45,10 +45,12 @@ LOCK = "export"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--data-dir", type=options.local_path, required=True, help="the unzipped GenImage root (or a build source)")
+    parser.add_argument("--data-dir", type=options.local_path, required=True,
+                        help="the unzipped GenImage root (or a build source)")
     parser.add_argument("--config", required=True, type=options.config_name, metavar="CONFIG",
                         help="config to export, e.g. sdv14, disjoint, adm-task2")
-    parser.add_argument("--out", type=options.local_path, required=True, help="folder to write the ImageFolder tree into")
+    parser.add_argument("--out", type=options.local_path, required=True,
+                        help="folder to write the ImageFolder tree into")
     parser.add_argument("--task", type=int, default=None, help="export only this task (the task column, 0..5)")
     parser.add_argument("--split", choices=("train", "test", "both"), default="both", help="split(s) (default: both)")
     parser.add_argument("--source", choices=("both", *tables.SOURCES), default="both",

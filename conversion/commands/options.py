@@ -76,7 +76,8 @@ def image_size(text: str):
 
 
 def repo_id(text: str) -> str:
-    """A Hub repository id, ``USER/NAME``, valid by huggingface_hub's rules (:func:`conversion.hub_copy.repo_ids.check`)."""
+    """A Hub repository id, ``USER/NAME``, valid by huggingface_hub's rules
+    (:func:`conversion.hub_copy.repo_ids.check`)."""
     from conversion.hub_copy import repo_ids
 
     try:
@@ -102,7 +103,8 @@ def generator_key(text: str) -> str:
     known = tables.generators()
     if key not in known:
         kind = "a config, not a generator" if key in configs.config_parts() else "not a generator key"
-        raise argparse.ArgumentTypeError(f"{key!r} is {kind}{configs.closest(key, known)}; generators: {', '.join(known)}")
+        raise argparse.ArgumentTypeError(
+            f"{key!r} is {kind}{configs.closest(key, known)}; generators: {', '.join(known)}")
     return key
 
 

@@ -25,7 +25,8 @@ HELP = "check a Parquet copy's page checksums and row counts against its card"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("path", type=options.local_path, metavar="FOLDER", help="the copy: the folder publish --out wrote")
+    parser.add_argument("path", type=options.local_path, metavar="FOLDER",
+                        help="the copy: the folder publish --out wrote")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

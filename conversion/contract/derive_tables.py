@@ -152,7 +152,8 @@ def generate(reference: Path, generator_table: Path) -> dict[str, str]:
         tables.TINY_FILE: "".join(w + "\n" for w in tiny),
         tables.TASKS_FILE: _dump_json(release_tasks(reference, generators, classes)),
         tables.GENERATORS_FILE: _dump_json(
-            {"_source": "docs/genimage-tree.md#generators; zip parts and md5 from genimage_checksums.csv", "generators": generators}
+            {"_source": "docs/genimage-tree.md#generators; zip parts and md5 from genimage_checksums.csv",
+             "generators": generators}
         ),
         tables.PIXELS_FILE: _dump_json(RELEASE_PIXELS),
     }

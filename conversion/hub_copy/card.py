@@ -189,7 +189,8 @@ def corrupted_section(mirror) -> str:
         "test rows (as the paper's loader keeps them), in the release's order. `pixels` replaces `image`: the "
         "copy's float32 values `[3, 64, 64]`, bit for bit, unnormalized (in [0, 1] except for noise); the other "
         "columns are those of the clean rows they come from (same `file_name`). "
-        "`conversion.uses.tensors.paper_tensors(ds)` gives back `{(task, source): (X, y)}` equal to the release's files.",
+        "`conversion.uses.tensors.paper_tensors(ds)` gives back `{(task, source): (X, y)}` equal to the "
+        "release's files.",
         "",
         "How each was made (one run per corruption, task and source; `random`, NumPy and torch seeded with 1; "
         "rows unnormalized with `x * std + mean` in float32; then image by image, severity 3):",
@@ -205,7 +206,8 @@ def corrupted_section(mirror) -> str:
         "from conversion.uses.tensors import paper_tensors",
         "",
         f'noisy = load_dataset("$repo_id", "{example}", split="test")',
-        f'X, y = paper_tensors(noisy)[{mirror.corrupted_configs[example][0].task}, "ai"]   # X as X_<corruption>.pt, y its rows of y.pt',
+        f'X, y = paper_tensors(noisy)[{mirror.corrupted_configs[example][0].task}, "ai"]'
+        '   # X as X_<corruption>.pt, y its rows of y.pt',
         "```",
     ]
     if mirror.corrupted_figure is not None:

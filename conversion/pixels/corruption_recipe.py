@@ -10,9 +10,13 @@ recipe uses) is an optional extra: ``pip install genimage-cl[corruptions]``.
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 
 # numpy and torch are imported where used: the command line's help, which lists CORRUPTIONS, stays quick.
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
 CORRUPTIONS = ("gaussian_noise", "gaussian_blur", "saturate", "rotate")
 SEED = 1
@@ -25,8 +29,10 @@ EXTRA = "pip install 'genimage-cl[corruptions]'"
 DESCRIPTIONS = {
     "gaussian_noise": f"adds torch.normal(0, {NOISE_STD}) noise to every value (not clipped)",
     "gaussian_blur": f"skimage.filters.gaussian with sigma {BLUR_SIGMA} per channel, clipped to [0, 1]",
-    "saturate": f"HSV values times {SATURATE[0]} plus {SATURATE[1]} (skimage.color), clipped, back to RGB, clipped to [0, 1]",
-    "rotate": f"rotated by {ROTATE_RADIANS} rad about the centre (direction drawn per image; skimage.transform.warp), clipped to [0, 1]",
+    "saturate": f"HSV values times {SATURATE[0]} plus {SATURATE[1]} (skimage.color), clipped, back to RGB, "
+                "clipped to [0, 1]",
+    "rotate": f"rotated by {ROTATE_RADIANS} rad about the centre (direction drawn per image; "
+              "skimage.transform.warp), clipped to [0, 1]",
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conversion.contract import configs, tables
 from conversion.pixels import corruption_recipe, release_pipeline
@@ -18,6 +19,9 @@ from conversion.sources.generator_folders import SPLIT_FOLDERS
 
 # numpy, torch and Pillow are imported where used: the sample-release command's help (which lists
 # RELEASE_LAYOUTS) stays quick.
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
 
 RELEASE_LAYOUTS = {
     "original": "processedSingleGenerators/{top}/single_generator/{task}/{split_folder}/{source}",

@@ -85,7 +85,8 @@ def paper_tensors(
     if source is not None and source not in tables.SOURCES:
         raise ValueError(f"source must be one of {tables.SOURCES}, got {source!r}")
     columns = split.select_columns(["task", "source", "label"]).with_format("numpy")[:]  # honours a view's indices
-    task_col, source_col, label_col = (np.asarray(columns[name], dtype=np.int64) for name in ("task", "source", "label"))
+    task_col, source_col, label_col = (np.asarray(columns[name], dtype=np.int64)
+                                       for name in ("task", "source", "label"))
     keep = np.ones(len(split), dtype=bool)
     if task is not None:
         keep &= task_col == task
@@ -94,7 +95,8 @@ def paper_tensors(
     rows = np.flatnonzero(keep)
     if not len(rows):
         present = sorted({(int(t), tables.SOURCES[s]) for t, s in zip(task_col, source_col)})
-        asked = " ".join(f"{name}={value!r}" for name, value in (("task", task), ("source", source)) if value is not None)
+        asked = " ".join(f"{name}={value!r}" for name, value in (("task", task), ("source", source))
+                         if value is not None)
         raise ValueError(f"no rows of {asked} in this split; it holds (task, source) {present}")
     floats = corrupted_rows.COLUMN in split.column_names  # a corrupted copy: its float32 values are X itself
     if floats and dtype != "float32":

@@ -56,6 +56,7 @@ class Pairs(torch.utils.data.Dataset):
     def __getitem__(self, index: int):
         row = self.view[index]
         if "image" not in row:
-            raise KeyError(f"the view's transform returned {sorted(row)}: Pairs needs its output to keep the 'image' key")
+            raise KeyError(f"the view's transform returned {sorted(row)}: Pairs needs its output to keep the "
+                           f"'image' key")
         image = row["image"]
         return (self.transform(image) if self.transform else image), self.targets[index]

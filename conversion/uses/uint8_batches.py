@@ -206,7 +206,8 @@ def _kind(feature) -> str | None:
         return "array"
     if isinstance(feature, datasets.ClassLabel):
         return "number"
-    if isinstance(feature, datasets.Value) and (pa.types.is_integer(feature.pa_type) or pa.types.is_floating(feature.pa_type)):
+    if isinstance(feature, datasets.Value) and (pa.types.is_integer(feature.pa_type)
+                                                or pa.types.is_floating(feature.pa_type)):
         return "number"
     return None
 
@@ -243,6 +244,7 @@ def batch_loader(ds: datasets.Dataset, batch_size: int = 256, shuffle: bool = Tr
     from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
     batches = ArrowBatches(ds)
-    order = RandomSampler(batches, generator=torch.Generator().manual_seed(seed)) if shuffle else SequentialSampler(batches)
+    order = (RandomSampler(batches, generator=torch.Generator().manual_seed(seed)) if shuffle
+             else SequentialSampler(batches))
     sampler = BatchSampler(order, batch_size=batch_size, drop_last=False)
     return DataLoader(batches, sampler=sampler, batch_size=None, num_workers=num_workers, **kwargs)

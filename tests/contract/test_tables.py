@@ -10,7 +10,8 @@ from tests.conftest import REFERENCE
 
 @pytest.mark.skipif(not (REFERENCE / "reference").is_dir(), reason="../shared/reference is absent")
 def test_committed_tables_equal_regenerated():
-    generated = derive_tables.generate(REFERENCE / "reference", tables.DICTIONARIES.resolve().parent / "docs" / "genimage-tree.md")
+    generated = derive_tables.generate(REFERENCE / "reference",
+                                       tables.DICTIONARIES.resolve().parent / "docs" / "genimage-tree.md")
     committed = {p.name for p in tables.DICTIONARIES.iterdir() if p.name in generated}
     assert committed == set(generated)
     for name, text in generated.items():

@@ -101,7 +101,8 @@ def test_stale_figures_are_removed_and_missing_ones_redrawn(release_mirror, tmp_
     (out / "figures" / "samples-wukong.png").write_bytes(b"old")
     publish.records(out).claim(owned_files.CARD_GROUP, ["figures/samples-wukong.png"])  # drawn by an earlier run
     again = publish.build_mirror(kinds.open_source(root), out, log=lambda line: None)
-    assert (out / "figures" / "samples-adm.png").read_bytes() == (mirror.out / "figures" / "samples-adm.png").read_bytes()
+    assert (out / "figures" / "samples-adm.png").read_bytes() == (
+        mirror.out / "figures" / "samples-adm.png").read_bytes()
     assert not (out / "figures" / "samples-wukong.png").exists()
     assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text().replace(str(mirror.out), str(out))
     assert len(again.figure_paths()) == len(mirror.figure_paths())
@@ -118,7 +119,8 @@ def test_release_card_says_there_are_no_differences(release_mirror):
 def test_load_dataset_ignores_the_figures(release_mirror, tmp_path, monkeypatch):
     _, mirror = release_mirror
     configs = yaml.safe_load((mirror.out / "README.md").read_text().split("---\n")[1])["configs"]
-    patterns = [p for c in configs for f in c["data_files"] for p in ([f["path"]] if isinstance(f["path"], str) else f["path"])]
+    patterns = [p for c in configs for f in c["data_files"]
+                for p in ([f["path"]] if isinstance(f["path"], str) else f["path"])]
     assert patterns and all(p.startswith("data/") for p in patterns)
     monkeypatch.chdir(mirror.out.parent)
     loaded = datasets.load_dataset(mirror.out.name, "sdv14", cache_dir=str(tmp_path))
@@ -162,7 +164,8 @@ def test_raw_tree_card_links_its_figures(defect_mirror):
     assert sorted(mirror.figures) == DEFECT_GENERATORS
     links = _local_links(mirror)
     assert len(mirror.figure_paths()) == len(DEFECT_GENERATORS) * 7
-    assert sorted(links) == sorted([publish.LISTING] + [p.relative_to(mirror.out).as_posix() for p in mirror.figure_paths()])
+    assert sorted(links) == sorted(
+        [publish.LISTING] + [p.relative_to(mirror.out).as_posix() for p in mirror.figure_paths()])
     for link in links:
         assert (mirror.out / link).is_file(), link
     assert publish.LISTING in {path for path, _ in mirror.files()}

@@ -129,7 +129,8 @@ def test_a_folder_published_before_records_is_adopted(small_release_copy, tmp_pa
     out = tmp_path / "copy"
     publish.build_mirror(kinds.open_source(small_release_copy), out, log=lambda line: None)
     shutil.rmtree(out / publish.STATE_DIR / owned_files.RECORDS_DIR)
-    again = publish.build_mirror(kinds.open_source(small_release_copy), out, max_shard_size="20KB", log=lambda line: None)
+    again = publish.build_mirror(kinds.open_source(small_release_copy), out, max_shard_size="20KB",
+                                 log=lambda line: None)
     on_disk = sorted(p.relative_to(out).as_posix() for p in (out / "data").rglob("*") if p.is_file())
     assert on_disk == sorted(f["path"] for p in again.parts for f in p.all_files())
 
@@ -266,7 +267,8 @@ def test_a_data_folder_linked_elsewhere_is_foreign_and_not_walked(small_release_
 def test_an_out_that_cannot_be_a_copy_is_refused(one_generator, tmp_path, out, message):
     (tmp_path / "afile").write_text("mine")
     values = {"src": one_generator, "tmp": tmp_path}
-    line = _one_line_error(_cli("publish", "--data-dir", str(one_generator), "--out", out.format(**values), cwd=tmp_path))
+    line = _one_line_error(_cli("publish", "--data-dir", str(one_generator), "--out", out.format(**values),
+                                cwd=tmp_path))
     assert line == f"error: {message.format(**values)}: give an --out outside the source" or \
         line == f"error: {message.format(**values)}"
     assert (tmp_path / "afile").read_text() == "mine" and not (one_generator / publish.STATE_DIR).exists()

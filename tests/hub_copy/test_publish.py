@@ -81,7 +81,8 @@ def test_folder_layout(mirror):
     files = sorted(str(p.relative_to(mirror.out)) for p in mirror.out.rglob("*") if p.is_file())
     assert not [f for f in files if f.endswith(".py")]
     shipped = [f for f in files if not f.startswith(publish.STATE_DIR + "/")]
-    expected = ["README.md"] + [f"data/{g}/task{t}/{s}-00000-of-00001.parquet" for g, t in PARTS for s in ("test", "train")]
+    expected = ["README.md"] + [f"data/{g}/task{t}/{s}-00000-of-00001.parquet"
+                                for g, t in PARTS for s in ("test", "train")]
     expected += [f"figures/samples-{g}.png" for g in sorted({g for g, _ in PARTS})]
     expected += [f"figures/balance-{g}-task{t}.png" for g, t in PARTS]
     assert shipped == sorted(expected)
@@ -94,7 +95,8 @@ def test_card_declares_complete_configs_only(mirror):
     assert sorted(names) == sorted(["sdv14", "disjoint"] + [configs.task_config_name(g, t) for g, t in PARTS])
     assert "adm" not in names and "adm" in mirror.skipped_configs
     disjoint = next(c for c in card["configs"] if c["config_name"] == "disjoint")
-    assert disjoint["data_files"][0] == {"split": "train", "path": [f"data/{g}/task{t}/train-*" for g, t in DISJOINT_PARTS]}
+    assert disjoint["data_files"][0] == {"split": "train",
+                                         "path": [f"data/{g}/task{t}/train-*" for g, t in DISJOINT_PARTS]}
     infos = _infos(card)
     assert infos.keys() == set(names)
     sdv14 = infos["sdv14"]
@@ -180,7 +182,8 @@ def test_rerun_resumes(small_release, mirror, tmp_path):
     rebuilt = sorted(line.split(": ")[1] for line in lines if line.endswith(": building"))
     assert rebuilt == ["glide-task3", "sdv14-task1"]
     assert again.parquet_bytes() == mirror.parquet_bytes()
-    assert not (out / publish.STATE_DIR / "staging").exists() or not any((out / publish.STATE_DIR / "staging").iterdir())
+    staging = out / publish.STATE_DIR / "staging"
+    assert not staging.exists() or not any(staging.iterdir())
 
 
 class FakeHub:
@@ -217,7 +220,8 @@ def test_same_layout_and_info_as_push_to_hub(small_release, tmp_path, build, mon
     repo.mkdir()
     monkeypatch.setattr(arrow_dataset, "HfApi", lambda *a, **k: FakeHub(repo))
     monkeypatch.setattr(arrow_dataset, "HfFileSystem", lambda *a, **k: None)
-    monkeypatch.setattr(arrow_dataset, "DirFileSystem", lambda fs, path: DirFileSystem(fs=LocalFileSystem(), path=str(repo)))
+    monkeypatch.setattr(arrow_dataset, "DirFileSystem",
+                        lambda fs, path: DirFileSystem(fs=LocalFileSystem(), path=str(repo)))
     one_part = tmp_path / "release"
     for split in ("train", "test"):
         for source in tables.SOURCES:
@@ -463,7 +467,8 @@ def test_summary_gives_the_skip_total_and_where_the_reports_are(mirror, tmp_path
         dataclasses.replace(mirror, out=out))
     report_file = sorted(reports.glob("*.json"))[0]
     report = json.loads(report_file.read_text())
-    report["skipped"] = [{"path": "x.png", "generator": "sdv14", "split": "train", "source": "ai", "reason": "empty"}] * 2
+    report["skipped"] = [
+        {"path": "x.png", "generator": "sdv14", "split": "train", "source": "ai", "reason": "empty"}] * 2
     report_file.write_text(json.dumps(report))
     assert "skipped: 2 files; build reports in" in publish.summary(dataclasses.replace(mirror, out=out))
 
@@ -472,14 +477,16 @@ def test_a_repaired_tensor_file_with_size_and_mtime_kept_is_rebuilt(small_releas
     root = tmp_path / "release"
     for split in ("train", "test"):
         for source in tables.SOURCES:
-            shutil.copytree(_pair_folder(small_release, "sdv14", 1, split, source), _pair_folder(root, "sdv14", 1, split, source))
+            shutil.copytree(_pair_folder(small_release, "sdv14", 1, split, source),
+                            _pair_folder(root, "sdv14", 1, split, source))
     out = tmp_path / "genimage-cl"
     lines = []
 
     def labels_by_name():
         import pyarrow.parquet as pq
 
-        table = pq.read_table(sorted((out / "data/sdv14/task1").glob("train-*.parquet")), columns=["file_name", "label"])
+        table = pq.read_table(sorted((out / "data/sdv14/task1").glob("train-*.parquet")),
+                              columns=["file_name", "label"])
         return dict(zip(table["file_name"].to_pylist(), table["label"].to_pylist()))
 
     publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task1"], log=lines.append)
@@ -649,7 +656,8 @@ def test_stand_in_hub_refuses_what_the_hub_refuses(hub):
 
 
 def test_plan_touches_only_the_copys_folders(mirror):
-    remote = upload.Remote(files=[".gitattributes", "README.md", "owner/x.md", "data/adm/task9/train-00000-of-00002.parquet",
+    remote = upload.Remote(files=[".gitattributes", "README.md", "owner/x.md",
+                                  "data/adm/task9/train-00000-of-00002.parquet",
                                   "figures/old.png", "reports/differences.csv", "dataset.py"], revision="abc")
     commit = upload.plan_commit(mirror, remote)
     assert commit.additions == sorted(mirror.files())
@@ -683,7 +691,8 @@ def test_nan_row_is_one_line_naming_file_and_row(small_release, tmp_path, capsys
     assert _publish("--data-dir", tmp_path / "release", "--out", tmp_path / "out") == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
     assert errors == [f"error: {x_path}: row 1 is not the release pipeline's output: re-normalizing its uint8 pixels "
-                      f"does not give back X bit for bit (an edited or re-saved tensor?); refusing to store a rounded copy"]
+                      f"does not give back X bit for bit (an edited or re-saved tensor?); refusing to store a "
+                      f"rounded copy"]
     assert not (tmp_path / "out" / "README.md").exists() and not (tmp_path / "out" / "data").exists()
 
 
@@ -709,7 +718,8 @@ def test_download_and_prepare_names_the_file_from_worker_processes(small_release
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "release"), str(tmp_path / "cache")], env=env,
                           capture_output=True, text=True, timeout=300)
-    assert done.stdout.startswith(f"ExampleError {x_path}: row 1 is not the release pipeline's output"), done.stderr[-2000:]
+    assert done.stdout.startswith(f"ExampleError {x_path}: row 1 is not the release pipeline's output"), (
+        done.stderr[-2000:])
 
 
 def test_any_error_while_generating_names_the_row(small_release, tmp_path, monkeypatch):

@@ -215,7 +215,8 @@ def test_a_card_without_configs_uses_datasets_default_patterns(copy):
     assert problems[0].startswith("config default test: **/test/**, ") and (
         " select reports/sdv14/task3/test/build_report.json, " in problems[0]), problems
     assert problems[1:] == ["config default test: the card's dataset_info gives no row count",
-                            f"{SHARD}: in no config's data_files: load_dataset never reads it (a stray shard: remove it, "
+                            f"{SHARD}: in no config's data_files: load_dataset never reads it (a stray shard: "
+                            f"remove it, "
                             f"or declare it in README.md)"]
     shutil.rmtree(copy / "reports")
     assert "**/test[-._ 0-9]*" in verify_copy.default_patterns(copy)["test"]

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-skimage = pytest.importorskip("skimage")
+pytest.importorskip("skimage")
 import skimage.color  # noqa: E402
 import skimage.filters  # noqa: E402
 import skimage.transform  # noqa: E402
@@ -77,7 +77,8 @@ def literal_recipe(x: torch.Tensor, corruption: str) -> torch.Tensor:
 
 
 def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.dtype == b.dtype == torch.float32 and a.shape == b.shape and torch.equal(a.view(torch.int32), b.view(torch.int32))
+    return (a.dtype == b.dtype == torch.float32 and a.shape == b.shape
+            and torch.equal(a.view(torch.int32), b.view(torch.int32)))
 
 
 def _test_pair(root: Path, generator: str, task: int, source: str) -> release.Pair:
@@ -275,7 +276,8 @@ def test_adding_corruptions_later_builds_only_them(corrupted_release, tmp_path):
     mirror = publish.build_mirror(kinds.open_source(root), out, log=lines.append, corruption_names=("gaussian_noise",))
     assert all("kept; corrupted test copies now gaussian_noise" in line for line in lines)
     assert (out / "data" / "adm" / "task2" / "test-00000-of-00001.parquet").stat().st_mtime_ns == before
-    assert sorted(mirror.corrupted_configs) == sorted([f"adm-task{k}-gaussian_noise" for k in range(6)] + ["adm-gaussian_noise"])
+    assert sorted(mirror.corrupted_configs) == sorted(
+        [f"adm-task{k}-gaussian_noise" for k in range(6)] + ["adm-gaussian_noise"])
     mirror = publish.build_mirror(kinds.open_source(root), out, log=lambda line: None)  # and dropped again
     assert mirror.corrupted_configs == {} and not (out / "data" / "adm" / "task2-gaussian_noise").exists()
 

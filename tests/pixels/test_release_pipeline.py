@@ -57,7 +57,8 @@ def test_pixels_equal_the_release_pipeline(sample_root, build, tmp_path, config)
 
 
 def test_uint8_round_trip_of_normalization_is_exact():
-    """docs/release.md#lossless-uint8-copy: round((X*std+mean)*255) recovers u8 and re-normalizing gives X bit for bit."""
+    """docs/release.md#lossless-uint8-copy: round((X*std+mean)*255) recovers u8 and re-normalizing gives X bit
+    for bit."""
     u8 = (torch.arange(3 * 64 * 64) % 256).to(torch.uint8).view(3, 64, 64)  # every value in every channel
     x = (u8.float() / 255 - MEAN) / STD
     back = torch.round((x * STD + MEAN) * 255).to(torch.uint8)

@@ -58,7 +58,8 @@ def test_renamed_layouts_give_the_same_pairs(sample_root, sample_release, tmp_pa
                 if p.generator == "sdv14"}
     assert found.keys() == expected.keys()
     for key, pair in found.items():
-        assert torch.equal(torch.load(pair.y_path, weights_only=True), torch.load(expected[key].y_path, weights_only=True))
+        assert torch.equal(torch.load(pair.y_path, weights_only=True),
+                           torch.load(expected[key].y_path, weights_only=True))
 
 
 def test_task_read_from_labels_when_no_task_folder(sample_release, tmp_path):
@@ -86,7 +87,8 @@ def test_release_rows_equal_raw_tree_rows(sample_root, sample_release, build):
 
         def pixels(ds):
             return collections.Counter(
-                (t, s, lab, np.asarray(im).tobytes()) for t, s, lab, im in zip(ds["task"], ds["source"], ds["label"], ds["image"])
+                (t, s, lab, np.asarray(im).tobytes())
+                for t, s, lab, im in zip(ds["task"], ds["source"], ds["label"], ds["image"])
             )
 
         assert pixels(a) == pixels(b)
@@ -124,7 +126,8 @@ def test_tampered_tensor_is_refused(sample_release, tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda x, y: (x.double(), y), r"expected a torch.float32 tensor of shape \[N, 3, 64, 64\], found .*torch.float64"),
+        (lambda x, y: (x.double(), y),
+         r"expected a torch.float32 tensor of shape \[N, 3, 64, 64\], found .*torch.float64"),
         (lambda x, y: (x[:, :, :32, :32].contiguous(), y), r"found .*shape \[2, 3, 32, 32\]"),
         (lambda x, y: (x, y[:1].clone()), r"holds 2 images but .*y.pt 1 labels"),
         (lambda x, y: (x, y.int()), r"y.pt: expected a torch.int64 tensor .*found .*torch.int32"),
@@ -176,14 +179,14 @@ def test_missing_and_ambiguous_files_are_errors(sample_release, tmp_path):
     _copy_part(sample_release, root, "sdv14", 0)
     (_pair_folder(root, "sdv14", 0, "test", "ai") / "y.pt").unlink()
     with pytest.raises(release.ReleaseError, match=r"X.pt has no y.pt beside it"):
-        kinds.open_source(root).pairs
+        _ = kinds.open_source(root).pairs
     shutil.rmtree(_pair_folder(root, "sdv14", 0, "test", "ai"))
     with pytest.raises(release.ReleaseError, match=r"lacks X.pt/y.pt for: sdv14 task 0 test ai"):
         kinds.open_source(root, ["sdv14"]).split_plan("test", [("sdv14", 0)])
     twice = root / "copy" / "sdv14" / "task0" / "train" / "ai"
     shutil.copytree(_pair_folder(root, "sdv14", 0, "train", "ai"), twice)
     with pytest.raises(release.ReleaseError, match=r"two tensor files for the same generator"):
-        kinds.open_source(root).pairs
+        _ = kinds.open_source(root).pairs
 
 
 def test_release_build_errors(sample_release, tmp_path):
@@ -194,8 +197,9 @@ def test_release_build_errors(sample_release, tmp_path):
     with pytest.raises(release.ReleaseError, match=r"has no sdv15 tensors; it holds adm, biggan"):
         GenImageCL(config_name="sdv15", data_dir=str(sample_release))
     (tmp_path / "notes.txt").write_text("nothing here")
-    with pytest.raises(generator_folders.LayoutError, match=r"neither a raw GenImage tree nor a CL tensor release.*notes.txt"):
-        kinds.open_source(tmp_path).kind
+    with pytest.raises(generator_folders.LayoutError,
+                       match=r"neither a raw GenImage tree nor a CL tensor release.*notes.txt"):
+        _ = kinds.open_source(tmp_path).kind
 
 
 def test_non_finite_values_are_refused():

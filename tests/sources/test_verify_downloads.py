@@ -120,7 +120,8 @@ def test_fifos_dangling_links_and_unreadable_parts_are_reported_never_read(fake_
     unreadable = fake_parts / "BigGAN" / "imagenet_ai_0419_biggan.zip"
     unreadable.chmod(0)
     found = []
-    worker = threading.Thread(target=lambda: found.append(verify_downloads.verify(fake_parts, progress=False)), daemon=True)
+    worker = threading.Thread(target=lambda: found.append(verify_downloads.verify(fake_parts, progress=False)),
+                              daemon=True)
     worker.start()
     worker.join(timeout=60)
     assert not worker.is_alive(), "verify-downloads blocked on a FIFO"

@@ -54,7 +54,7 @@ def test_writes_replace_the_file_whole(tmp_path):
     atomic_files.write_json(path, {"b": 1, "a": [2]}, indent=1, sort_keys=True)
     assert path.read_text() == json.dumps({"a": [2], "b": 1}, indent=1, sort_keys=True)
     atomic_files.write_text(path, "é\n")
-    assert path.read_bytes() == "é\n".encode("utf-8")
+    assert path.read_bytes() == "é\n".encode()
     atomic_files.write_bytes(path, b"\x00\x01", sync=False)
     assert path.read_bytes() == b"\x00\x01"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]

@@ -163,12 +163,6 @@ def test_a_bad_key_in_a_list_fails_naming_the_option(argv, message, capsys):
     assert message in _parse_error(argv, capsys)
 
 
-def test_config_names_are_case_insensitive(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        cli.main(["build", "--config", "SDV14-Task3", "--split", "train", "--list-jobs", "--generators", "sdv14"])
-    assert exit_.value.code == 0
-
-
 def test_debug_is_accepted_after_the_command(tmp_path):
     result = _run("report", str(tmp_path / "missing"), "--debug")
     assert result.returncode == 1

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from conversion import torch_workers  # per-row work runs torch on one thread (in forked workers too)
 from conversion.contract import features, tables
 from conversion.pixels import corruption_recipe, release_pipeline
 from conversion.sources import raw_tree, release
 from conversion.sources.base import Source
-from conversion import torch_workers  # per-row work runs torch on one thread (in forked workers too)
 
 COLUMN = "pixels"
 SPLIT = "test"

@@ -12,7 +12,6 @@ import bisect
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from typing import Optional, Union
 
 import datasets
 
@@ -83,10 +82,10 @@ class GenImageCLConfig(datasets.BuilderConfig):
     """
 
     parts: tuple = ()
-    image_size: Union[int, str] = 64
+    image_size: int | str = 64
     strict: bool = False
     splits: tuple = ("train", "test")
-    corruption: Optional[str] = None
+    corruption: str | None = None
     check: str = "decode"
 
     def validate(self):

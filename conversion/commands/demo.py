@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conversion.contract import configs
 from conversion.commands import options
+from conversion.contract import configs
 
 NAME = "demo"
 HELP = "build a config from a generated sample GenImage tree and print its count table"
@@ -35,8 +35,8 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from conversion import progress
     from conversion.builder import build_report, count_tables
-    from conversion.samples import genimage_tree
     from conversion.builder.genimage_cl import GenImageCL
+    from conversion.samples import genimage_tree
 
     progress.configure(not args.no_progress)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conversion.contract import derive_tables, tables
 from conversion.commands import options
+from conversion.contract import derive_tables, tables
 
 NAME = "dictionaries"
 HELP = "maintainers: regenerate dictionaries/ from the reference files (byte for byte)"

@@ -31,10 +31,10 @@ import json
 import time
 
 from conversion import atomic_files, folder_lock, local_paths, regular_files
+from conversion.commands import options
 from conversion.contract import configs, tables
 from conversion.sources import base  # the Source protocol: no source module imported with it
 from conversion.uses import imagefolder
-from conversion.commands import options
 
 NAME = "export-imagefolder"
 HELP = "write a config, task or split as an ImageFolder tree (<split>/<wnid>/ or <split>/{0_nature,1_ai}/)"

@@ -11,7 +11,7 @@ option again adds keys (``--part sdv14-task0 --part sdv14-task1``), each key onc
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 from conversion import local_paths
 from conversion.contract import configs, tables

@@ -32,16 +32,17 @@ Examples:
 
 from __future__ import annotations
 
+from conversion.commands import options
 from conversion.hub_copy import parts
 from conversion.pixels import corruption_recipe, decode
-from conversion.commands import options
 
 NAME = "publish"
 HELP = "build the Parquet Hub copy with its card and upload it (or --dry-run)"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--data-dir", type=options.local_path, required=True, help="raw GenImage tree or CL tensor release")
+    parser.add_argument("--data-dir", type=options.local_path, required=True,
+                        help="raw GenImage tree or CL tensor release")
     parser.add_argument("--out", type=options.local_path, default=None,
                         help="folder to write (the dataset repository's content); needed by all but --list-jobs")
     parser.add_argument("--repo-id", type=options.repo_id, default=None, metavar="USER/NAME",
@@ -64,8 +65,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--corruptions", type=options.corruption_names, action=options.KeyList, default=(),
                         metavar="NAME[,NAME...]",
                         help="also make the test split's corrupted copies with the release's recipe for every part "
-                             f"that lacks them ({', '.join(corruption_recipe.CORRUPTIONS)}, or 'all'; needs scikit-image: "
-                             f"{corruption_recipe.EXTRA}); the release's own X_<corruption>.pt are published without it")
+                             f"that lacks them ({', '.join(corruption_recipe.CORRUPTIONS)}, or 'all'; needs "
+                             f"scikit-image: {corruption_recipe.EXTRA}); the release's own X_<corruption>.pt are "
+                             "published without it")
     parser.add_argument("--image-size", type=options.image_size, default=64,
                         help="64 (default, the release's pixels), another size, or 'original' (the source files' "
                              "bytes, full resolution); other than 64 from a raw tree only")
@@ -103,7 +105,8 @@ def run(args) -> int:
         if args.repo_id:
             raise ValueError("--part/--job-index build parts only; upload with a final run without them")
         parts = publish.build_parts_only(source, args.out, args.part, args.job_index, args.max_shard_size,
-                                         args.num_proc, corruption_names=tuple(args.corruptions), wait_lock=args.wait_lock,
+                                         args.num_proc, corruption_names=tuple(args.corruptions),
+                                         wait_lock=args.wait_lock,
                                          **images)
         print(f"built {len(parts)} part(s) into {args.out}; run publish without --part/--job-index to write the card")
         return 0

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conversion.commands import options
 from conversion.contract import tables
 from conversion.samples import tensor_release
-from conversion.commands import options
 
 SAMPLE_IMAGES_PER_CLASS = 6
 NAME = "sample-release"

@@ -48,47 +48,47 @@ def _load_lines(name: str) -> list[str]:
     return (DICTIONARIES / name).read_text().split()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def class_rows() -> tuple[tuple[int, str, int, str], ...]:
     """(standard index, wnid, clsloc id, readable name) for the 1000 classes, in standard order."""
     return tuple(tuple(r) for r in _load_json(CLASSES_FILE)["rows"])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def wnids() -> tuple[str, ...]:
     """The 1000 wnids in standard order: the ``label`` ClassLabel names."""
     return tuple(r[1] for r in class_rows())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def label_of_wnid() -> dict[str, int]:
     return {r[1]: r[0] for r in class_rows()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def label_of_clsloc() -> dict[int, int]:
     """clsloc id (1..1000) -> standard index. The release's ``y`` is clsloc id - 1."""
     return {r[2]: r[0] for r in class_rows()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def clsloc_of_label() -> tuple[int, ...]:
     return tuple(r[2] for r in class_rows())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def readable_names() -> tuple[str, ...]:
     return tuple(r[3] for r in class_rows())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def val_labels() -> tuple[int, ...]:
     """Standard label of ILSVRC2012_val_<n>, at position n - 1."""
     of_wnid = label_of_wnid()
     return tuple(of_wnid[w] for w in _load_lines(VAL_FILE))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def generators() -> dict[str, Generator]:
     rows = _load_json(GENERATORS_FILE)["generators"]
     return {
@@ -96,7 +96,7 @@ def generators() -> dict[str, Generator]:
     }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tasks() -> dict:
     return _load_json(TASKS_FILE)
 
@@ -106,37 +106,37 @@ def task_order() -> tuple[str, ...]:
     return tuple(_tasks()["task_order"])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def task_classes() -> tuple[tuple[int, ...], ...]:
     """Standard labels of each task's 100 classes, ordered by clsloc id (position = task_label)."""
     of_wnid = label_of_wnid()
     return tuple(tuple(of_wnid[w] for w in task) for task in _tasks()["tasks"])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def joint_classes() -> tuple[int, ...]:
     of_wnid = label_of_wnid()
     return tuple(of_wnid[w] for w in _tasks()["joint"])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def task_of_label() -> dict[int, tuple[int, int]]:
     """standard label -> (task, task_label) for the 600 task classes."""
     return {label: (t, pos) for t, labels in enumerate(task_classes()) for pos, label in enumerate(labels)}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def release_pixels() -> dict:
     return _load_json(PIXELS_FILE)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def dataset_facts() -> dict:
     """The data's ``license`` (a sentence) and ``hub_license`` (the Hub's license id)."""
     return _load_json(DATASET_FILE)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def citation() -> str:
     """BibTeX of GenImage and of the CL benchmark."""
     return (DICTIONARIES / CITATION_FILE).read_text(encoding="utf-8")

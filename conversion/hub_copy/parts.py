@@ -97,7 +97,8 @@ class Part:
             for f in info["files"]:
                 path = out / f["path"]
                 if _regular_size(path) != f["size"]:
-                    raise RuntimeError(f"{path}: missing or not the {f['size']:,} bytes {self.name} wrote; re-run publish")
+                    raise RuntimeError(f"{path}: missing or not the {f['size']:,} bytes {self.name} wrote; "
+                                       "re-run publish")
                 rows += parquet_pages.read_metadata(path).num_rows
             if rows != info["num_examples"]:
                 raise RuntimeError(f"{out / part_dir(self.generator, self.task)}: {split} shards hold {rows} rows, "

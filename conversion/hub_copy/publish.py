@@ -45,8 +45,11 @@ from pathlib import Path
 
 import datasets
 import pyarrow.parquet as pq
-from datasets.arrow_writer import (get_parquet_column_options, get_writer_batch_size_from_data_size,
-                                   get_writer_batch_size_from_features)
+from datasets.arrow_writer import (
+    get_parquet_column_options,
+    get_writer_batch_size_from_data_size,
+    get_writer_batch_size_from_features,
+)
 from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
@@ -57,8 +60,18 @@ from conversion import atomic_files, folder_lock, local_paths, progress, regular
 from conversion.builder import build_report, corrupted_rows
 from conversion.contract import configs, features, tables
 from conversion.hub_copy import card, card_differences, copy_figures, figure_drawing, owned_files, parquet_pages
-from conversion.hub_copy.parts import (CARD, DATA, MAX_SHARD_SIZE, SPLITS, Part, corrupted_dir, manifest_path, part_dir,
-                                       report_path, shard_name)
+from conversion.hub_copy.parts import (
+    CARD,
+    DATA,
+    MAX_SHARD_SIZE,
+    SPLITS,
+    Part,
+    corrupted_dir,
+    manifest_path,
+    part_dir,
+    report_path,
+    shard_name,
+)
 from conversion.pixels import corruption_recipe, decode
 from conversion.sources import base, kinds, raw_tree
 
@@ -85,7 +98,8 @@ def write_float_parquet(ds: datasets.Dataset, path: Path, batch_size: int) -> No
     options["use_dictionary"] = [leaf for leaf in options["use_dictionary"] if leaf != FLOAT_LEAF]
     options["compression"] = {leaf: "zstd" for leaf in options["compression"]}
     options["column_encoding"] = {**options["column_encoding"], FLOAT_LEAF: "BYTE_STREAM_SPLIT"}
-    with atomic_files.replacing(path) as tmp, pq.ParquetWriter(tmp, schema=ds.features.arrow_schema, write_page_index=True,
+    with atomic_files.replacing(path) as tmp, pq.ParquetWriter(tmp, schema=ds.features.arrow_schema,
+                                                               write_page_index=True,
                                                                **options, **parquet_pages.WRITE_OPTIONS) as writer:
         for batch in ds.with_format("arrow").iter(batch_size=batch_size):
             writer.write_table(batch)
@@ -227,7 +241,8 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
     is one empty shard, as push_to_hub writes it."""
     nbytes = ds._estimate_nbytes()  # the estimate push_to_hub shards by
     num_shards = max(1, min(len(ds), int(nbytes / max_shard_size) + 1))
-    batch_size = get_writer_batch_size_from_features(ds.features) or get_writer_batch_size_from_data_size(len(ds), nbytes)
+    batch_size = (get_writer_batch_size_from_features(ds.features)
+                  or get_writer_batch_size_from_data_size(len(ds), nbytes))
     files = []
     for index in range(num_shards):
         name = shard_name(split, index, num_shards)
@@ -261,7 +276,8 @@ def build_corrupted(source: base.Source, out: Path, part: Part, corruption: str,
         ds = builder.as_dataset(split=corrupted_rows.SPLIT)
         files = write_shards(ds, staging, corrupted_rows.SPLIT, part.max_shard_size, write_float_parquet)
         entry["num_bytes"] = ds._estimate_nbytes()
-        entry["files"] = [{"path": f"{target.relative_to(out).as_posix()}/{f['name']}", "size": f["size"]} for f in files]
+        folder = target.relative_to(out).as_posix()
+        entry["files"] = [{"path": f"{folder}/{f['name']}", "size": f["size"]} for f in files]
         del ds
         owned.claim(part.name, [f["path"] for f in entry["files"]])
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -322,7 +338,8 @@ def _build_part(source: base.Source, out: Path, generator: str, task: int, finge
     return update_corrupted(source, out, part, corruption_names, num_proc)
 
 
-def update_corrupted(source: base.Source, out: Path, part: Part, corruption_names: tuple, num_proc: int | None = None) -> Part:
+def update_corrupted(source: base.Source, out: Path, part: Part, corruption_names: tuple,
+                     num_proc: int | None = None) -> Part:
     """Give a built part exactly the corrupted copies named (building only those it lacks), then write
     its manifest: a part is finished only once its manifest says so."""
     for corruption in corruption_recipe.CORRUPTIONS:
@@ -442,7 +459,8 @@ def share_features(data: DatasetCardData) -> None:
                 same[1] += 1
 
 
-def corrupted_wanted(source: base.Source, parts: list[tuple[str, int]], requested=()) -> tuple[dict[tuple[str, int], set[str]], list[str]]:
+def corrupted_wanted(source: base.Source, parts: list[tuple[str, int]],
+                     requested=()) -> tuple[dict[tuple[str, int], set[str]], list[str]]:
     """Per (generator, task): the corrupted copies to publish, and one line per copy that cannot be.
 
     A part gets a corruption if the release holds that copy for both sources, or if it is
@@ -550,7 +568,8 @@ def build_parts_only(source: base.Source, out, names: list[str] | None = None, j
     by_name = {configs.task_config_name(g, t): (g, t) for g, t in present}
     if job_index is not None:
         if not 0 <= job_index < len(present):
-            raise ValueError(f"job index {job_index} out of range: {source.root} holds {len(present)} parts (0..{len(present) - 1})")
+            raise ValueError(f"job index {job_index} out of range: {source.root} holds {len(present)} parts "
+                             f"(0..{len(present) - 1})")
         wanted = [present[job_index]]
     else:
         parts_of = configs.config_parts()
@@ -582,7 +601,8 @@ def refuse_links(out: Path, folders: list[str]) -> None:
                 break
 
 
-def build_mirror(source: base.Source, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
+def build_mirror(source: base.Source, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None,
+                 repo_id: str | None = None,
                  yaml_aliases: bool = True, log=print, corruption_names=(), wait_lock: bool = False, image_size=64,
                  check: str = "decode", overwrite: bool = False) -> Mirror:
     """Write (or finish) the publishable folder ``out`` from the opened raw tree or tensor release ``source``;
@@ -600,7 +620,8 @@ def build_mirror(source: base.Source, out, max_shard_size=MAX_SHARD_SIZE, num_pr
                              yaml_aliases, log, corruption_names, wait_lock, image_size, check, overwrite)
 
 
-def _build_mirror(source: base.Source, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, corruption_names,
+def _build_mirror(source: base.Source, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log,
+                  corruption_names,
                   wait_lock, image_size, check, overwrite) -> Mirror:
     parts, problems = ensure_parts(source, out, source.parts(), max_shard_size, num_proc, log,
                                    corruption_names, wait_lock, image_size=image_size, check=check,
@@ -649,7 +670,8 @@ def summary(mirror: Mirror) -> str:
         f"images:  {describe_images(mirror.image_size, mirror.check)}",
         f"rows:    {mirror.rows():,} (" + ", ".join(
             f"{split} {sum(p.splits[split]['num_examples'] for p in mirror.parts):,}" for split in SPLITS) + ")",
-        f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} Parquet files",
+        f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} "
+        "Parquet files",
         f"tensors: {tensor:,} bytes as the release's float32 X + int64 y",
         f"ratio:   {parquet / tensor:.3f} (Parquet copy / release tensors)" if tensor else "ratio:   n/a (no rows)",
         f"skipped: {sum(len(r['skipped']) for r in reports):,} files; build reports in "

@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-
 # numpy and torch are imported where used: the command line's help, which lists CORRUPTIONS, stays quick.
 if TYPE_CHECKING:
     import numpy as np

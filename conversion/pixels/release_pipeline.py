@@ -9,10 +9,15 @@ ToTensor's layout (:func:`chw_uint8`) and Normalize's constants (:func:`normaliz
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from conversion.contract import tables
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
 # numpy and torch are imported where used: importing this module (decode does) stays light.
 

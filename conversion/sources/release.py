@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
 from conversion.contract import configs, tables
 from conversion.pixels import corruption_recipe, release_pipeline
 from conversion.sources import content_digests, generator_folders, raw_tree, tensor_files
-from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +221,8 @@ def task_of_labels(pair: Pair, labels: np.ndarray) -> int:
         )
     task = fitting[0]
     if pair.task is not None and pair.task != task:
-        raise ReleaseError(f"{pair.y_path}: its folder says task {pair.task} but its labels are task {task}'s class set")
+        raise ReleaseError(f"{pair.y_path}: its folder says task {pair.task} but its labels are task {task}'s "
+                           "class set")
     return task
 
 
@@ -392,7 +393,8 @@ class ReleaseSource:
     def _copy_part(self, path: Path, name: str, beside: dict, test_pairs: dict, root_components) -> tuple:
         """(CopyKey, its X.pt/y.pt pair) of a corrupted copy; (None, None) if its generator is not built here."""
         if name not in corruption_recipe.CORRUPTIONS:
-            raise ReleaseError(f"{path}: unknown corruption {name!r} (expected X_<{'|'.join(corruption_recipe.CORRUPTIONS)}>.pt)")
+            raise ReleaseError(f"{path}: unknown corruption {name!r} "
+                               f"(expected X_<{'|'.join(corruption_recipe.CORRUPTIONS)}>.pt)")
         pair = beside.get(path.parent)
         if pair is not None:
             generator, split, source, task = pair.generator, pair.split, pair.source, self._task_of(pair)
@@ -454,7 +456,8 @@ class ReleaseSource:
             task, labels, count = self._task(pair)
             if (pair.generator, task) in wanted:
                 cells[pair.generator, task, pair.source] = (pair, labels, count)
-        missing = [f"{g} task {t} {split} {s}" for g, t in sorted(wanted) for s in tables.SOURCES if (g, t, s) not in cells]
+        missing = [f"{g} task {t} {split} {s}" for g, t in sorted(wanted) for s in tables.SOURCES
+                   if (g, t, s) not in cells]
         if missing:
             raise ReleaseError(f"the tensor release under {str(self.root)!r} lacks X.pt/y.pt for: {'; '.join(missing)}")
         items = []

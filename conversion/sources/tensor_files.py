@@ -70,7 +70,8 @@ def _refuse_unusual_members(path: str, infos: list[zipfile.ZipInfo], size: int) 
     if packed is not None:
         raise BadTensorFile(f"{path}: its member {packed.filename} is compressed (method {packed.compress_type}); "
                             f"torch.save stores members uncompressed")
-    beyond = next((i for i in infos if i.header_offset + i.compress_size > size or i.file_size != i.compress_size), None)
+    beyond = next((i for i in infos
+                   if i.header_offset + i.compress_size > size or i.file_size != i.compress_size), None)
     if beyond is not None:
         raise BadTensorFile(f"{path}: its member {beyond.filename} claims {beyond.file_size:,} bytes "
                             f"({beyond.compress_size:,} stored) at offset {beyond.header_offset:,}, in a file of "
@@ -95,7 +96,8 @@ def _directory(path: str, file, size: int, crcs: bool) -> tuple[list[zipfile.Zip
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
         raise BadTensorFile(f"{path}: damaged zip container ({type(err).__name__}: {err})") from None
     if bad is not None:
-        raise BadTensorFile(f"{path}: CRC-32 mismatch in its member {bad}: the file is damaged; copy or download it again")
+        raise BadTensorFile(f"{path}: CRC-32 mismatch in its member {bad}: the file is damaged; copy or "
+                            "download it again")
     return infos, order.decode("ascii", "replace")
 
 

@@ -77,6 +77,7 @@ def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", so
     from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
     from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
     from avalanche.benchmarks.scenarios.task_aware import with_task_labels
+
     # exported by avalanche.benchmarks.utils (its __all__): how Avalanche's own benchmarks give a
     # dataset its targets and task labels without reading every row
     from avalanche.benchmarks.utils import _make_taskaware_classification_dataset

@@ -26,8 +26,8 @@ import pyarrow as pa
 from datasets.table import ConcatenationTable
 from PIL import Image
 
-from conversion.pixels import decode, release_pipeline
 from conversion.builder.build_report import printable
+from conversion.pixels import decode, release_pipeline
 
 ONE_SIZE = "images must all have one size: use a 64-px config (the release's) or one built with one image_size"
 
@@ -82,7 +82,8 @@ def image_header(data: bytes | None, size: tuple[int, int] | None = None) -> Ima
 
 
 def rgb_pixels(data: bytes | None, size: tuple[int, int] | None = None) -> np.ndarray:
-    """uint8 ``[3, H, W]`` RGB pixels of the stored image ``data`` (:func:`conversion.pixels.release_pipeline.chw_uint8`),
+    """uint8 ``[3, H, W]`` RGB pixels of the stored image ``data``
+    (:func:`conversion.pixels.release_pipeline.chw_uint8`),
     checked from its header first (:func:`image_header`)."""
     with decode.strict_pillow(), image_header(data, size) as image:
         try:

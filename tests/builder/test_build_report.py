@@ -13,8 +13,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from conversion.builder import genimage_cl
-from conversion.builder import build_report
+from conversion.builder import build_report, genimage_cl
 from conversion.contract import tables
 from conversion.pixels import decode
 from conversion.samples import genimage_tree

@@ -9,13 +9,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from conversion.contract import configs, tables
-from conversion.sources import file_names
 from conversion.samples.genimage_tree import chosen_classes, generator_folder
+from conversion.sources import file_names
 from genimage_cl import GenImageCL
 
 ROOT = Path(__file__).resolve().parents[2]

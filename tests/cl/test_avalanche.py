@@ -17,7 +17,6 @@ from avalanche.training.plugins import EvaluationPlugin  # noqa: E402
 from conversion.contract import tables  # noqa: E402
 from conversion.uses import cl_libraries, streams
 from conversion.uses.torch_pairs import Pairs  # noqa: E402
-
 from tests.uses.test_paper_loader import _paper_loader, paper_ds, paper_release  # noqa: E402,F401  (fixtures)
 
 from .conftest import rows  # noqa: E402

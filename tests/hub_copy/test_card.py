@@ -85,7 +85,8 @@ def test_a_grid_per_generator_and_a_chart_per_task(release_mirror):
 
 
 def test_figures_are_those_of_the_built_configs(release_mirror, build, tmp_path):
-    """Drawn from label columns and a few row groups, yet byte for byte what render_figures draws from the full config."""
+    """Drawn from label columns and a few row groups, yet byte for byte what render_figures draws from the
+    full config."""
     root, mirror = release_mirror
     drawn = render_figures(build("sdv14", root), tmp_path)
     assert sorted(drawn["balance"]) == [("sdv14", t) for t in range(6)]

@@ -21,8 +21,8 @@ from conversion import cli
 from conversion.builder import culprits
 from conversion.contract import configs, tables
 from conversion.hub_copy import publish, upload
-from conversion.sources import kinds, release
 from conversion.samples import tensor_release as release_writer
+from conversion.sources import kinds, release
 from conversion.uses.tensors import paper_tensors
 from tests.hub_stand_in import StandInHub
 from tests.lock_holder import hold_lock

@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from conversion.contract import tables
-from conversion.sources import generator_folders
 from conversion.samples.genimage_tree import generator_folder, make_sample_tree
+from conversion.sources import generator_folders
 from genimage_cl import GenImageCL
 
 

@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from conversion.contract import tables
-from conversion.sources import generator_folders, kinds, release
 from conversion.samples import tensor_release as release_writer
+from conversion.sources import generator_folders, kinds, release
 
 
 def _pair_folder(root: Path, generator: str, task: int, split: str, source: str) -> Path:

@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
+from conversion.commands import verify_downloads as command
 from conversion.contract import tables
 from conversion.sources import verify_downloads
-from conversion.commands import verify_downloads as command
 
 
 def test_official_list_is_complete():

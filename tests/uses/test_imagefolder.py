@@ -10,10 +10,10 @@ import datasets
 import pytest
 
 from conversion import atomic_files, cli, folder_lock
-from conversion.contract import tables
-from conversion.uses import imagefolder
 from conversion.commands import export_imagefolder
+from conversion.contract import tables
 from conversion.samples.genimage_tree import make_sample_tree
+from conversion.uses import imagefolder
 from tests.helpers import leftover_temporaries
 from tests.lock_holder import hold_lock
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from conversion.contract import tables
-from conversion.uses import streams
-from conversion.samples.tensor_release import make_sample_release, release_folder
 from conversion.samples.genimage_tree import make_sample_tree
+from conversion.samples.tensor_release import make_sample_release, release_folder
+from conversion.uses import streams
 from conversion.uses.tensors import paper_tensors
 
 

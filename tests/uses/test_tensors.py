@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from conversion.contract import tables
-from conversion.sources import release
 from conversion.samples.tensor_release import to_tensor_normalized
+from conversion.sources import release
 from conversion.uses.tensors import paper_tensors
 
 

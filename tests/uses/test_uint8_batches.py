@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from conversion.samples import genimage_tree
-from conversion.uses.uint8_batches import ArrowBatches, batch_loader, decoded_uint8
 from conversion.uses.tensors import paper_tensors
+from conversion.uses.uint8_batches import ArrowBatches, batch_loader, decoded_uint8
 
 
 @pytest.fixture(scope="module")

@@ -134,7 +134,10 @@ PATTERN = "data/sdv14/task3/test-*"
 
 
 def _write_card(copy: Path, rows: int, paths=PATTERN, extra_configs=()) -> None:
+    """A card declaring the part's test split alone (its train shard removed, so none is left undeclared)."""
     import yaml
+
+    (copy / TRAIN_SHARD).unlink(missing_ok=True)
 
     configs = [{"config_name": CONFIG, "data_files": [{"split": "test", "path": paths}]}, *extra_configs]
     infos = [{"config_name": CONFIG, "splits": [{"name": "test", "num_bytes": 0, "num_examples": rows}]}]
@@ -209,6 +212,10 @@ def test_a_card_without_configs_uses_datasets_default_patterns(copy):
     from conversion.hub_copy import verify_copy
 
     (copy / "README.md").write_text("---\nlicense: other\n---\n")
+    (copy / TRAIN_SHARD).unlink()
+    report = copy / "reports/sdv14/task3/test/build_report.json"  # a folder named test, as build jobs left them
+    report.parent.mkdir(parents=True)
+    report.write_text("{}")
     # the first of datasets' default patterns that finds files: a folder named test, here the job's reports
     assert verify_copy.default_patterns(copy)["test"][:2] == ["**/test/**", "**/test[-._ 0-9]*/**"]
     problems = verify_copy.verify(copy, progress=False).problems

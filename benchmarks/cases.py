@@ -312,8 +312,8 @@ def plan_parts(data_dir: str, generator: str = "sdv14", split: str = "train", mo
 @case
 def publish_release(data_dir: str, out: str, torch_threads: int = 0) -> dict:
     """``publish.build_mirror`` of the release into ``out`` in this process (card, figures and all);
-    ``torch_threads`` > 0 sets ``torch.set_num_threads`` first. Records torch's thread count at each
-    release conversion's first row (the per-row work)."""
+    ``torch_threads`` > 0 sets ``torch.set_num_threads`` first. Records torch's thread count in the
+    per-row torch work (``release.exact_uint8``, each batch of rows turned back into uint8 and checked)."""
     from conversion.hub_copy import publish
     from conversion.sources import release
 
@@ -321,16 +321,12 @@ def publish_release(data_dir: str, out: str, torch_threads: int = 0) -> dict:
         torch.set_num_threads(torch_threads)
     process_threads = torch.get_num_threads()
     seen = set()
-    examples = release.ReleaseSource.examples
+    exact_uint8 = release.exact_uint8
 
-    def watched(self, *args, **kwargs):
-        first = True
-        for row in examples(self, *args, **kwargs):
-            if first:
-                seen.add(torch.get_num_threads())
-                first = False
-            yield row
+    def watched(*args, **kwargs):
+        seen.add(torch.get_num_threads())
+        return exact_uint8(*args, **kwargs)
 
-    release.ReleaseSource.examples = watched
+    release.exact_uint8 = watched
     mirror = publish.build_mirror(data_dir, out, log=lambda *args: None)
     return {"items": mirror.rows(), "process_threads": process_threads, "row_threads": sorted(seen)}

@@ -56,7 +56,8 @@ def convert(data_dir: str, config: str, cache_dir: str, num_proc: int = 1, image
                          check=check)
     builder.download_and_prepare(num_proc=num_proc)
     splits = builder.info.splits
-    return {"items": sum(s.num_examples for s in splits.values()), "out_bytes": sum(s.num_bytes for s in splits.values())}
+    return {"items": sum(s.num_examples for s in splits.values()),
+            "out_bytes": sum(s.num_bytes for s in splits.values())}
 
 
 @case
@@ -224,12 +225,11 @@ def _iterate_decoded(ds, start: float) -> dict:
 
 @case
 def build_parquet(data_dir: str, config: str, out: str) -> dict:
-    """Every (generator, task, split) job of ``config``, one after another, into one output."""
-    from conversion.hub_copy import jobs
+    """Every publish job (part) of ``config``, one after another, into one output."""
+    from conversion.hub_copy import publish
 
-    for job in jobs.jobs_for([config]):
-        jobs.run_job(job, data_dir, out)
-    return {"items": sum(part.num_rows for part in jobs.collect_parts(out))}
+    parts = publish.build_parts_only(kinds.open_source(data_dir), out, [config], log=lambda line: None)
+    return {"items": sum(part.rows() for part in parts)}
 
 
 @case

@@ -1,7 +1,8 @@
 """Run one benchmark case in a fresh interpreter and report its time and peak memory.
 
 Each case runs in its own process so that peak memory is its own: the peak RSS of the process
-(``VmHWM``) and of its largest finished child (``ru_maxrss`` of RUSAGE_CHILDREN: worker processes), plus the sampled peak of the whole
+(``VmHWM``) and of its largest finished child (``ru_maxrss`` of RUSAGE_CHILDREN: worker processes),
+plus the sampled peak of the whole
 process tree's private memory (``Pss_Anon + Pss_Shmem`` from ``/proc/<pid>/smaps_rollup``, every
 0.1 s). Private memory leaves out memory-mapped files, which the page cache can drop at any time,
 so it is what "memory flat as the dataset grows" is about. Imports happen before the clock starts.

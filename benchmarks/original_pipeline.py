@@ -1,4 +1,4 @@
-"""A faithful re-implementation of the original CL release's three-step conversion (design.md s. 2).
+"""A faithful re-implementation of the original CL release's three-step conversion (docs/release.md#pixel-pipeline).
 
 Step 1 decodes every source image and saves it as PNG: AI images after ``resize((64, 64))``,
 natural images at full size (RGB). Step 2 re-opens every PNG, applies the torchvision-style
@@ -47,7 +47,8 @@ def step2_tensor(png: Path, source: str, mean: torch.Tensor, std: torch.Tensor) 
         rgb = image.convert("RGB")
     if source == "nature":
         width, height = release_pipeline.resized_size(*rgb.size, SIZE)
-        rgb = rgb.resize((width, height), Image.Resampling.BILINEAR).crop(release_pipeline.center_crop_box(width, height, SIZE))
+        rgb = rgb.resize((width, height), Image.Resampling.BILINEAR).crop(
+            release_pipeline.center_crop_box(width, height, SIZE))
     tensor = torch.from_numpy(np.array(rgb)).permute(2, 0, 1).contiguous().float().div(255)
     return tensor.sub_(mean).div_(std)
 

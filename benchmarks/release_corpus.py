@@ -26,7 +26,8 @@ PAIRS = configs.NUM_TASKS * 2 * len(tables.SOURCES)
 
 
 def make_release(root: str | os.PathLike, rows: int, generator: str = "sdv14") -> dict:
-    """Write the release under ``root/release`` (skipped if ``root`` already holds the same one); return its manifest."""
+    """Write the release under ``root/release`` (skipped if ``root`` already holds the same one); return
+    its manifest."""
     root = Path(root)
     arguments = {"rows": rows, "generator": generator}
     manifest_path = root / MANIFEST

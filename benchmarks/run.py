@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 from pathlib import Path
 
 from benchmarks import corpus as corpus_module
@@ -166,7 +165,7 @@ def bench_loading(bench: Bench, data_dir: Path, config: str, scales: tuple[int, 
 
 def bench_parquet(bench: Bench, data_dir: Path, config: str) -> None:
     out = bench.workdir / "work" / "parquet"
-    bench.run("d", f"build jobs of {config} into Parquet (one after another)", "build_parquet", fresh=[out],
+    bench.run("d", f"publish jobs of {config} into Parquet (one after another)", "build_parquet", fresh=[out],
               data_dir=data_dir, config=config, out=out)
     pattern = str(out / "data" / "*" / "*" / "train-*.parquet")
     baseline = "Parquet read fully (load_dataset)"
@@ -241,7 +240,8 @@ def scaling_targets(bench: Bench) -> list[tuple[str, float, float | None, str, b
                        f"<= {TARGET_CPU_NUM_PROC}x", cpu <= TARGET_CPU_NUM_PROC))
         checks.append(("num_proc 2 / num_proc 1: peak private memory (PSS, process tree)", memory, None,
                        f"<= {TARGET_MEMORY_NUM_PROC}x", memory <= TARGET_MEMORY_NUM_PROC))
-        checks.append(("num_proc 2 / num_proc 1: wall time", two["seconds"] / one["seconds"], None, "(reference)", None))
+        checks.append(("num_proc 2 / num_proc 1: wall time", two["seconds"] / one["seconds"], None, "(reference)",
+                       None))
     for row in bench.rows:
         if row["group"] == "g":
             per_s = row["items"] / row["seconds"]
@@ -251,7 +251,8 @@ def scaling_targets(bench: Bench) -> list[tuple[str, float, float | None, str, b
             threads = max(row["row_threads"] or [0])
             checks.append((f"{row['label']}: torch threads during per-row work", threads, None, "1", threads == 1))
             if row["baseline"]:
-                checks.append((f"{row['label']} vs {row['baseline']}: rows/s", bench.ratio(row["label"], row["baseline"]),
+                checks.append((f"{row['label']} vs {row['baseline']}: rows/s",
+                               bench.ratio(row["label"], row["baseline"]),
                                bench.cpu_ratio(row["label"], row["baseline"]), "(reference)", None))
     return checks
 
@@ -265,14 +266,15 @@ def scaling_markdown(bench: Bench, titles: dict[str, str]) -> list[str]:
         return f"{row[key] / base[key]:.2f}x" if base else "baseline"
 
     for group, header, cells in (
-        ("e", "| case | items planned | CPU s | CPU vs baseline | open CPU s | plan CPU s | folder listings | names parsed "
-              "| wall s | peak private MB | load avg |",
+        ("e", "| case | items planned | CPU s | CPU vs baseline | open CPU s | plan CPU s | folder listings "
+              "| names parsed | wall s | peak private MB | load avg |",
          lambda r: f"| {r['label']} | {r['items']:,} | {r['cpu_seconds']:.2f} | {ratio(r, 'cpu_seconds')} | "
                    f"{r['open_cpu_s']:.2f} | {r['plan_cpu_s']:.2f} | {r['listings']} | {r['names_parsed']:,} | "
                    f"{r['seconds']:.2f} | {r['private_mb']:.0f} | {r['load_before']:.1f} |"),
         ("f", "| case | images | wall s | wall vs baseline | CPU s (process + children) | CPU vs baseline "
               "| peak private MB (PSS, tree) | private vs baseline | peak RSS main / worker MB | load avg |",
-         lambda r: f"| {r['label']} | {r['items']} | {r['seconds']:.2f} | {ratio(r, 'seconds')} | {r['cpu_seconds']:.1f} | "
+         lambda r: f"| {r['label']} | {r['items']} | {r['seconds']:.2f} | {ratio(r, 'seconds')} | "
+                   f"{r['cpu_seconds']:.1f} | "
                    f"{ratio(r, 'cpu_seconds')} | {r['private_mb']:.0f} | {ratio(r, 'private_mb')} | "
                    f"{r['rss_self_mb']:.0f} / {r['rss_child_mb']:.0f} | {r['load_before']:.1f} |"),
         ("g", "| case | rows | wall s | rows/s | CPU s | rows per CPU s | CPU vs baseline | torch threads: process / "
@@ -317,7 +319,8 @@ def targets(bench: Bench) -> list[tuple[str, float, float | None, str, bool]]:
     check("structure check alone vs plain read", "structure check alone (read + check every file, nothing written)",
           plain, "(reference)")
     for name in ("structure", "none"):
-        check(f"original bytes, check {name}, num_proc 1 vs plain read", f"ours original bytes, check {name}, num_proc 1",
+        check(f"original bytes, check {name}, num_proc 1 vs plain read",
+              f"ours original bytes, check {name}, num_proc 1",
               plain, ">= 0.5x" if name == "structure" else "(reference)", lambda v: v >= 0.5)
         check(f"original bytes, check {name}, num_proc 1 vs read + write copy",
               f"ours original bytes, check {name}, num_proc 1", copy, "(reference)")
@@ -341,7 +344,8 @@ def markdown(bench: Bench, titles: dict[str, str]) -> str:
         if not rows:
             continue
         lines += ["", f"**{titles[group]}**", "",
-                  "| case | images | wall s | images/s | vs baseline | CPU s | first batch s | peak RSS main / worker MB "
+                  "| case | images | wall s | images/s | vs baseline | CPU s | first batch s "
+                  "| peak RSS main / worker MB "
                   "| peak private MB | load avg |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for row in rows:
@@ -352,14 +356,15 @@ def markdown(bench: Bench, titles: dict[str, str]) -> str:
             first = f"{row['first_batch_s']:.2f}" if row.get("first_batch_s") is not None else ""
             lines.append(
                 f"| {row['label']} | {row['items']} | {row['seconds']:.2f} | {bench.throughput(row['label']):.0f} | "
-                f"{ratio} | {row['cpu_seconds']:.1f} | {first} | {row['rss_self_mb']:.0f} / {row['rss_child_mb']:.0f} | "
+                f"{ratio} | {row['cpu_seconds']:.1f} | {first} | "
+                f"{row['rss_self_mb']:.0f} / {row['rss_child_mb']:.0f} | "
                 f"{row['private_mb']:.0f} | {row['load_before']:.1f} |"
             )
     lines += scaling_markdown(bench, titles)
     checks = targets(bench) + scaling_targets(bench)
     if checks:
-        lines += ["", "**Targets** (measured: wall-time ratio unless the target says otherwise; by CPU s: items per CPU "
-                  "second)", "",
+        lines += ["", "**Targets** (measured: wall-time ratio unless the target says otherwise; by CPU s: items "
+                  "per CPU second)", "",
                   "| target | measured | by CPU s | goal | met |", "|---|---:|---:|---|---|"]
         verdict = {True: "yes", False: "NO", None: "-"}
         lines += [f"| {what} | {value:.2f} | {'-' if by_cpu is None else f'{by_cpu:.2f}'} | {goal} | {verdict[met]} |"
@@ -386,15 +391,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"groups to run: {' '.join(GROUPS)} (default all)")
-    parser.add_argument("--images", type=int, default=3000, help="corpus size (default 3000); (f): images of its one task")
-    parser.add_argument("--config", default="sdv14", help="config the corpus covers and the builds build (default sdv14); "
-                                                          "(e-g) use its first generator")
-    parser.add_argument("--scales", type=int, nargs=2, default=(2, 8), help="(c) dataset sizes as repeats of the 64-px train split")
+    parser.add_argument("--images", type=int, default=3000,
+                        help="corpus size (default 3000); (f): images of its one task")
+    parser.add_argument("--config", default="sdv14",
+                        help="config the corpus covers and the builds build (default sdv14); (e-g) use its first "
+                             "generator")
+    parser.add_argument("--scales", type=int, nargs=2, default=(2, 8),
+                        help="(c) dataset sizes as repeats of the 64-px train split")
     parser.add_argument("--listing-files", type=int, default=336_000,
                         help="(e, f) files the generator-shaped tree lists (default 336000, one real generator)")
-    parser.add_argument("--release-rows", type=int, default=17_280, help="(g) rows of the tensor release (default 17280)")
+    parser.add_argument("--release-rows", type=int, default=17_280,
+                        help="(g) rows of the tensor release (default 17280)")
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--render", action="store_true", help="run nothing: print the tables of the last run in --workdir")
+    parser.add_argument("--render", action="store_true",
+                        help="run nothing: print the tables of the last run in --workdir")
     args = parser.parse_args(argv)
     args.groups = args.groups or list(GROUPS)
     if not set(args.groups) <= set(GROUPS):
@@ -405,8 +415,9 @@ def main(argv: list[str] | None = None) -> None:
         bench.rows = json.loads((args.workdir / "results.json").read_text())
         known = args.workdir / "corpora.json"
         corpora = json.loads(known.read_text()) if known.exists() else {}
-        if not known.exists() and (args.workdir / "corpus" / corpus_module.MANIFEST).exists():  # a run before corpora.json
-            corpora["Corpus"] = corpus_module.describe(json.loads((args.workdir / "corpus" / corpus_module.MANIFEST).read_text()))
+        manifest = args.workdir / "corpus" / corpus_module.MANIFEST
+        if not known.exists() and manifest.exists():  # a run before corpora.json
+            corpora["Corpus"] = corpus_module.describe(json.loads(manifest.read_text()))
         args.groups = []
     data_dir = args.workdir / "corpus"
     if set(args.groups) & set(IMAGE_GROUPS):

@@ -17,8 +17,6 @@ COMMANDS = (
     "conversion.commands.export_imagefolder",
     "conversion.commands.publish",
     "conversion.commands.sample_release",
-    "conversion.commands.build",
-    "conversion.commands.assemble",
 )
 """Modules that each define ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``; they import
 heavy modules (datasets, torch, huggingface_hub) only inside ``run``, so that help is quick."""
@@ -76,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as err:  # one clear line for users; the traceback with --debug
         if args.debug:
             raise
-        from conversion.builder.culprits import cause_of  # datasets' generic generation error -> the error naming the file
+        # datasets' generic generation error -> the error naming the file
+        from conversion.builder.culprits import cause_of
 
         err = cause_of(err) or err
         message = (_without_path(err, args) if _is_unnamed_os_error(err) else str(err)).strip() or type(err).__name__

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from conversion import local_paths, regular_files
+from conversion import atomic_files, local_paths, regular_files
 
 STATE_DIR = ".publish"
 _held: set[str] = set()
@@ -60,10 +60,8 @@ def exclusive(folder: str | os.PathLike, name: str = "publish", wait: bool = Fal
         lock.acquire()
     _held.add(str(lock_path))
     try:
-        tmp = sidecar.with_name(sidecar.name + ".tmp")
-        tmp.write_text(f"pid {os.getpid()} on {socket.gethostname()}, since "
-                       f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}\n")
-        os.replace(tmp, sidecar)
+        atomic_files.write_text(sidecar, f"pid {os.getpid()} on {socket.gethostname()}, since "
+                                         f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}\n")
         yield
     finally:
         sidecar.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""One switch for every progress bar of a command: ours (tqdm) and datasets' own."""
+"""One switch for every progress bar of a command: ours (tqdm), datasets' and huggingface_hub's own."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import contextlib
 
 
 def configure(enabled: bool) -> None:
-    """Hide datasets' progress bars for this process (its build, cast and Parquet bars) unless
-    ``enabled``; when enabled, datasets' own setting (HF_DATASETS_DISABLE_PROGRESS_BARS) stands."""
+    """Hide datasets' progress bars (its build, cast and Parquet bars) and huggingface_hub's (an
+    upload's file bars) for this process unless ``enabled``; when enabled, their own settings
+    (HF_DATASETS_DISABLE_PROGRESS_BARS, HF_HUB_DISABLE_PROGRESS_BARS) stand."""
     if not enabled:
         import datasets
+        from huggingface_hub.utils import disable_progress_bars
 
         datasets.disable_progress_bars()
+        disable_progress_bars()
 
 
 @contextlib.contextmanager

@@ -10,7 +10,8 @@ import pytest
 from conversion.samples.genimage_tree import make_sample_tree
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared"
-"""The design notes' folder beside the checkout; tests that read it skip where it is absent."""
+"""The reference files' folder beside the checkout (docs/README.md#reference-files); tests reading it skip
+without it."""
 
 
 @pytest.fixture(scope="session")

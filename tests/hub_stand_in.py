@@ -81,7 +81,8 @@ class StandInHub:
         folder = self.folder(repo_id)
         digest = hashlib.sha1()
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + hashlib.sha1(path.read_bytes()).digest())
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0"
+                          + hashlib.sha1(path.read_bytes()).digest())
         return digest.hexdigest()
 
     def repo_info(self, repo_id: str, *, repo_type=None, revision=None, token=None, **kwargs):

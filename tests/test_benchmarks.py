@@ -13,7 +13,7 @@ from PIL import Image
 from benchmarks import corpus, original_pipeline
 from benchmarks.measure import run_case
 from conversion.contract import tables
-from conversion.sources import file_names, generator_folders, kinds
+from conversion.sources import file_names, kinds
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +26,11 @@ def small_corpus(tmp_path_factory):
 def test_corpus_has_real_names_equal_counts_and_realistic_files(small_corpus):
     root, manifest = small_corpus
     generator = tables.generators()["sdv14"]
-    folder = generator_folders.require_generators(root, ["sdv14"])["sdv14"]
+    listing = kinds.open_source(root, ["sdv14"]).listing
     counts = {}
     for split in ("train", "test"):
         for source in tables.SOURCES:
-            files = sorted(generator_folders.source_folder(folder, split, source).iterdir())
+            files = sorted(listing.folders["sdv14", split, source].iterdir())
             counts[split, source] = len(files)
             for path in files:
                 label = file_names.label_of(path.name, source, generator.tag)
@@ -70,7 +70,7 @@ def test_original_pipeline_gives_our_pixels_and_release_labels(build, sample_roo
         folder = tmp_path / "tensors" / "sdv14" / "task1" / "train" / source_name
         x = torch.load(folder / "X.pt", weights_only=True)
         y = torch.load(folder / "y.pt", weights_only=True)
-        rows = ours.filter(lambda r: r["source"] == source_id)
+        rows = ours.filter(lambda r: r["source"] == source_id)  # noqa: B023 (filter runs at once)
         assert x.dtype == torch.float32 and x.shape == (len(rows), 3, 64, 64)
         u8 = torch.round((x * std + mean) * 255).to(torch.uint8)
         expected = np.stack([np.asarray(row["image"].convert("RGB")).transpose(2, 0, 1) for row in rows])

@@ -57,12 +57,17 @@ def test_an_error_is_one_line_and_debug_shows_the_traceback(tmp_path):
     (("export-imagefolder", "--data-dir", ".", "--config", "sdv41", "--out", "x"),
      "argument --config: unknown config 'sdv41'; closest: sdv15, sdv14; configs: adm "),
     (("demo", "--num-proc", "0"), "argument --num-proc: must be a positive integer, got '0'"),
-    (("build", "--generators", "sdv14,disjoint", "--list-jobs"),
-     "argument --generators: 'disjoint' is a config, not a generator"),
-    (("build", "--generators", "sdv41", "--list-jobs"), "'sdv41' is not a generator key; closest: sdv15, sdv14"),
-    (("build", "--image-size", "0"), "argument --image-size: must be a positive integer or 'original', got '0'"),
+    (("publish", "--data-dir", ".", "--part", "sdv41"),
+     "argument --part: unknown config 'sdv41'; closest: sdv15, sdv14"),
+    (("publish", "--data-dir", ".", "--image-size", "0"),
+     "argument --image-size: must be a positive integer or 'original', got '0'"),
+    (("publish", "--data-dir", ".", "--check", "fast"), "argument --check: invalid choice: 'fast'"),
+    (("publish", "--data-dir", ".", "--list-jobs", "--job-index", "1"),
+     "argument --job-index: not allowed with argument --list-jobs"),
     (("publish", "--data-dir", ".", "--out", "x", "--part", "sdv14-task3", "--job-index", "1"),
      "argument --job-index: not allowed with argument --part"),
+    (("publish", "--data-dir", "no-such-tree", "--out", "x", "--repo-id", "genimage-cl"),
+     "argument --repo-id: must look like USER/NAME (e.g. me/genimage-cl), got 'genimage-cl'"),
 ])
 def test_bad_arguments_are_reported_by_argparse(args, message):
     result = _run(*args)
@@ -70,10 +75,92 @@ def test_bad_arguments_are_reported_by_argparse(args, message):
     assert result.stderr.splitlines()[-1].endswith(message) or message in result.stderr.splitlines()[-1]
 
 
-def test_config_names_are_case_insensitive(capsys):
+def test_config_names_are_case_insensitive():
+    args = cli.build_parser().parse_args(["publish", "--data-dir", ".", "--part", "SDV14-Task3", "--part", "Disjoint"])
+    assert args.part == ["sdv14-task3", "disjoint"]
+
+
+def _parse_error(argv, capsys) -> str:
     with pytest.raises(SystemExit) as exit_:
-        cli.main(["build", "--config", "SDV14-Task3", "--split", "train", "--list-jobs", "--generators", "sdv14"])
-    assert exit_.value.code == 0
+        cli.build_parser().parse_args(argv)
+    assert exit_.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+PUBLISH = ["publish", "--data-dir", "tree", "--out", "copy"]
+
+
+@pytest.mark.parametrize("repo_id, message", [
+    ("genimage-cl", "must look like USER/NAME (e.g. me/genimage-cl), got 'genimage-cl'"),
+    ("me/", "must look like USER/NAME (e.g. me/genimage-cl), got 'me/'"),
+    ("datasets/me/genimage-cl", "must look like USER/NAME (e.g. me/genimage-cl), got 'datasets/me/genimage-cl'"),
+    ("me/genimage--cl", "not a valid Hub repository id: Cannot have -- or .. in repo_id: 'me/genimage--cl'."),
+    ("me/genimage cl", "not a valid Hub repository id: Repo id must use alphanumeric chars"),
+    ("me/genimage-cl.git", "not a valid Hub repository id: Repo_id cannot end by '.git'"),
+    ("me/" + "x" * 97, "not a valid Hub repository id: Repo id must use alphanumeric chars"),
+])
+def test_a_bad_repo_id_fails_in_argparse_naming_the_option(repo_id, message, capsys):
+    line = _parse_error([*PUBLISH, "--repo-id", repo_id], capsys)
+    assert line.startswith("python -m conversion publish: error: argument --repo-id: " + message), line
+
+
+def test_a_valid_repo_id_is_kept_as_given_and_the_upload_checks_it_the_same_way():
+    from conversion.hub_copy import repo_ids, upload
+
+    for repo_id in ("me/genimage-cl", "My-Org.2/GenImage_CL.v2"):
+        assert cli.build_parser().parse_args([*PUBLISH, "--repo-id", repo_id]).repo_id == repo_id
+        assert repo_ids.check(repo_id) == repo_id
+    with pytest.raises(upload.UploadError, match=r"^--repo-id not a valid Hub repository id: Cannot have -- or \.\."):
+        upload.connect("me/genimage..cl", token="hf_x")
+
+
+def _list_options():
+    parser = cli.build_parser()
+    for action in parser._subparsers._group_actions:
+        for name, sub in action.choices.items():
+            for option in sub._actions:
+                yield name, option
+
+
+def test_every_list_option_is_comma_separated():
+    """One convention: KEY[,KEY...] in one value, repeatable; no option takes several values (nargs)."""
+    from conversion.commands import options
+
+    lists = {}
+    for command, option in _list_options():
+        assert option.nargs in (None, 0), f"{command} {option.option_strings}: takes {option.nargs} values"
+        if isinstance(option, options.KeyList):
+            assert re.fullmatch(r"(\S+)\[,\1\.\.\.\]", option.metavar), (command, option.metavar)
+            lists.setdefault(command, []).append(option.option_strings[0])
+    assert lists == {"verify-downloads": ["--generators"], "publish": ["--part", "--corruptions"],
+                     "build": ["--generators"], "assemble": ["--generators"]}
+
+
+@pytest.mark.parametrize("argv, attribute, value", [
+    (["build", "--generators", " SDV14 ,adm,", "--generators", "adm,biggan"], "generators", ["sdv14", "adm", "biggan"]),
+    (["assemble", "--out", "x", "--generators", "vqdm"], "generators", ["vqdm"]),
+    (["verify-downloads", "zips", "--generators", "glide,wukong"], "generators", ["glide", "wukong"]),
+    ([*PUBLISH, "--part", "sdv14-task0,SDV14-Task1", "--part", "sdv14-task0"], "part", ["sdv14-task0", "sdv14-task1"]),
+    ([*PUBLISH, "--corruptions", "rotate,saturate"], "corruptions", ["rotate", "saturate"]),
+    ([*PUBLISH, "--corruptions", "all"], "corruptions", ["gaussian_noise", "gaussian_blur", "saturate", "rotate"]),
+    (PUBLISH, "corruptions", ()),
+    (["build", "--list-jobs"], "generators", None),
+])
+def test_list_options_parse_comma_separated_keys(argv, attribute, value):
+    assert getattr(cli.build_parser().parse_args(argv), attribute) == value
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["verify-downloads", "zips", "--generators", "adm", "sdv14"], "unrecognized arguments: sdv14"),
+    (["verify-downloads", "zips", "--generators", "adm,sdv41"],
+     "argument --generators: 'sdv41' is not a generator key"),
+    (["build", "--generators", " , ", "--list-jobs"],
+     "argument --generators: give generator keys, comma-separated (KEY[,KEY...]), got ' , '"),
+    ([*PUBLISH, "--corruptions", "rotate,fog"], "argument --corruptions: unknown corruption(s) fog"),
+    ([*PUBLISH, "--part", "sdv14-task0,sdv41"], "argument --part: unknown config 'sdv41'"),
+])
+def test_a_bad_key_in_a_list_fails_naming_the_option(argv, message, capsys):
+    assert message in _parse_error(argv, capsys)
 
 
 def test_debug_is_accepted_after_the_command(tmp_path):
@@ -95,11 +182,11 @@ def test_help_texts_cite_no_internal_documents():
     texts = [parser.format_help()] + [sub.format_help() for action in parser._subparsers._group_actions
                                       for sub in action.choices.values()]
     for text in texts:
-        assert "design.md section" not in text and "the mirror" not in text
+        assert ".md section" not in text and "the mirror" not in text  # docs are cited as docs/<page>.md#<anchor>
 
 
 def test_dictionaries_without_the_reference_files_says_it_is_a_maintainer_command(tmp_path):
-    result = _run("dictionaries", "--reference", str(tmp_path / "reference"), "--design", str(tmp_path / "design.md"),
+    result = _run("dictionaries", "--reference", str(tmp_path / "reference"), "--generators", str(tmp_path / "tree.md"),
                   "--out", str(tmp_path / "out"))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -119,7 +206,7 @@ def test_report_names_a_missing_path_or_a_file_that_is_not_a_report(tmp_path):
     (tmp_path / "empty").mkdir()
     result = _run("report", str(tmp_path / "empty"))
     assert result.returncode == 1 and result.stderr.strip() == (
-        f"error: no build_report.json (of a built config or build job) nor .publish/reports/ (of a publish folder) "
+        f"error: no build_report.json (of a built config) nor .publish/reports/ (of a publish folder) "
         f"under {tmp_path / 'empty'}")
 
 

@@ -19,7 +19,7 @@ import shutil
 from collections import Counter
 from pathlib import Path, PurePath
 
-from conversion import regular_files
+from conversion import atomic_files, regular_files
 from conversion.contract import tables
 from conversion.pixels import decode
 
@@ -54,13 +54,6 @@ def printable(text: str) -> str:
 
 def _cell(generator: str, split: str, source: str) -> str:
     return f"{generator}/{split}/{source}"
-
-
-def _write_json(path: Path, data) -> None:
-    """Atomic: readers see the old file or the complete new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
 
 
 def _strict_error(path: str, reason: str) -> StrictError:
@@ -103,9 +96,11 @@ class ShardLog:
     def save(self) -> None:
         if self.parts_dir is None:
             return
-        record = {"split": self.split, "shard": self.shard, "kept": dict(self.kept_counts), "excluded": dict(self.excluded_counts),
+        record = {"split": self.split, "shard": self.shard, "kept": dict(self.kept_counts),
+                  "excluded": dict(self.excluded_counts),
                   "skips": self.skips, "differences": self.differences}
-        _write_json(Path(self.parts_dir) / f"{self.split}-{self.shard:05d}.json", record)
+        atomic_files.write_json(Path(self.parts_dir) / f"{self.split}-{self.shard:05d}.json", record, indent=1,
+                                sort_keys=True)
 
 
 def plan_record(plan, root: str, split: str, num_shards: int, strict: bool) -> dict:
@@ -178,15 +173,18 @@ def assemble(parts_dir: str | os.PathLike, plans: list[dict], rows_written: dict
 def write(report: dict, out_dir: str | os.PathLike) -> Path:
     """``build_report.json`` and ``skipped_files.csv`` in ``out_dir``; returns the JSON's path."""
     out_dir = Path(out_dir)
-    tmp = out_dir / (SKIPS_FILE + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    write_csv(report["skipped"], out_dir / SKIPS_FILE)
+    atomic_files.write_json(out_dir / REPORT_FILE, report, indent=1, sort_keys=True)
+    return out_dir / REPORT_FILE
+
+
+def write_csv(rows: list[dict], path: str | os.PathLike) -> None:
+    """``rows`` (skips or differences) as CSV of :data:`COLUMNS`, each value :func:`printable`; atomic."""
+    with atomic_files.writing(path, newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
-        for row in report["skipped"]:
+        for row in rows:
             writer.writerow([printable(row[c]) for c in COLUMNS])
-    os.replace(tmp, out_dir / SKIPS_FILE)
-    _write_json(out_dir / REPORT_FILE, report)
-    return out_dir / REPORT_FILE
 
 
 def sums(report: dict) -> dict[str, int]:

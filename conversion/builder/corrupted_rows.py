@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conversion.contract import features, tables
-from conversion.pixels import corruption_recipe
-from conversion.sources import raw_tree, release
 from conversion import torch_workers  # per-row work runs torch on one thread (in forked workers too)
+from conversion.contract import features, tables
+from conversion.pixels import corruption_recipe, release_pipeline
+from conversion.sources import raw_tree, release
+from conversion.sources.base import Source
 
 COLUMN = "pixels"
 SPLIT = "test"
@@ -42,21 +43,22 @@ def cells(items: list) -> list[list]:
     return [sorted(group, key=lambda item: item.index) for _, group in itertools.groupby(sorted(items, key=key), key)]
 
 
-def check_cells(source, cells: list[list], corruption: str) -> None:
+def check_cells(source: Source, cells: list[list], corruption: str) -> None:
     """Before any row is written: an unusable copy of the source is an error naming its file, and
     scikit-image must be there if some cell's copy has to be made with the recipe."""
     made = [items for items in cells
-            if source.corrupted_copy(items[0].generator, items[0].task, tables.SOURCES[items[0].source], corruption) is None]
+            if source.corrupted_copy(items[0].generator, items[0].task, tables.SOURCES[items[0].source],
+                                     corruption) is None]
     if made:
         corruption_recipe.require([corruption])
 
 
 def _png_pixels(png: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        return release_pipeline.chw_uint8(image)
 
 
-def _clean_rows(source, items: list, log) -> tuple[list, torch.Tensor]:
+def _clean_rows(source: Source, items: list, log) -> tuple[list, torch.Tensor]:
     """The readable items of a cell and their release float32 X rows (decoded release pixels, normalized)."""
     by_name = {item.file_name: item for item in items}
     kept, images = [], []
@@ -66,14 +68,14 @@ def _clean_rows(source, items: list, log) -> tuple[list, torch.Tensor]:
         images.append(_png_pixels(row["image"]["bytes"]))
     if not images:
         return kept, torch.empty((0, 3, size, size), dtype=torch.float32)
-    return kept, release.normalize(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2))
+    return kept, release.normalize(torch.from_numpy(np.stack(images)))
 
 
 def _row(item, values: np.ndarray) -> dict:
     return {COLUMN: values, **raw_tree.label_columns(item)}
 
 
-def examples(source, items: list, corruption: str, log=None):
+def examples(source: Source, items: list, corruption: str, log=None):
     """(key, row) of one cell's corrupted copy: the source's own copy if it has one, else the recipe's."""
     first = items[0]
     x = source.corrupted_copy(first.generator, first.task, tables.SOURCES[first.source], corruption)

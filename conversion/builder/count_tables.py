@@ -13,7 +13,8 @@ def counts(dataset_dict) -> dict[tuple[str, int, str], int]:
     for split, ds in dataset_dict.items():
         task = np.asarray(ds.data.column("task").to_numpy(), dtype=np.int64)
         source = np.asarray(ds.data.column("source").to_numpy(), dtype=np.int64)
-        for (t, s), n in zip(*np.unique(np.stack([task, source], axis=1), axis=0, return_counts=True)) if len(ds) else ():
+        found = zip(*np.unique(np.stack([task, source], axis=1), axis=0, return_counts=True)) if len(ds) else ()
+        for (t, s), n in found:
             cells[split, int(t), tables.SOURCES[int(s)]] = int(n)
     return cells
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conversion.contract import configs
 from conversion.commands import options
+from conversion.contract import configs
 
 NAME = "demo"
 HELP = "build a config from a generated sample GenImage tree and print its count table"
@@ -28,14 +28,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes for the build")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--defects", action="store_true",
-                        help="add corrupt and odd files to the tree (ADM, BigGAN, GLIDE, SD v1.4/v1.5) and print the build report")
+                        help="add corrupt and odd files to the tree (ADM, BigGAN, GLIDE, SD v1.4/v1.5) and print "
+                             "the build report")
 
 
 def run(args) -> int:
     from conversion import progress
     from conversion.builder import build_report, count_tables
+    from conversion.builder.genimage_cl import GenImageCL
     from conversion.samples import genimage_tree
-    from genimage_cl import GenImageCL
 
     progress.configure(not args.no_progress)
 

@@ -28,15 +28,13 @@ Load the result with datasets' imagefolder (or torchvision.datasets.ImageFolder 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 
-from conversion import folder_lock, local_paths, regular_files
-from conversion.contract import configs, tables
-from conversion.sources import generator_folders, raw_tree
-from conversion.uses import imagefolder
+from conversion import atomic_files, folder_lock, local_paths, regular_files
 from conversion.commands import options
+from conversion.contract import configs, tables
+from conversion.sources import base  # the Source protocol: no source module imported with it
+from conversion.uses import imagefolder
 
 NAME = "export-imagefolder"
 HELP = "write a config, task or split as an ImageFolder tree (<split>/<wnid>/ or <split>/{0_nature,1_ai}/)"
@@ -47,10 +45,12 @@ LOCK = "export"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--data-dir", type=options.local_path, required=True, help="the unzipped GenImage root (or a build source)")
+    parser.add_argument("--data-dir", type=options.local_path, required=True,
+                        help="the unzipped GenImage root (or a build source)")
     parser.add_argument("--config", required=True, type=options.config_name, metavar="CONFIG",
                         help="config to export, e.g. sdv14, disjoint, adm-task2")
-    parser.add_argument("--out", type=options.local_path, required=True, help="folder to write the ImageFolder tree into")
+    parser.add_argument("--out", type=options.local_path, required=True,
+                        help="folder to write the ImageFolder tree into")
     parser.add_argument("--task", type=int, default=None, help="export only this task (the task column, 0..5)")
     parser.add_argument("--split", choices=("train", "test", "both"), default="both", help="split(s) (default: both)")
     parser.add_argument("--source", choices=("both", *tables.SOURCES), default="both",
@@ -105,22 +105,16 @@ def earlier_exports(args) -> list[dict]:
     return earlier
 
 
-def check_source(args):
-    """The source, checked before anything is written: a raw tree to export at original size is scanned
-    (the export needs its listing) and returned; for a build, its generators are looked up and None returned."""
-    from conversion.sources import kinds, release  # here, not at the top: ``python -m conversion --help`` stays quick
+def open_source(args) -> base.Source:
+    """The config's source, opened once and checked before anything is written: a raw tree exported at
+    original size gives its files straight from the listing, any other export builds from it."""
+    from conversion.sources import kinds  # here, not at the top: ``python -m conversion --help`` stays quick
 
     keys = sorted({g for g, _ in configs.config_parts()[args.config]})
-    kind = kinds.detect(args.data_dir, keys)
-    if kind == kinds.RAW_TREE and args.image_size == options.ORIGINAL:
-        return raw_tree.RawTreeSource(args.data_dir, keys)
-    if args.files == "link":
+    source = kinds.open_source(args.data_dir, keys, args.image_size)
+    if args.files == "link" and not (source.kind == kinds.RAW_TREE and args.image_size == options.ORIGINAL):
         raise ValueError("--files link needs a raw GenImage tree as --data-dir (it hard-links the source files)")
-    if kind == kinds.RAW_TREE:
-        generator_folders.require_generators(args.data_dir, keys)
-    else:
-        release.ReleaseSource(args.data_dir, keys, args.image_size)
-    return None
+    return source
 
 
 def create_out(out) -> None:
@@ -135,22 +129,20 @@ def record_export(args) -> None:
     out, settings = args.out, _settings(args)
     earlier = earlier_exports(args)
     try:
-        with tempfile.NamedTemporaryFile("w", dir=out, prefix=f".{MARKER}.", delete=False) as tmp:
-            json.dump(earlier if settings in earlier else [*earlier, settings], tmp, indent=1)
-        os.replace(tmp.name, out / MARKER)
+        atomic_files.write_json(out / MARKER, earlier if settings in earlier else [*earlier, settings], indent=1)
     except OSError as err:
         raise PermissionError(f"--out {out} cannot be created or written: {err.strerror or err}") from err
 
 
-def _build(args):
+def _build(args, source: base.Source):
     """The config as built; for one task only that task's config (same rows, less to build)."""
-    from genimage_cl import GenImageCL
+    from conversion.builder.genimage_cl import GenImageCL
 
     config = args.config
     pairs = [(g, t) for g, t in configs.config_parts()[config] if t == args.task]
     if args.task is not None and len(pairs) == 1:
         config = configs.task_config_name(*pairs[0])
-    builder = GenImageCL(config_name=config, data_dir=str(args.data_dir), image_size=args.image_size,
+    builder = GenImageCL(config_name=config, source=source, image_size=args.image_size,
                          cache_dir=str(args.cache_dir) if args.cache_dir else None)
     builder.download_and_prepare(num_proc=args.num_proc)
     return builder.as_dataset()
@@ -160,7 +152,7 @@ def run(args) -> int:
     from conversion import progress
 
     check_arguments(args)
-    source = check_source(args)
+    source = open_source(args)
     progress.configure(not args.no_progress)
     create_out(args.out)
     with folder_lock.exclusive(args.out, LOCK, wait=args.wait_lock, writer="export"):
@@ -172,13 +164,15 @@ def run(args) -> int:
     return 0
 
 
-def export(args, source) -> imagefolder.Outcome:
-    """Link or copy the raw tree ``source``'s files; without one, build the config and write its images."""
+def export(args, source: base.Source) -> imagefolder.Outcome:
+    """Link or copy a raw tree's files at original size; else build the config and write its images."""
+    from conversion.sources import kinds
+
     splits = ("train", "test") if args.split == "both" else (args.split,)
-    if source is not None:
+    if source.kind == kinds.RAW_TREE and args.image_size == options.ORIGINAL:
         items = imagefolder.select_items(source, configs.config_parts()[args.config], splits, args.task, args.source)
         return imagefolder.export_source_files(source, items, args.out, args.layout, args.files, not args.no_progress)
-    views = imagefolder.select_views(_build(args), splits, args.task, args.source)
+    views = imagefolder.select_views(_build(args, source), splits, args.task, args.source)
     return imagefolder.export_dataset(views, args.out, args.layout, not args.no_progress)
 
 

@@ -1,8 +1,8 @@
 """Print the build report of a built config: totals per generator/split/source, skipped files, differences.
 
 DIR may be a built config's folder (``builder.cache_dir``), a ``build_report.json`` file, a folder
-written by ``publish`` (its parts' reports are in ``.publish/reports/``) or by build jobs, or any
-folder above them, such as the datasets cache: every report found below it is printed.
+written by ``publish`` (its parts' reports are in ``.publish/reports/``), or any folder above
+them, such as the datasets cache: every report found below it is printed.
 
 Example:
   python -m conversion report ~/.cache/huggingface/datasets/genimage_cl
@@ -37,7 +37,7 @@ def find_reports(path: Path) -> list[Path]:
     if path.is_dir():
         found += sorted((path / publish.STATE_DIR / "reports").glob("*.json"))
     if not found:
-        raise FileNotFoundError(f"no {build_report.REPORT_FILE} (of a built config or build job) nor "
+        raise FileNotFoundError(f"no {build_report.REPORT_FILE} (of a built config) nor "
                                 f"{publish.STATE_DIR}/reports/ (of a publish folder) under {path}")
     return found
 

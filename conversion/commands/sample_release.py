@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conversion.commands import options
 from conversion.contract import tables
 from conversion.samples import tensor_release
-from conversion.commands import options
 
 SAMPLE_IMAGES_PER_CLASS = 6
 NAME = "sample-release"
@@ -41,7 +41,8 @@ def run(args) -> int:
         print(f"writing sample GenImage tree to {tree}")
         # the release's six generators; 12 test images per task and source, so that the corrupted copies
         # (the first floor(N/10)*10 rows) are not empty
-        genimage_tree.make_sample_tree(tree, generators=list(tables.task_order()), images_per_class=SAMPLE_IMAGES_PER_CLASS)
+        genimage_tree.make_sample_tree(tree, generators=list(tables.task_order()),
+                                       images_per_class=SAMPLE_IMAGES_PER_CLASS)
     out = args.workdir / "release"
     tensor_release.make_sample_release(tree, out, layout=args.layout, corrupted=not args.no_corruptions)
     print(f"wrote the tensor release to {out}")

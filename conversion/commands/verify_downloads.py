@@ -3,15 +3,15 @@
 Looks for parts anywhere below DIR and reports, per generator, missing, corrupt (md5 mismatch) and
 extra parts; exits with status 1 if there is any. Files are read in parallel.
 
-Example:
+Examples:
   python -m conversion verify-downloads /data/GenImage-zips --jobs 8
+  python -m conversion verify-downloads /data/GenImage-zips --generators adm,sdv14
 """
 
 from __future__ import annotations
 
 import os
 
-from conversion.contract import tables
 from conversion.commands import options
 
 NAME = "verify-downloads"
@@ -20,8 +20,9 @@ HELP = "check GenImage zip parts against the official md5 list"
 
 def add_arguments(parser) -> None:
     parser.add_argument("path", type=options.local_path, metavar="DIR", help="folder holding the downloaded zip parts")
-    parser.add_argument("--generators", nargs="+", choices=sorted(tables.generators()), metavar="KEY",
-                        help="generators that must be complete (default: every generator with a part in DIR)")
+    parser.add_argument("--generators", type=options.generator_keys, action=options.KeyList, metavar=options.KEYS,
+                        help="generators that must be complete, comma-separated (default: every generator with a "
+                             "part in DIR)")
     parser.add_argument("--jobs", type=options.positive_int, default=min(8, os.cpu_count() or 1),
                         help="files read in parallel (default: CPUs, at most 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

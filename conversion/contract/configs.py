@@ -1,4 +1,4 @@
-"""The contract's configurations (design.md section 3) as lists of (generator, task) pairs.
+"""The contract's configurations (docs/contract.md#configs) as lists of (generator, task) pairs.
 
 ``<key>`` holds the six tasks of one generator, ``<key>-task<k>`` one of them, ``disjoint`` is
 task k of generator ``task_order[k]`` (GenImage-Disjoint). Task k always uses the release's class

@@ -1,4 +1,4 @@
-"""Derive the project's tables in ``dictionaries/`` from the reference files of the design notes.
+"""Derive the project's tables in ``dictionaries/`` from the reference files (see ``docs/README.md#reference-files``).
 
 Run ``python -m conversion dictionaries --reference ../shared/reference``. The output is
 byte-for-byte reproducible, and ``tests/contract/test_tables.py`` checks the committed tables
@@ -10,7 +10,8 @@ against it. Sources (all in the reference folder unless said otherwise):
 * ``tiny_imagenet_wnids.txt``: the 200 Tiny-ImageNet classes.
 * ``release_class_sets.json``: the CL release's seven class sets and task order.
 * ``genimage_checksums.csv``: md5 of every GenImage zip part.
-* ``../design.md`` section 1 (generator table) and section 2 (pixel pipeline constants).
+* ``docs/genimage-tree.md#generators`` (the generator table, read from that page) and
+  ``docs/release.md#pixel-pipeline`` (the pixel constants below).
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ import json
 import re
 from pathlib import Path
 
+from conversion import atomic_files
 from conversion.contract import tables
 
-# design.md section 2: torchvision Normalize constants and the release's image size.
+# docs/release.md#pixel-pipeline: torchvision Normalize constants and the release's image size.
 RELEASE_PIXELS = {
     "image_size": 64,
     "mean": [0.485, 0.456, 0.406],
     "std": [0.229, 0.224, 0.225],
-    "_source": "design.md section 2: ToTensor, Normalize(mean, std), 64x64",
+    "_source": "docs/release.md#pixel-pipeline: ToTensor, Normalize(mean, std), 64x64",
 }
 
 GENERATOR_TABLE_HEADER = "| key | display name | top folder | inner folder | AI file name (example) | AI size |"
@@ -105,8 +107,8 @@ def release_tasks(reference: Path, generators: list[dict], classes: dict) -> dic
     }
 
 
-def generator_rows(design_md: Path, reference: Path) -> list[dict]:
-    lines = design_md.read_text().splitlines()
+def generator_rows(generator_table: Path, reference: Path) -> list[dict]:
+    lines = generator_table.read_text().splitlines()
     start = lines.index(GENERATOR_TABLE_HEADER) + 2
     parts: dict[str, dict[str, str]] = {}
     with open(reference / "genimage_checksums.csv", newline="") as f:
@@ -139,10 +141,10 @@ def generator_rows(design_md: Path, reference: Path) -> list[dict]:
     return rows
 
 
-def generate(reference: Path, design_md: Path) -> dict[str, str]:
+def generate(reference: Path, generator_table: Path) -> dict[str, str]:
     """Return {file name: text} for every generated table."""
     classes = imagenet_classes(reference)
-    generators = generator_rows(design_md, reference)
+    generators = generator_rows(generator_table, reference)
     tiny = sorted(_read_lines(reference / "tiny_imagenet_wnids.txt"))
     return {
         tables.CLASSES_FILE: _dump_json(classes),
@@ -150,17 +152,18 @@ def generate(reference: Path, design_md: Path) -> dict[str, str]:
         tables.TINY_FILE: "".join(w + "\n" for w in tiny),
         tables.TASKS_FILE: _dump_json(release_tasks(reference, generators, classes)),
         tables.GENERATORS_FILE: _dump_json(
-            {"_source": "design.md section 1 table; zip parts and md5 from genimage_checksums.csv", "generators": generators}
+            {"_source": "docs/genimage-tree.md#generators; zip parts and md5 from genimage_checksums.csv",
+             "generators": generators}
         ),
         tables.PIXELS_FILE: _dump_json(RELEASE_PIXELS),
     }
 
 
-def write(reference: Path, design_md: Path, out: Path) -> list[Path]:
+def write(reference: Path, generator_table: Path, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in generate(reference, design_md).items():
+    for name, text in generate(reference, generator_table).items():
         path = out / name
-        path.write_text(text)
+        atomic_files.write_text(path, text)
         written.append(path)
     return written

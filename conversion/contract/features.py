@@ -1,4 +1,4 @@
-"""The contract's columns (design.md section 3) as ``datasets.Features``."""
+"""The contract's columns (docs/contract.md#columns) as ``datasets.Features``."""
 
 from __future__ import annotations
 

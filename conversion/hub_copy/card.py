@@ -6,14 +6,14 @@ import string
 from pathlib import Path
 
 from conversion.contract import tables
-from conversion.sources import kinds
+from conversion.sources import kinds, raw_tree
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "dataset_card" / "template.md"
 DEFAULT_REPO_ID = "<user>/genimage-cl"
 
 METADATA = {
     "pretty_name": "GenImage-CL",
-    "license": "cc-by-nc-sa-4.0",
+    "license": tables.dataset_facts()["hub_license"],
     "task_categories": ["image-classification"],
     "tags": ["continual-learning", "ai-generated-image-detection", "imagenet", "genimage"],
 }
@@ -76,6 +76,78 @@ BUILT_FROM = {
 }
 
 
+RELEASE_PIXELS = """The images
+are the pixels of the original tensor release ("Minimizing Data, Maximizing Performance:
+Generative Examples for Continual Task Learning", OpenReview CRyJiF03eT), stored losslessly as PNG
+in Parquet: re-normalizing them gives the release's float32 tensors bit for bit."""
+"""The card's words on a copy of the release's pixels (as the card has always said it)."""
+RELEASE = "the original tensor release (\"Minimizing Data, Maximizing Performance: Generative Examples for Continual " \
+          "Task Learning\", OpenReview CRyJiF03eT)"
+CHECKED = {
+    "decode": "Every file was decoded in full before it was stored.",
+    "structure": "Every file's structure was checked before it was stored (PNG chunks and their CRCs, JPEG "
+                 "markers); files were not decoded.",
+    "none": "Files were stored as read, checked only for an image signature.",
+}
+"""How every stored file of a copy of the original files was checked (the builder's ``check``)."""
+
+TORCH_USAGE = """```python
+import torch
+from torch.utils.data import DataLoader
+
+train = load_dataset("$repo_id", "sdv14-task0", split="train").with_format("torch")
+loader = DataLoader(train, batch_size=256, shuffle=True)
+batch = next(iter(loader))    # "image": uint8 [256, 3, $size, $size]; "label", "task_label", ...
+```"""
+PAPER_TENSORS = """To get the release's tensors back (normalized float32 `X`, `y` = clsloc id - 1, per task and
+source) for training code written for `X.pt`/`y.pt`, the project's `conversion.uses.tensors` helper does:
+
+```python
+from conversion.uses.tensors import paper_tensors
+tensors = paper_tensors(ds["train"], labels="clsloc")    # {(task, source): (X, y)}
+X, y = tensors[0, "ai"]
+```"""
+TORCH_USAGE_ORIGINAL = """Images differ in size, so torch's default collate cannot stack them: the project's
+`conversion.uses.collate.images_as_list` keeps them as a list and stacks the other columns:
+
+```python
+import torch
+from torch.utils.data import DataLoader
+from conversion.uses.collate import images_as_list
+
+train = load_dataset("$repo_id", "sdv14-task0", split="train").with_format("torch")
+loader = DataLoader(train, batch_size=256, shuffle=True, collate_fn=images_as_list)
+batch = next(iter(loader))    # "image": a list of 256 uint8 tensors (sizes differ); "label", "task_label", ...
+```"""
+
+
+def image_text(image_size, check: str, repo_id: str) -> dict[str, str]:
+    """The card's words on the images of a copy built with ``image_size`` and ``check``: the release's
+    64x64 pixels, another size made the same way, or the original files (from a raw tree only)."""
+    size = tables.release_pixels()["image_size"]
+    if image_size == raw_tree.ORIGINAL:
+        return {
+            "image_words": "at full resolution",
+            "pixels": f"The images are GenImage's own files, untouched (their bytes, at full resolution), stored "
+                      f"in Parquet; {RELEASE} holds {size}x{size} versions of them. {CHECKED[check]}",
+            "image_column": "the original file's bytes (full resolution)",
+            "built_from": "the raw GenImage files, their bytes untouched",
+            "torch_usage": string.Template(TORCH_USAGE_ORIGINAL).substitute(repo_id=repo_id),
+        }
+    usage = string.Template(TORCH_USAGE).substitute(repo_id=repo_id, size=image_size)
+    if image_size == size:
+        return {"image_words": f"{size}x{size}", "pixels": RELEASE_PIXELS,
+                "image_column": f"PNG {size}x{size} RGB: the release's pixels",
+                "torch_usage": f"{usage}\n\n{PAPER_TENSORS}"}
+    return {
+        "image_words": f"{image_size}x{image_size}",
+        "pixels": f"The images are made as {RELEASE} made its {size}x{size} pixels, at {image_size}x{image_size} "
+                  f"instead, and stored as PNG in Parquet: they are not the release's pixels.",
+        "image_column": f"PNG {image_size}x{image_size} RGB (the release's pixel pipeline at {image_size} px)",
+        "torch_usage": usage,
+    }
+
+
 NO_DIFFERENCES = ("## Differences from the original release\n\nNone: this copy was converted from the release's "
                   "tensors row for row, so it holds exactly the images the release holds, and no file was left out.")
 
@@ -117,7 +189,8 @@ def corrupted_section(mirror) -> str:
         "test rows (as the paper's loader keeps them), in the release's order. `pixels` replaces `image`: the "
         "copy's float32 values `[3, 64, 64]`, bit for bit, unnormalized (in [0, 1] except for noise); the other "
         "columns are those of the clean rows they come from (same `file_name`). "
-        "`conversion.uses.tensors.paper_tensors(ds)` gives back `{(task, source): (X, y)}` equal to the release's files.",
+        "`conversion.uses.tensors.paper_tensors(ds)` gives back `{(task, source): (X, y)}` equal to the "
+        "release's files.",
         "",
         "How each was made (one run per corruption, task and source; `random`, NumPy and torch seeded with 1; "
         "rows unnormalized with `x * std + mean` in float32; then image by image, severity 3):",
@@ -133,7 +206,8 @@ def corrupted_section(mirror) -> str:
         "from conversion.uses.tensors import paper_tensors",
         "",
         f'noisy = load_dataset("$repo_id", "{example}", split="test")',
-        f'X, y = paper_tensors(noisy)[{mirror.corrupted_configs[example][0].task}, "ai"]   # X as X_<corruption>.pt, y its rows of y.pt',
+        f'X, y = paper_tensors(noisy)[{mirror.corrupted_configs[example][0].task}, "ai"]'
+        '   # X as X_<corruption>.pt, y its rows of y.pt',
         "```",
     ]
     if mirror.corrupted_figure is not None:
@@ -147,8 +221,6 @@ def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str |
     ``differences`` is the section on differences from the release (built from a raw tree); a copy
     of the release itself has none, and says so.
     """
-    from genimage_cl import _CITATION, _LICENSE
-
     card_data["size_categories"] = [size_category(mirror.rows())]
     body = string.Template(TEMPLATE.read_text()).substitute(
         configs_table=configs_table(mirror),
@@ -157,11 +229,11 @@ def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str |
         parquet_bytes=f"{mirror.parquet_bytes():,}",
         task_order=", ".join(tables.generators()[k].display_name for k in tables.task_order()),
         repo_id=repo_id,
-        built_from=BUILT_FROM[mirror.source_kind],
         figures=figures_section(mirror),
         differences=(differences or NO_DIFFERENCES).strip(),
         corrupted=string.Template(corrupted_section(mirror)).safe_substitute(repo_id=repo_id),
-        license=_LICENSE,
-        citation=_CITATION.strip(),
+        **{"built_from": BUILT_FROM[mirror.source_kind], **image_text(mirror.image_size, mirror.check, repo_id)},
+        license=tables.dataset_facts()["license"],
+        citation=tables.citation().strip(),
     )
     return f"---\n{card_data.to_yaml()}\n---\n\n{body}"

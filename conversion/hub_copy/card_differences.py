@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from collections import Counter
 from pathlib import Path
@@ -42,13 +41,7 @@ def write_listing(reports: list[dict], path: str | os.PathLike) -> Path:
     """CSV of every file left out and every image kept that the release dropped, each once (atomic)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(build_report.COLUMNS)
-        for row in _unique_rows(reports, "skipped") + _unique_rows(reports, "differences"):
-            writer.writerow([build_report.printable(row[c]) for c in build_report.COLUMNS])
-    os.replace(tmp, path)
+    build_report.write_csv(_unique_rows(reports, "skipped") + _unique_rows(reports, "differences"), path)
     return path
 
 
@@ -67,8 +60,3 @@ def render(reports: list[dict], listing: str | None = None) -> str:
         max_pixels=f"{decode.MAX_IMAGE_PIXELS:,}",
         table=_table(skipped, dropped),
     )
-
-
-def render_from(path) -> str:
-    """The section for every build report found under ``path``."""
-    return render([build_report.load(p) for p in build_report.find(path)])

@@ -3,7 +3,7 @@
 Per generator, only the small label columns of its train shards are read (no image); the sample
 pairs and the class counts are taken from them with :mod:`conversion.hub_copy.figure_drawing`, and then only
 the row groups that hold the chosen images are read. The figures are the ones
-``figure_drawing.render`` draws from the same rows loaded in full.
+:mod:`conversion.hub_copy.figure_drawing` draws from the same rows loaded in full.
 
 A figure never stops a publish: one that cannot be drawn is left out of the card (and its old file
 removed), with one warning line naming it and the error.
@@ -88,7 +88,7 @@ def _balance_chart(labels: datasets.Dataset, generator: str, task: int, path: Pa
 
 
 def render_generator(out: Path, generator: str, parts: list, figures_dir: Path, pairs: int = 8, log=print) -> dict:
-    """Sample grid and per-task balance charts of one generator's ``parts`` (``publish.Part``).
+    """Sample grid and per-task balance charts of one generator's ``parts`` (:class:`conversion.hub_copy.parts.Part`).
 
     Returns ``{"samples": path or None, "balance": {task: path}, "left_out": [path, ...]}``: no grid
     when no class has both a natural and an AI train image; a figure that could not be drawn is
@@ -104,7 +104,8 @@ def render_generator(out: Path, generator: str, parts: list, figures_dir: Path, 
     drawn["samples"] = _drawn([samples], out, lambda: _sample_grid(files, labels, generator, samples, pairs),
                               drawn["left_out"], log)
     for task, path in charts.items():
-        chart = _drawn([path], out, lambda: _balance_chart(labels, generator, task, path), drawn["left_out"], log)
+        chart = _drawn([path], out, lambda task=task, path=path: _balance_chart(labels, generator, task, path),
+                       drawn["left_out"], log)
         if chart is not None:
             drawn["balance"][task] = chart
     return drawn
@@ -135,7 +136,8 @@ def render_corrupted(out: str | os.PathLike, parts: list, log=print) -> Path | N
     out = Path(out)
     path = out / FIGURES_DIR / CORRUPTED_FIGURE
     order = {g: k for k, g in enumerate(tables.task_order())}
-    held = sorted((p for p in parts if p.corrupted), key=lambda p: (-len(p.corrupted), order.get(p.generator, 99), p.task))
+    held = sorted((p for p in parts if p.corrupted),
+                  key=lambda p: (-len(p.corrupted), order.get(p.generator, 99), p.task))
     chosen = next((p for p in held if all(c["num_examples"] for c in p.corrupted.values())), None)
     return None if chosen is None else _drawn([path], out, lambda: _corruption_strip(out, chosen, path), [], log)
 
@@ -146,12 +148,14 @@ def _corruption_strip(out: Path, chosen, path: Path) -> Path:
     for corruption in corruption_recipe.CORRUPTIONS:
         if corruption in chosen.corrupted:
             first = chosen.corrupted[corruption]["files"][0]["path"]
-            row = pq.ParquetFile(out / first).read_row_group(0, columns=[corrupted_rows.COLUMN, "file_name"]).slice(0, 1)
+            row = pq.ParquetFile(out / first).read_row_group(
+                0, columns=[corrupted_rows.COLUMN, "file_name"]).slice(0, 1)
             values = np.asarray(row.column(corrupted_rows.COLUMN).to_pylist()[0], dtype=np.float32)
             images[corruption] = (row.column("file_name")[0].as_py(), values)
     name = next(iter(images.values()))[0]
     clean_files = [out / f["path"] for f in chosen.splits["test"]["files"]]
-    names = pa.concat_tables(pq.read_table(f, columns=["file_name"]) for f in clean_files).column("file_name").to_pylist()
+    names = pa.concat_tables(
+        pq.read_table(f, columns=["file_name"]) for f in clean_files).column("file_name").to_pylist()
     clean = rows_of(clean_files, [names.index(name)])[0]["image"].convert("RGB")
     return figure_drawing.corruption_strip(clean, {c: v for c, (_n, v) in images.items()},
                                          f"{chosen.generator} task {chosen.task}, test: {name}", path)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from conversion import atomic_files
 from conversion.contract import tables
 
 CELL = 96
@@ -72,13 +73,8 @@ def _columns(dataset, names: list[str]) -> dict[str, np.ndarray]:
 def _save(image: Image.Image, path: Path) -> Path:
     """Write atomically: a figure under its final name is complete; a failed write leaves no partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
-    try:
+    with atomic_files.replacing(path) as part:
         image.save(part, format="PNG", optimize=True)
-        os.replace(part, path)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -213,25 +209,6 @@ def balance_path(out_dir: str | os.PathLike, generator: str, task: int) -> Path:
 
 def balance_title(generator: str, task: int, split: str) -> str:
     return f"{tables.generators()[generator].display_name} task {task} ({split})"
-
-
-def render(dataset_dict, out_dir: str | os.PathLike, split: str = "train", pairs: int = 8) -> dict:
-    """Every figure of a loaded config's ``split``.
-
-    Returns ``{"samples": {generator: path}, "balance": {(generator, task): path}}``.
-    """
-    dataset = dataset_dict[split]
-    cols = _columns(dataset, ["generator", "task"])
-    names = dataset.features["generator"].names
-    figures: dict = {"samples": {}, "balance": {}}
-    for generator_id in sorted(set(cols["generator"].tolist())):
-        generator = names[generator_id]
-        figures["samples"][generator] = sample_grid(dataset, generator, sample_path(out_dir, generator), pairs)
-        for task in sorted(set(cols["task"][cols["generator"] == generator_id].tolist())):
-            counts = class_counts(dataset, task, generator_id)
-            figures["balance"][generator, task] = balance_chart(counts, balance_title(generator, task, split),
-                                                                balance_path(out_dir, generator, task))
-    return figures
 
 
 def corruption_strip(clean: Image.Image, corrupted: dict, title: str, path: Path, scale: int = 2) -> Path:

@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from conversion import regular_files
+from conversion import atomic_files, regular_files
 
 RECORDS_DIR = "owned"
 CARD_GROUP = "card"
@@ -72,9 +72,7 @@ class Records:
             path.unlink(missing_ok=True)
             return
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(sorted(paths), indent=0))
-        os.replace(tmp, path)
+        atomic_files.write_json(path, sorted(paths), indent=0)
 
     def claim(self, group: str, paths) -> None:
         """Record ``paths`` (relative, POSIX) as written by ``group`` before they are written."""
@@ -94,8 +92,8 @@ class Records:
             parent = Path(os.path.realpath(target.parent))
             if parent != top and top not in parent.parents:
                 raise DamagedRecord(f"{target}: its folder leads out of {self.folder} (a link): not deleted")
-            if target.is_symlink() or target.is_file():
-                target.unlink()
+            if target.is_symlink() or (os.path.lexists(target) and not target.is_dir()):
+                target.unlink()  # a file, link or FIFO at a path ours wrote; never a folder
             _remove_empty_parents(target.parent, self.folder)
         if gone:
             self._write(group, held - set(gone))

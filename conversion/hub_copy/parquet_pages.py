@@ -18,6 +18,7 @@ import datasets
 import pyarrow.parquet as pq
 from datasets.arrow_writer import get_parquet_column_options
 
+from conversion import atomic_files
 from conversion.regular_files import open_regular
 
 WRITE_OPTIONS = {"write_page_checksum": True}
@@ -28,18 +29,17 @@ CDC_KEY = b"content_defined_chunking"
 def add_checksums(path: str | os.PathLike) -> None:
     """Rewrite the shard ``path`` in place (atomically) with page checksums; rows and row groups unchanged."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with pq.ParquetFile(path) as source:
-        schema = source.schema_arrow
-        features = datasets.Features.from_arrow_schema(schema)
-        cdc = json.loads((source.metadata.metadata or {}).get(CDC_KEY, b"false"))
-        with pq.ParquetWriter(tmp, schema, use_content_defined_chunking=cdc, write_page_index=True,
-                              **get_parquet_column_options(features, schema), **WRITE_OPTIONS) as writer:
-            for index in range(source.num_row_groups):
-                writer.write_table(source.read_row_group(index))
-            if cdc:
-                writer.add_key_value_metadata({CDC_KEY.decode(): json.dumps(cdc)})
-    os.replace(tmp, path)
+    with atomic_files.replacing(path) as tmp:
+        with pq.ParquetFile(path) as source:
+            schema = source.schema_arrow
+            features = datasets.Features.from_arrow_schema(schema)
+            cdc = json.loads((source.metadata.metadata or {}).get(CDC_KEY, b"false"))
+            with pq.ParquetWriter(tmp, schema, use_content_defined_chunking=cdc, write_page_index=True,
+                                  **get_parquet_column_options(features, schema), **WRITE_OPTIONS) as writer:
+                for index in range(source.num_row_groups):
+                    writer.write_table(source.read_row_group(index))
+                if cdc:
+                    writer.add_key_value_metadata({CDC_KEY.decode(): json.dumps(cdc)})
 
 
 @contextlib.contextmanager

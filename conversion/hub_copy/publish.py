@@ -7,12 +7,21 @@ shards of at most ``max_shard_size`` estimated bytes). Every config (generator, 
 ``disjoint``) whose parts are all present is declared in README.md as a list of those shard
 patterns, with the same ``dataset_info`` push_to_hub writes; no row is stored twice.
 
+Images are the release's 64x64 pixels by default; ``image_size`` (another size, or ``"original"``: the
+source files' bytes at full resolution, checked as ``check`` says) builds every part with that builder
+keyword instead, from a raw tree only. A part's manifest records its image size and check, so a run
+with other values rebuilds it: the parts of one card never mix sizes, and the card says which it holds.
+
 Work happens in ``FOLDER/.publish`` (the datasets cache and the finished parts' manifests): a part
 is written into a staging folder and renamed into ``data/`` when complete, then its manifest is
 written, so an interrupted run leaves no partial part and a re-run skips finished ones. Each part's
 build report is kept there too (for the card's differences section). The card's figures are drawn
 into ``FOLDER/figures/`` from the finished shards on every run (cheap: label columns and a few row
 groups), so they always match the data.
+
+One pipeline: a cluster job array builds the parts one per job (:func:`build_parts_only`, no card),
+the same way a single run builds them, so a final plain run finds every part done and writes the
+very copy a single run writes.
 
 One writer at a time: a publish holds FOLDER's lock (:mod:`conversion.folder_lock`), a part-only job
 the lock of its part. README.md is removed before any part is rebuilt and written last, atomically,
@@ -36,42 +45,45 @@ from pathlib import Path
 
 import datasets
 import pyarrow.parquet as pq
-from datasets.arrow_writer import (get_parquet_column_options, get_writer_batch_size_from_data_size,
-                                   get_writer_batch_size_from_features)
+from datasets.arrow_writer import (
+    get_parquet_column_options,
+    get_writer_batch_size_from_data_size,
+    get_writer_batch_size_from_features,
+)
 from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
-from conversion import folder_lock, local_paths, progress, regular_files
+from conversion import atomic_files, folder_lock, local_paths, progress, regular_files
 from conversion.builder import build_report, corrupted_rows
 from conversion.contract import configs, features, tables
 from conversion.hub_copy import card, card_differences, copy_figures, figure_drawing, owned_files, parquet_pages
-from conversion.pixels import corruption_recipe
-from conversion.sources import generator_folders, kinds
+from conversion.hub_copy.parts import (
+    CARD,
+    DATA,
+    MAX_SHARD_SIZE,
+    SPLITS,
+    Part,
+    corrupted_dir,
+    manifest_path,
+    part_dir,
+    report_path,
+    shard_name,
+)
+from conversion.pixels import corruption_recipe, decode
+from conversion.sources import base, kinds, raw_tree
 
 STATE_DIR = folder_lock.STATE_DIR
-CARD = "README.md"
 LISTING = "reports/differences.csv"
 """Files left out and images kept that the release dropped, shipped with a copy built from a raw tree."""
-SPLITS = tuple(generator_folders.SPLIT_FOLDERS)
-MAX_SHARD_SIZE = datasets.config.MAX_SHARD_SIZE
 
 
 def tensor_bytes(rows: int) -> int:
     """Bytes the release's float32 X and int64 y take for ``rows`` images."""
     size = tables.release_pixels()["image_size"]
     return rows * (3 * size * size * 4 + 8)
-
-
-def part_dir(generator: str, task: int) -> str:
-    return f"data/{generator}/task{task}"
-
-
-def corrupted_dir(generator: str, task: int, corruption: str) -> str:
-    """Where push_to_hub(config_name="<key>-task<k>-<corruption>", data_dir=...) would put a corrupted copy."""
-    return f"{part_dir(generator, task)}-{corruption}"
 
 
 FLOAT_LEAF = f"{corrupted_rows.COLUMN}.list.element.list.element.list.element"
@@ -86,58 +98,11 @@ def write_float_parquet(ds: datasets.Dataset, path: Path, batch_size: int) -> No
     options["use_dictionary"] = [leaf for leaf in options["use_dictionary"] if leaf != FLOAT_LEAF]
     options["compression"] = {leaf: "zstd" for leaf in options["compression"]}
     options["column_encoding"] = {**options["column_encoding"], FLOAT_LEAF: "BYTE_STREAM_SPLIT"}
-    tmp = path.with_name(path.name + ".tmp")
-    with pq.ParquetWriter(tmp, schema=ds.features.arrow_schema, write_page_index=True, **options,
-                          **parquet_pages.WRITE_OPTIONS) as writer:
+    with atomic_files.replacing(path) as tmp, pq.ParquetWriter(tmp, schema=ds.features.arrow_schema,
+                                                               write_page_index=True,
+                                                               **options, **parquet_pages.WRITE_OPTIONS) as writer:
         for batch in ds.with_format("arrow").iter(batch_size=batch_size):
             writer.write_table(batch)
-    os.replace(tmp, path)
-
-
-@dataclass
-class Part:
-    """A finished (generator, task): per split its rows, sizes and shard files."""
-
-    generator: str
-    task: int
-    fingerprint: str
-    max_shard_size: int
-    splits: dict = field(default_factory=dict)
-    corrupted: dict = field(default_factory=dict)
-    """Per corruption: the test split's corrupted copy (num_examples, num_bytes, files)."""
-
-    @property
-    def name(self) -> str:
-        return configs.task_config_name(self.generator, self.task)
-
-    def rows(self) -> int:
-        return sum(s["num_examples"] for s in self.splits.values())
-
-    def parquet_bytes(self) -> int:
-        return sum(f["size"] for s in self.splits.values() for f in s["files"])
-
-    def corrupted_bytes(self) -> int:
-        return sum(f["size"] for c in self.corrupted.values() for f in c["files"])
-
-    def all_files(self) -> list[dict]:
-        return [f for s in [*self.splits.values(), *self.corrupted.values()] for f in s["files"]]
-
-    def complete_in(self, out: Path) -> bool:
-        return _report_path(out, self.generator, self.task).is_file() and all(
-            (out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["size"] for f in self.all_files())
-
-    def check_shards(self, out: Path) -> None:
-        """Raise unless every shard is there with its size and each split (or corrupted copy) holds its row count."""
-        for split, info in [*self.splits.items(), *((f"test-{c}", e) for c, e in self.corrupted.items())]:
-            rows = 0
-            for f in info["files"]:
-                path = out / f["path"]
-                if not path.is_file() or path.stat().st_size != f["size"]:
-                    raise RuntimeError(f"{path}: missing or not the {f['size']:,} bytes {self.name} wrote; re-run publish")
-                rows += parquet_pages.read_metadata(path).num_rows
-            if rows != info["num_examples"]:
-                raise RuntimeError(f"{out / part_dir(self.generator, self.task)}: {split} shards hold {rows} rows, "
-                                   f"{self.name} declares {info['num_examples']}; re-run publish")
 
 
 @dataclass
@@ -153,6 +118,8 @@ class Mirror:
     corrupted_configs: dict[str, list[Part]] = field(default_factory=dict)
     corrupted_problems: list[str] = field(default_factory=list)
     corrupted_figure: Path | None = None
+    image_size: int | str = 64
+    check: str = "decode"
 
     def rows(self) -> int:
         return sum(p.rows() for p in self.parts)
@@ -185,20 +152,12 @@ class Mirror:
 
     def reports(self) -> list[dict]:
         """The build report of every part."""
-        return [build_report.load(_report_path(self.out, p.generator, p.task)) for p in self.parts]
-
-
-def _manifest_path(out: Path, generator: str, task: int) -> Path:
-    return out / STATE_DIR / "parts" / f"{generator}-task{task}.json"
-
-
-def _report_path(out: Path, generator: str, task: int) -> Path:
-    return out / STATE_DIR / "reports" / f"{generator}-task{task}.json"
+        return [build_report.load(report_path(self.out, p.generator, p.task)) for p in self.parts]
 
 
 def _read_manifest(out: Path, generator: str, task: int) -> Part | None:
     try:
-        return Part(**json.loads(regular_files.read_text(_manifest_path(out, generator, task))))
+        return Part(**json.loads(regular_files.read_text(manifest_path(out, generator, task))))
     except (OSError, ValueError, TypeError):
         return None
 
@@ -224,25 +183,55 @@ def _part_key(name: str) -> tuple[str, int]:
 
 
 def check_paths(data_dir, out) -> tuple[Path, Path]:
-    """``data_dir`` and ``out`` as plain local paths, refused if one lies inside the other or if
-    ``data_dir`` is no build source: checked before anything is written."""
+    """``data_dir`` and ``out`` as plain local paths, refused if one lies inside the other: checked
+    before anything is written (the entry point then opens the source)."""
     data_dir = local_paths.local_path(data_dir, "--data-dir")
     out = local_paths.output_folder(local_paths.local_path(out, "--out"), "--out")
     local_paths.refuse_nested(data_dir, "--data-dir", out, "--out")
     local_paths.state_folder(out / STATE_DIR)
-    kinds.detect(data_dir)
     return data_dir, out
 
 
-MANAGED = (CARD, "data", copy_figures.FIGURES_DIR, LISTING.split("/")[0])
+def check_options(source, image_size=64, check: str = "decode", corruption_names=()) -> int | str:
+    """``image_size`` as a part records it (``None`` is ``"original"``); a ValueError, before anything is
+    written, for an ``image_size``, ``check`` or corrupted copies that no build of the opened ``source`` takes."""
+    image_size = raw_tree.ORIGINAL if image_size is None else image_size
+    if image_size != raw_tree.ORIGINAL and (isinstance(image_size, bool) or not isinstance(image_size, int)
+                                            or image_size <= 0):
+        raise ValueError(f"image size must be a positive integer or {raw_tree.ORIGINAL!r}, got {image_size!r}")
+    if check not in decode.CHECKS:
+        raise ValueError(f"check must be one of {', '.join(decode.CHECKS)}, got {check!r}")
+    if check != "decode" and image_size != raw_tree.ORIGINAL:
+        raise ValueError(f"--check {check} needs --image-size {raw_tree.ORIGINAL}: converted pixels are always "
+                         f"decoded in full")
+    size = tables.release_pixels()["image_size"]
+    if image_size != size:
+        if corruption_names:
+            raise ValueError(f"the corrupted test copies are the release's {size}x{size} pixels: --corruptions needs "
+                             f"--image-size {size}, got {image_size}")
+        if source.kind == kinds.RELEASE:
+            raise ValueError(f"{source.root} is a tensor release: its images exist only as {size}x{size} pixels, so "
+                             f"--image-size must be {size} (got {image_size}); publish from the raw GenImage tree "
+                             f"for other sizes or the original files")
+    return image_size
+
+
+def describe_images(image_size, check: str = "decode") -> str:
+    """The images of parts built with ``image_size`` and ``check``, in a few words."""
+    if image_size == raw_tree.ORIGINAL:
+        return f"the original files at full resolution (check {check})"
+    if image_size == tables.release_pixels()["image_size"]:
+        return f"{image_size}x{image_size} PNG (the release's pixels)"
+    return f"{image_size}x{image_size} PNG"
+
+
+MANAGED = (CARD, DATA, copy_figures.FIGURES_DIR, LISTING.split("/")[0])
 """The places of ``out`` a publish writes (and may delete in): everything there must be recorded as ours."""
 
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_files.write_text(path, text)
 
 
 def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size: int, write=None) -> list[dict]:
@@ -252,10 +241,11 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
     is one empty shard, as push_to_hub writes it."""
     nbytes = ds._estimate_nbytes()  # the estimate push_to_hub shards by
     num_shards = max(1, min(len(ds), int(nbytes / max_shard_size) + 1))
-    batch_size = get_writer_batch_size_from_features(ds.features) or get_writer_batch_size_from_data_size(len(ds), nbytes)
+    batch_size = (get_writer_batch_size_from_features(ds.features)
+                  or get_writer_batch_size_from_data_size(len(ds), nbytes))
     files = []
     for index in range(num_shards):
-        name = f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
+        name = shard_name(split, index, num_shards)
         shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)
         if write is None:
             shard.to_parquet(folder / name, batch_size=batch_size, **parquet_pages.WRITE_OPTIONS)
@@ -265,10 +255,10 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
     return files
 
 
-def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: int | None = None) -> dict:
+def build_corrupted(source: base.Source, out: Path, part: Part, corruption: str, num_proc: int | None = None) -> dict:
     """Build ``<generator>-task<task>-<corruption>`` and move its shards into ``out/data/...`` in one rename
     (no files when the copy is empty: under 10 test rows per source)."""
-    from genimage_cl import GenImageCL
+    from conversion.builder.genimage_cl import GenImageCL
 
     state = out / STATE_DIR
     name = configs.corrupted_config_name(part.name, corruption)
@@ -277,7 +267,7 @@ def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: 
     target = out / corrupted_dir(part.generator, part.task, corruption)
     owned = records(out)
     owned.delete_under(part.name, corrupted_dir(part.generator, part.task, corruption))
-    builder = GenImageCL(config_name=name, data_dir=str(data_dir), cache_dir=str(cache))
+    builder = GenImageCL(config_name=name, source=source, cache_dir=str(cache))
     builder.download_and_prepare(num_proc=num_proc)
     entry = {"num_examples": builder.info.splits[corrupted_rows.SPLIT].num_examples, "num_bytes": 0, "files": []}
     if entry["num_examples"]:
@@ -286,7 +276,8 @@ def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: 
         ds = builder.as_dataset(split=corrupted_rows.SPLIT)
         files = write_shards(ds, staging, corrupted_rows.SPLIT, part.max_shard_size, write_float_parquet)
         entry["num_bytes"] = ds._estimate_nbytes()
-        entry["files"] = [{"path": f"{target.relative_to(out).as_posix()}/{f['name']}", "size": f["size"]} for f in files]
+        folder = target.relative_to(out).as_posix()
+        entry["files"] = [{"path": f"{folder}/{f['name']}", "size": f["size"]} for f in files]
         del ds
         owned.claim(part.name, [f["path"] for f in entry["files"]])
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -295,19 +286,32 @@ def build_corrupted(data_dir, out: Path, part: Part, corruption: str, num_proc: 
     return entry
 
 
-def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
-               num_proc: int | None = None, corruption_names: tuple = ()) -> Part:
-    """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one rename."""
-    from genimage_cl import GenImageCL
+def build_part(source: base.Source, out: Path, generator: str, task: int, *args, **kwargs) -> Part:
+    """Build ``<generator>-task<task>`` (and its corrupted copies) and move each into ``out/data/...`` in one
+    rename (arguments: :func:`_build_part`'s). A build that fails or is interrupted removes its staging
+    folders and caches: it leaves nothing half-written, and its re-run starts clean."""
+    try:
+        return _build_part(source, out, generator, task, *args, **kwargs)
+    except BaseException:
+        for kind in ("staging", "cache"):
+            for folder in (out / STATE_DIR / kind).glob(f"{generator}-task{task}*"):
+                shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _build_part(source: base.Source, out: Path, generator: str, task: int, fingerprint: str, max_shard_size: int,
+                num_proc: int | None = None, corruption_names: tuple = (), image_size=64,
+                check: str = "decode") -> Part:
+    from conversion.builder.genimage_cl import GenImageCL
 
     state = out / STATE_DIR
     cache = state / "cache" / f"{generator}-task{task}"  # one per part: parts may be built by parallel jobs
     staging = state / "staging" / f"{generator}-task{task}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    part = Part(generator, task, fingerprint, max_shard_size)
-    builder = GenImageCL(config_name=part.name, data_dir=str(data_dir), cache_dir=str(cache))
-    with build_report.named_at(Path(builder.cache_dir) / build_report.REPORT_FILE, _report_path(out, generator, task)):
+    part = Part(generator, task, fingerprint, max_shard_size, image_size=image_size, check=check)
+    builder = GenImageCL(config_name=part.name, source=source, cache_dir=str(cache), image_size=image_size, check=check)
+    with build_report.named_at(Path(builder.cache_dir) / build_report.REPORT_FILE, report_path(out, generator, task)):
         builder.download_and_prepare(num_proc=num_proc)
     (report,) = build_report.find(builder.cache_dir)
     built = builder.as_dataset()
@@ -329,12 +333,13 @@ def build_part(data_dir, out: Path, generator: str, task: int, fingerprint: str,
     owned.claim(part.name, [f["path"] for s in part.splits.values() for f in s["files"]])
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, target)
-    _write_atomic(_report_path(out, generator, task), report.read_text())
+    _write_atomic(report_path(out, generator, task), report.read_text())
     shutil.rmtree(cache, ignore_errors=True)
-    return update_corrupted(data_dir, out, part, corruption_names, num_proc)
+    return update_corrupted(source, out, part, corruption_names, num_proc)
 
 
-def update_corrupted(data_dir, out: Path, part: Part, corruption_names: tuple, num_proc: int | None = None) -> Part:
+def update_corrupted(source: base.Source, out: Path, part: Part, corruption_names: tuple,
+                     num_proc: int | None = None) -> Part:
     """Give a built part exactly the corrupted copies named (building only those it lacks), then write
     its manifest: a part is finished only once its manifest says so."""
     for corruption in corruption_recipe.CORRUPTIONS:
@@ -342,9 +347,9 @@ def update_corrupted(data_dir, out: Path, part: Part, corruption_names: tuple, n
             part.corrupted.pop(corruption, None)
             records(out).delete_under(part.name, corrupted_dir(part.generator, part.task, corruption))
         elif corruption not in part.corrupted:
-            part.corrupted[corruption] = build_corrupted(data_dir, out, part, corruption, num_proc)
+            part.corrupted[corruption] = build_corrupted(source, out, part, corruption, num_proc)
     part.corrupted = {c: part.corrupted[c] for c in corruption_recipe.CORRUPTIONS if c in part.corrupted}
-    _write_atomic(_manifest_path(out, part.generator, part.task), json.dumps(part.__dict__, indent=1))
+    _write_atomic(manifest_path(out, part.generator, part.task), json.dumps(part.__dict__, indent=1))
     return part
 
 
@@ -454,7 +459,8 @@ def share_features(data: DatasetCardData) -> None:
                 same[1] += 1
 
 
-def corrupted_wanted(source, parts: list[tuple[str, int]], requested=()) -> tuple[dict[tuple[str, int], set[str]], list[str]]:
+def corrupted_wanted(source: base.Source, parts: list[tuple[str, int]],
+                     requested=()) -> tuple[dict[tuple[str, int], set[str]], list[str]]:
     """Per (generator, task): the corrupted copies to publish, and one line per copy that cannot be.
 
     A part gets a corruption if the release holds that copy for both sources, or if it is
@@ -483,17 +489,19 @@ def withdraw_card(out: Path) -> None:
     records(out).delete(owned_files.CARD_GROUP, [CARD])
 
 
-def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
+def ensure_parts(source: base.Source, out: Path, wanted: list[tuple[str, int]], max_shard_size: int,
                  num_proc: int | None = None, log=print, corruption_names=(),
-                 wait_lock: bool = False) -> tuple[list[Part], list[str]]:
-    """Build each wanted (generator, task) not already finished in ``out`` for the same source, with
-    its corrupted copies (the release's, and ``corruption_names`` made with the recipe); returns the
-    parts and one line per corrupted copy left out.
+                 wait_lock: bool = False, *, image_size=64, check: str = "decode",
+                 overwrite: bool = False) -> tuple[list[Part], list[str]]:
+    """Build each wanted (generator, task) not already finished in ``out`` for the same source, shard
+    size, image size and check (every one with ``overwrite``), with its corrupted copies (the release's,
+    and ``corruption_names`` made with the recipe); returns the parts and one line per corrupted copy
+    left out.
 
     Each part is built under its own lock (parallel jobs may build other parts of the same folder).
     """
     if not wanted:
-        raise ValueError(f"{data_dir} holds no (generator, task) to publish")
+        raise ValueError(f"{source.root} holds no (generator, task) to publish")
     if corruption_names:
         corruption_recipe.require(corruption_names)
     fingerprints, copies, problems = {}, {}, []
@@ -502,19 +510,23 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
         name = configs.task_config_name(generator, task)
         step = f"part {number} of {len(wanted)}: {name}"
         if generator not in fingerprints:
-            source = kinds.open_source(data_dir, [generator])
-            fingerprints[generator] = source.fingerprint()
+            fingerprints[generator] = source.fingerprint([generator])
             found, lines = corrupted_wanted(source, [w for w in wanted if w[0] == generator], corruption_names)
             copies.update(found)
             problems += lines
         names = tuple(c for c in corruption_recipe.CORRUPTIONS if c in copies.get((generator, task), ()))
         with folder_lock.exclusive(out, f"part-{name}", wait=wait_lock, log=log):
             done = _read_manifest(out, generator, task)
-            if (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
+            if done and (done.image_size, done.check) != (image_size, check):
+                log(f"{step}: built before as {describe_images(done.image_size, done.check)}; this run asks "
+                    f"{describe_images(image_size, check)}")
+            elif overwrite and done:
+                log(f"{step}: built before, rebuilt (overwrite)")
+            elif (done and done.fingerprint == fingerprints[generator] and done.max_shard_size == max_shard_size
                     and done.complete_in(out)):
                 if tuple(done.corrupted) != names:
                     withdraw_card(out)
-                    update_corrupted(data_dir, out, done, names, num_proc)
+                    update_corrupted(source, out, done, names, num_proc)
                     log(f"{step}: done before ({done.rows()} rows), kept; corrupted test copies now "
                         f"{', '.join(names) or 'none'}")
                 else:
@@ -523,7 +535,8 @@ def ensure_parts(data_dir, out: Path, wanted: list[tuple[str, int]], max_shard_s
                 continue
             withdraw_card(out)
             log(f"{step}: building")
-            part = build_part(data_dir, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names)
+            part = build_part(source, out, generator, task, fingerprints[generator], max_shard_size, num_proc, names,
+                              image_size, check)
         log(f"{step}: {part.rows()} rows, {part.parquet_bytes():,} bytes of Parquet" + (
             f"; corrupted test copies {', '.join(names)}: {part.corrupted_bytes():,} bytes" if names else ""))
         parts.append(part)
@@ -542,56 +555,86 @@ def remove_stale_files(out: Path, parts: list[Part]) -> list[str]:
     return stale
 
 
-def build_parts_only(data_dir, out, names: list[str] | None = None, job_index: int | None = None,
+def build_parts_only(source: base.Source, out, names: list[str] | None = None, job_index: int | None = None,
                      max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, log=print,
-                     corruption_names=(), wait_lock: bool = False) -> list[Part]:
-    """One job of a cluster array: build the parts named (``sdv14-task3``) or the ``job_index``-th
-    part present, and nothing else (no card, no upload). A final plain publish run finds them done."""
-    data_dir, out = check_paths(data_dir, out)
-    present = kinds.present_parts(data_dir)
+                     corruption_names=(), wait_lock: bool = False, image_size=64, check: str = "decode",
+                     overwrite: bool = False) -> list[Part]:
+    """One job of a cluster array: build the parts named (``sdv14-task3``, or every part of a config such
+    as ``sdv14``) or the ``job_index``-th part present, and nothing else (no card, no upload). A final
+    plain publish run with the same ``image_size`` and ``check`` finds them done."""
+    _, out = check_paths(source.root, out)
+    image_size = check_options(source, image_size, check, corruption_names)
+    present = source.parts()
     by_name = {configs.task_config_name(g, t): (g, t) for g, t in present}
     if job_index is not None:
         if not 0 <= job_index < len(present):
-            raise ValueError(f"job index {job_index} out of range: {data_dir} holds {len(present)} parts (0..{len(present) - 1})")
+            raise ValueError(f"job index {job_index} out of range: {source.root} holds {len(present)} parts "
+                             f"(0..{len(present) - 1})")
         wanted = [present[job_index]]
     else:
-        unknown = [n for n in names if n not in by_name]
+        parts_of = configs.config_parts()
+        wanted = list(dict.fromkeys(p for n in names for p in parts_of.get(n, ())))
+        unknown = [n for n in names if n not in parts_of] + [configs.task_config_name(*p) for p in wanted
+                                                            if p not in present]
         if unknown:
-            raise ValueError(f"part(s) {', '.join(unknown)} not in {data_dir}; it holds {', '.join(by_name)}")
-        wanted = [by_name[n] for n in names]
-    records(out).refuse_foreign([folder for g, t in wanted for folder in (
-        part_dir(g, t), *(corrupted_dir(g, t, c) for c in corruption_recipe.CORRUPTIONS))])
-    return ensure_parts(data_dir, out, wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
-                        corruption_names, wait_lock)[0]
+            raise ValueError(f"part(s) {', '.join(unknown)} not in {source.root}; it holds {', '.join(by_name)}")
+    folders = [folder for g, t in wanted for folder in (
+        part_dir(g, t), *(corrupted_dir(g, t, c) for c in corruption_recipe.CORRUPTIONS))]
+    refuse_links(out, folders)
+    records(out).refuse_foreign(folders)
+    return ensure_parts(source, out, wanted, convert_file_size_to_int(max_shard_size), num_proc, log,
+                        corruption_names, wait_lock, image_size=image_size, check=check, overwrite=overwrite)[0]
 
 
-def build_mirror(data_dir, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None, repo_id: str | None = None,
-                 yaml_aliases: bool = True, log=print, corruption_names=(), wait_lock: bool = False) -> Mirror:
-    """Write (or finish) the publishable folder ``out`` from the raw tree or tensor release ``data_dir``;
-    ``corruption_names`` are made with the release's recipe for every part that lacks them.
+def refuse_links(out: Path, folders: list[str]) -> None:
+    """:class:`owned_files.ForeignFiles` if a folder on the way to ``folders`` (relative to ``out``) is a
+    link: a part job never writes through one (a plain run refuses any link in ``data/``)."""
+    for folder in folders:
+        path = out
+        for name in Path(folder).parts:
+            path = path / name
+            if path.is_symlink():
+                raise owned_files.ForeignFiles(
+                    f"{out}: {path.relative_to(out).as_posix()} is a link to {os.readlink(path)}, not a folder "
+                    f"genimage-cl wrote; a run never writes through a link: remove it or choose another output folder")
+            if not path.is_dir():
+                break
+
+
+def build_mirror(source: base.Source, out, max_shard_size=MAX_SHARD_SIZE, num_proc: int | None = None,
+                 repo_id: str | None = None,
+                 yaml_aliases: bool = True, log=print, corruption_names=(), wait_lock: bool = False, image_size=64,
+                 check: str = "decode", overwrite: bool = False) -> Mirror:
+    """Write (or finish) the publishable folder ``out`` from the opened raw tree or tensor release ``source``;
+    ``corruption_names`` are made with the release's recipe for every part that lacks them. Parts built
+    before (by a run or a job array) with the same source, shard size, ``image_size`` and ``check`` are
+    kept, unless ``overwrite``.
 
     Holds ``out``'s lock throughout: a second writer fails at once naming the holder, or waits (``wait_lock``).
     """
-    data_dir, out = check_paths(data_dir, out)
+    _, out = check_paths(source.root, out)
+    image_size = check_options(source, image_size, check, corruption_names)
     with folder_lock.exclusive(out, wait=wait_lock, log=log):
         records(out).refuse_foreign(MANAGED)
-        return _build_mirror(data_dir, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
-                             yaml_aliases, log, corruption_names, wait_lock)
+        return _build_mirror(source, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
+                             yaml_aliases, log, corruption_names, wait_lock, image_size, check, overwrite)
 
 
-def _build_mirror(data_dir, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log, corruption_names,
-                  wait_lock) -> Mirror:
-    parts, problems = ensure_parts(data_dir, out, kinds.present_parts(data_dir), max_shard_size, num_proc, log,
-                                   corruption_names, wait_lock)
+def _build_mirror(source: base.Source, out: Path, max_shard_size: int, num_proc, repo_id, yaml_aliases, log,
+                  corruption_names,
+                  wait_lock, image_size, check, overwrite) -> Mirror:
+    parts, problems = ensure_parts(source, out, source.parts(), max_shard_size, num_proc, log,
+                                   corruption_names, wait_lock, image_size=image_size, check=check,
+                                   overwrite=overwrite)
     if remove_stale_files(out, parts):
         withdraw_card(out)
     declared, skipped = declared_configs(parts)
-    kind = kinds.detect(data_dir)
+    kind = source.kind
     corrupted_configs = declared_corrupted(declared)
     owned = records(out)
     owned.claim(owned_files.CARD_GROUP, [CARD, LISTING, *figure_files(parts)])
     mirror = Mirror(out, parts, declared, skipped, kind, copy_figures.render(out, parts, log=log), corrupted_configs,
-                    problems, copy_figures.render_corrupted(out, parts, log=log))
+                    problems, copy_figures.render_corrupted(out, parts, log=log), image_size, check)
     drawn = {path.relative_to(out).as_posix() for path in mirror.figure_paths()}
     owned.delete(owned_files.CARD_GROUP, [p for p in owned.group(owned_files.CARD_GROUP)
                                           if p.startswith(f"{copy_figures.FIGURES_DIR}/") and p not in drawn])
@@ -624,9 +667,11 @@ def summary(mirror: Mirror) -> str:
         f"folder:  {mirror.out}",
         f"configs: {len(mirror.configs)} ({', '.join(mirror.configs)})",
         f"parts:   {len(mirror.parts)} generator-tasks",
+        f"images:  {describe_images(mirror.image_size, mirror.check)}",
         f"rows:    {mirror.rows():,} (" + ", ".join(
             f"{split} {sum(p.splits[split]['num_examples'] for p in mirror.parts):,}" for split in SPLITS) + ")",
-        f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} Parquet files",
+        f"bytes:   {parquet:,} in {sum(len(s['files']) for p in mirror.parts for s in p.splits.values())} "
+        "Parquet files",
         f"tensors: {tensor:,} bytes as the release's float32 X + int64 y",
         f"ratio:   {parquet / tensor:.3f} (Parquet copy / release tensors)" if tensor else "ratio:   n/a (no rows)",
         f"skipped: {sum(len(r['skipped']) for r in reports):,} files; build reports in "

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token
 
-from conversion.hub_copy import copy_figures, publish
+from conversion.hub_copy import copy_figures, publish, repo_ids
+from conversion.hub_copy.parts import CARD, DATA
 
 REPO_TYPE = "dataset"
-CARD = publish.CARD
-MANAGED_FOLDERS = ("data/", f"{copy_figures.FIGURES_DIR}/", f"{publish.LISTING.split('/')[0]}/")
+MANAGED_FOLDERS = (f"{DATA}/", f"{copy_figures.FIGURES_DIR}/", f"{publish.LISTING.split('/')[0]}/")
 """Folders the copy owns on the Hub: remote files in them that the copy lacks are deleted."""
 
 
@@ -100,8 +100,10 @@ def list_remote_read_only(repo_id: str | None, api=None) -> Remote:
 
 def connect(repo_id: str, token: str | None = None, api: HfApi | None = None) -> HfApi:
     """An authenticated client that reached the Hub, or an ``UploadError`` at once."""
-    if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise UploadError(f"--repo-id must look like USER/NAME, got {repo_id!r}")
+    try:
+        repo_ids.check(repo_id)
+    except repo_ids.BadRepoId as err:
+        raise UploadError(f"--repo-id {err}") from None
     if constants.HF_HUB_OFFLINE:
         raise UploadError("HF_HUB_OFFLINE is set: uploading needs the Hub; unset it, or use --dry-run")
     token = token or get_token()

@@ -1,18 +1,26 @@
-"""Check a Parquet copy made by ``publish`` (or ``build``): every shard's page checksums and row counts.
+"""Check a Parquet copy made by ``publish``: every shard's page checksums and row counts.
 
 Every shard under ``data/`` is read in full, one row group at a time, with page checksum
 verification, so a flipped bit anywhere (a label, a pixel) fails and names its shard. Then, for
-every config of the card (README.md), the rows of the shards its ``data_files`` patterns match are
-summed per split and compared with the card's ``dataset_info``. A folder without a card (the
-output of ``build`` jobs) gets the checksum checks only. Only regular files inside the copy are
-read: a link (to a file or a folder), FIFO, socket or device under ``data/`` is a problem named
-with what it is, never opened or followed.
+every config of the card (README.md), its ``data_files`` patterns are resolved by datasets' own
+resolution (:func:`datasets.data_files.resolve_pattern`, as ``load_dataset`` resolves them for this
+folder or for the Hub repository holding it: ``*`` stops at ``/``, hidden and ``__`` folders are
+skipped unless named), and the rows of the files it selects are summed per split and compared with
+the card's ``dataset_info``. A file the patterns select that is not a regular Parquet shard under
+``data/`` (a ``.txt``, a link), a file selected twice in one split, a pattern without wildcards
+that names no file, and a shard that no config selects (a stray file ``load_dataset`` never reads,
+e.g. ``data/sdv14/task0/train-x/a.parquet``) are problems. A folder without a card (parts built by
+publish's jobs before the final run) gets the checksum checks only. Only regular files inside the copy are read: a link
+(to a file or a folder), FIFO, socket or device under ``data/`` is a problem named with what it is,
+never opened or followed.
 """
 
 from __future__ import annotations
 
-import fnmatch
+import glob
 import os
+import posixpath
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +29,7 @@ from tqdm.auto import tqdm
 
 from conversion import regular_files
 from conversion.hub_copy import parquet_pages
-
-CARD = "README.md"
-DATA = "data"
+from conversion.hub_copy.parts import CARD, DATA
 
 
 @dataclass
@@ -67,10 +73,12 @@ def _expect(value, kind, where: str, card_path: Path):
 
 
 def _patterns(files, where: str, card_path: Path) -> dict[str, list[str]]:
-    """``data_files`` of one config as {split: [patterns]}; a bare pattern or list of them is the train split."""
+    """``data_files`` of one config as {split: [patterns]}; a bare pattern or list of them is the train split.
+    A split given twice is refused, as datasets refuses it."""
     if isinstance(files, str):
         return {"train": [files]}
     by_split: dict[str, list[str]] = {}
+    seen: set[str] = set()
     for index, entry in enumerate(_expect(files, list, where, card_path)):
         if isinstance(entry, str):
             by_split.setdefault("train", []).append(entry)
@@ -81,24 +89,29 @@ def _patterns(files, where: str, card_path: Path) -> dict[str, list[str]]:
         paths = [path] if isinstance(path, str) else path
         for number, pattern in enumerate(paths):
             _expect(pattern, str, f"{where}[{index}].path[{number}]", card_path)
+        if split in seen:
+            raise BadCard(f"{card_path}: {where}[{index}].split: split {split!r} given twice (datasets refuses it)")
+        seen.add(split)
         by_split.setdefault(split, []).extend(paths)
     return by_split
 
 
-def _card_configs(card_path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
-    """(config -> {split: [patterns]}, config -> {split: num_examples}) from the card's YAML;
-    :class:`BadCard` naming the card and the key for anything not shaped as a dataset card."""
+def _card_configs(card_path: Path) -> tuple[dict[str, dict], dict[str, dict], dict[str, str]]:
+    """(config -> {split: [patterns]}, config -> {split: num_examples}, config -> data_dir) from the
+    card's YAML; :class:`BadCard` naming the card and the key for anything not shaped as a dataset card."""
     with regular_files.open_regular(card_path) as file:
         text = file.read().decode("utf-8", "replace")
     try:
         data = DatasetCard(text).data.to_dict()
     except Exception as err:  # YAML syntax, a header that is not a mapping: the card is unreadable
         raise BadCard(f"{card_path}: unreadable YAML header ({type(err).__name__}: {err})") from None
-    patterns = {}
+    patterns, data_dirs = {}, {}
     for index, config in enumerate(_expect(data.get("configs") or [], list, "configs", card_path)):
         config = _expect(config, dict, f"configs[{index}]", card_path)
         name = _expect(config.get("config_name"), str, f"configs[{index}].config_name", card_path)
         patterns[name] = _patterns(config.get("data_files") or [], f"configs[{index}] ({name}).data_files", card_path)
+        if config.get("data_dir") is not None:
+            data_dirs[name] = _expect(config["data_dir"], str, f"configs[{index}] ({name}).data_dir", card_path)
     infos = data.get("dataset_info") or []
     infos = [infos] if isinstance(infos, dict) else _expect(infos, list, "dataset_info", card_path)
     examples = {}
@@ -115,7 +128,49 @@ def _card_configs(card_path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
                 raise BadCard(f"{card_path}: {where}.num_examples: expected an int, found {_kind(rows)}")
             counts[_expect(split.get("name"), str, f"{where}.name", card_path)] = rows
         examples[name] = counts
-    return patterns, examples
+    return patterns, examples, data_dirs
+
+
+def default_patterns(folder: Path) -> dict[str, list[str]]:
+    """{split: [patterns]} that datasets uses for a repository whose card declares no configs
+    (``datasets.data_files.get_data_patterns``); ``FileNotFoundError`` if they find nothing."""
+    from datasets.data_files import get_data_patterns
+
+    found = get_data_patterns(glob.escape(Path(os.path.abspath(folder)).as_posix()))
+    return {str(split): patterns for split, patterns in found.items()}
+
+
+class Unresolved(ValueError):
+    """Patterns that ``load_dataset`` cannot resolve: one without wildcards names no file of a known format."""
+
+
+def data_files(folder: Path, patterns: list[str], data_dir: str | None = None) -> list[str]:
+    """The files (POSIX paths relative to ``folder``, in order, a file matched twice listed twice) that
+    ``load_dataset`` reads for one split of a config whose ``data_files`` are ``patterns``.
+
+    Resolved by datasets itself (:func:`datasets.data_files.resolve_pattern` with the extensions it
+    allows for a card's configs), pattern by pattern, as ``DataFilesPatternsList.resolve`` does: a
+    pattern with wildcards may match nothing, one without must name a file (else :class:`Unresolved`).
+    The folder's own path is escaped first, so that a copy in a folder named ``runs[1]`` resolves as
+    its Hub repository would (datasets would read the brackets of a local path as a pattern). A
+    selected path outside ``folder`` (a pattern with ``..`` or an absolute one) is returned as it is.
+    """
+    from datasets.data_files import resolve_pattern
+    from datasets.packaged_modules import _ALL_ALLOWED_EXTENSIONS
+
+    root = Path(os.path.abspath(folder)).as_posix()
+    base = glob.escape(root) + (f"/{data_dir}" if data_dir else "")
+    found = []
+    for pattern in patterns:
+        try:
+            paths = resolve_pattern(pattern, base_path=base, allowed_extensions=_ALL_ALLOWED_EXTENSIONS)
+        except FileNotFoundError:
+            if glob.has_magic(pattern):
+                continue
+            raise Unresolved(f"{pattern} names no file of a format datasets reads") from None
+        paths = [posixpath.normpath(path) for path in paths]  # a pattern with ../ keeps it in what glob returns
+        found += [path[len(root) + 1:] if path.startswith(f"{root}/") else path for path in paths]
+    return found
 
 
 def _entries(data: Path) -> tuple[list[Path], list[str]]:
@@ -150,10 +205,10 @@ def verify(folder: str | os.PathLike, progress: bool = True) -> CopyCheck:
     data = folder / DATA
     if data.is_symlink() or not data.is_dir():
         what = f"a link to {os.readlink(data)}" if data.is_symlink() else "missing or not a folder"
-        raise NotADirectoryError(f"{data} is {what}: not a copy made by publish or build (links are not followed)")
+        raise NotADirectoryError(f"{data} is {what}: not a copy made by publish (links are not followed)")
     shards, problems = _entries(data)
     if not shards and not problems:
-        raise FileNotFoundError(f"no Parquet shard under {data}: not a copy made by publish or build")
+        raise FileNotFoundError(f"no Parquet shard under {data}: not a copy made by publish")
     result = CopyCheck(folder, problems=problems)
     for path in tqdm(shards, desc="shards", unit="shard", disable=not progress):
         name = path.relative_to(folder).as_posix()
@@ -166,24 +221,49 @@ def verify(folder: str | os.PathLike, progress: bool = True) -> CopyCheck:
         result.notes.append(f"no {CARD} in {folder}: page checksums checked, row counts not compared with a card")
         return result
     try:
-        patterns, examples = _card_configs(card)
+        patterns, examples, data_dirs = _card_configs(card)
     except (OSError, BadCard) as err:
         result.problems.append(str(err))
         return result
-    names = [path.relative_to(folder).as_posix() for path in shards]
+    if not patterns:  # no configs: load_dataset looks for data files by datasets' default patterns
+        try:
+            patterns = {"default": default_patterns(folder)}
+        except FileNotFoundError:
+            patterns = {"default": {}}
+            result.problems.append(f"{CARD} declares no configs and datasets' default patterns find no data files: "
+                                   f"load_dataset fails")
+    names = {path.relative_to(folder).as_posix() for path in shards}
+    selected: set[str] = set()
     for config, splits in patterns.items():
         for split, globs in splits.items():
-            matched = [n for n in names if any(fnmatch.fnmatchcase(n, g) for g in globs)]
+            where = f"config {config} {split}"
+            try:
+                matched = data_files(folder, globs, data_dirs.get(config))
+            except Unresolved as err:
+                result.problems.append(f"{where}: load_dataset fails: {err}")
+                continue
+            selected.update(matched)
             expected = examples.get(config, {}).get(split)
+            others = sorted({n for n in matched if n not in names})
+            twice = sorted(n for n, times in Counter(matched).items() if times > 1)
+            if others:
+                result.problems.append(f"{where}: {', '.join(globs)} select {', '.join(others)}, not a regular Parquet "
+                                       f"shard under {DATA}/: load_dataset would read it as one")
+            if twice:
+                result.problems.append(f"{where}: {', '.join(twice)} selected twice by {', '.join(globs)}: "
+                                       f"load_dataset would read its rows twice")
             if not matched:
-                result.problems.append(f"config {config} {split}: no shard matches {', '.join(globs)}")
+                result.problems.append(f"{where}: no shard matches {', '.join(globs)}")
             elif expected is None:
-                result.problems.append(f"config {config} {split}: the card's dataset_info gives no row count")
+                result.problems.append(f"{where}: the card's dataset_info gives no row count")
             elif all(n in result.rows for n in matched):
                 found = sum(result.rows[n] for n in matched)
                 if found != expected:
-                    result.problems.append(f"config {config} {split}: the card says {expected} rows, its shards hold "
+                    result.problems.append(f"{where}: the card says {expected} rows, its shards hold "
                                            f"{found} ({', '.join(globs)})")
+    for name in sorted(names - selected):
+        result.problems.append(f"{name}: in no config's data_files: load_dataset never reads it (a stray shard: "
+                               f"remove it, or declare it in {CARD})")
     return result
 
 

@@ -1,4 +1,4 @@
-"""The release's corrupted test copies (design.md section 2b): the recipe, step by step.
+"""The release's corrupted test copies (docs/paper-loader.md#corruption-recipe): the recipe, step by step.
 
 One run per corruption, task and source: seed ``random``, NumPy and torch with 1; take the
 loader's first floor(N / 10) * 10 rows of ``X``; unnormalize them in float32 torch ops; then
@@ -10,10 +10,12 @@ recipe uses) is an optional extra: ``pip install genimage-cl[corruptions]``.
 from __future__ import annotations
 
 import random
-
-from conversion.contract import tables
+from typing import TYPE_CHECKING
 
 # numpy and torch are imported where used: the command line's help, which lists CORRUPTIONS, stays quick.
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
 CORRUPTIONS = ("gaussian_noise", "gaussian_blur", "saturate", "rotate")
 SEED = 1
@@ -26,8 +28,10 @@ EXTRA = "pip install 'genimage-cl[corruptions]'"
 DESCRIPTIONS = {
     "gaussian_noise": f"adds torch.normal(0, {NOISE_STD}) noise to every value (not clipped)",
     "gaussian_blur": f"skimage.filters.gaussian with sigma {BLUR_SIGMA} per channel, clipped to [0, 1]",
-    "saturate": f"HSV values times {SATURATE[0]} plus {SATURATE[1]} (skimage.color), clipped, back to RGB, clipped to [0, 1]",
-    "rotate": f"rotated by {ROTATE_RADIANS} rad about the centre (direction drawn per image; skimage.transform.warp), clipped to [0, 1]",
+    "saturate": f"HSV values times {SATURATE[0]} plus {SATURATE[1]} (skimage.color), clipped, back to RGB, "
+                "clipped to [0, 1]",
+    "rotate": f"rotated by {ROTATE_RADIANS} rad about the centre (direction drawn per image; "
+              "skimage.transform.warp), clipped to [0, 1]",
 }
 
 
@@ -65,12 +69,10 @@ def _skimage():
 
 
 def unnormalize(x: torch.Tensor) -> torch.Tensor:
-    """``x * std + mean`` in float32 torch ops, std and mean shaped [1, 3, 1, 1]."""
-    import torch
+    """``x * std + mean`` (float32 ``[N, 3, H, W]``) in float32 torch ops, on the release's constants."""
+    from conversion.pixels import release_pipeline
 
-    constants = tables.release_pixels()
-    mean = torch.tensor(constants["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(constants["std"], dtype=torch.float32).view(1, 3, 1, 1)
+    mean, std = release_pipeline.normalization()
     return x * std + mean
 
 

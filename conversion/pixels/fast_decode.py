@@ -44,10 +44,6 @@ def codecs():
     return imagecodecs
 
 
-def available() -> bool:
-    return codecs() is not None
-
-
 def _png_proven(data: bytes, image: Image.Image) -> bool:
     tile = image.tile[0]
     if not (tile[0] == "zip" and tile[3] == image.mode and image.mode in PNG_MODES

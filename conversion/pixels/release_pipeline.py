@@ -1,16 +1,25 @@
-"""The release's pixel pipeline (design.md section 2), reproduced exactly, plus PNG encoding.
+"""The release's pixel pipeline (docs/release.md#pixel-pipeline), reproduced exactly, plus PNG encoding.
 
 AI images: ``Image.resize((s, s))`` with Pillow's default filter on the image as opened, a PNG
 round trip, then RGB. Natural images: RGB, shorter side to ``s`` with the bilinear filter
-(torchvision's Resize rule), then a centre crop of ``s`` x ``s`` (torchvision's rounding).
+(torchvision's Resize rule), then a centre crop of ``s`` x ``s`` (torchvision's rounding). Then
+ToTensor's layout (:func:`chw_uint8`) and Normalize's constants (:func:`normalization`).
 """
 
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from conversion.contract import tables
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+# numpy and torch are imported where used: importing this module (decode does) stays light.
 
 PNG_EXACT_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA"})
 """Modes a PNG round trip gives back unchanged: for them the release's save-and-reopen is skipped."""
@@ -51,6 +60,26 @@ def nature_pixels(image: Image.Image, size: int) -> Image.Image:
 def release_pixels(image: Image.Image, source: str, size: int) -> Image.Image:
     """The RGB ``size`` x ``size`` image the release pipeline makes of ``image``."""
     return ai_pixels(image, size) if source == "ai" else nature_pixels(image, size)
+
+
+def chw_uint8(image: Image.Image) -> np.ndarray:
+    """uint8 ``[3, H, W]`` pixels of ``image`` converted to RGB (unless it is): ToTensor's layout, before its
+    division by 255. A read-only view where Pillow's buffer allows it: copy it to write into it."""
+    import numpy as np
+
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)
+
+
+def normalization() -> tuple[torch.Tensor, torch.Tensor]:
+    """The release's Normalize ``mean`` and ``std`` (``dictionaries/release_pixels.json``) as float32
+    tensors shaped ``[3, 1, 1]``, to broadcast over ``[..., 3, H, W]``."""
+    import torch
+
+    constants = tables.release_pixels()
+    mean = torch.tensor(constants["mean"], dtype=torch.float32).view(-1, 1, 1)
+    std = torch.tensor(constants["std"], dtype=torch.float32).view(-1, 1, 1)
+    return mean, std
 
 
 def png_bytes(image: Image.Image) -> bytes:

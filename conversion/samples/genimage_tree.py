@@ -51,7 +51,7 @@ def ai_file_name(generator: tables.Generator, label: int, number: int) -> str:
     return "_".join(tokens) + "." + ext
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def val_numbers_of_label() -> dict[int, list[int]]:
     numbers: dict[int, list[int]] = {}
     for n, label in enumerate(tables.val_labels(), start=1):

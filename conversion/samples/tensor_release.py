@@ -1,4 +1,4 @@
-"""Write an original-style CL tensor release from a GenImage tree (design.md section 2).
+"""Write an original-style CL tensor release from a GenImage tree (docs/release.md#files).
 
 The release pipeline is re-done step by step: the release pixels of every image, then ToTensor
 (HWC uint8 -> CHW float32 / 255) and Normalize (``(x - mean) / std`` in float32 torch ops), stacked
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conversion.contract import configs, tables
 from conversion.pixels import corruption_recipe, release_pipeline
@@ -18,6 +19,9 @@ from conversion.sources.generator_folders import SPLIT_FOLDERS
 
 # numpy, torch and Pillow are imported where used: the sample-release command's help (which lists
 # RELEASE_LAYOUTS) stays quick.
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
 
 RELEASE_LAYOUTS = {
     "original": "processedSingleGenerators/{top}/single_generator/{task}/{split_folder}/{source}",
@@ -30,7 +34,7 @@ DISJOINT_LAYOUTS = {
     "keys": "{key}/disjoint/test/{source}",
     "named": "genimage_cl_release/{display}/disjoint/test/{source}",
 }
-"""Where the corruption script writes a GenImage-Disjoint part's corrupted copies (design.md 2b)."""
+"""Where the corruption script writes Disjoint parts' corrupted copies (docs/paper-loader.md#corrupted-test-copies)."""
 BESIDE_X = ("gaussian_noise", "saturate")
 """Corrupted copies written beside X.pt/y.pt (as the loaders read them); the others go to DISJOINT_LAYOUTS."""
 
@@ -62,14 +66,11 @@ def write_corrupted_copies(out_root: Path, layout: str, generator: str, task: in
 
 def to_tensor_normalized(image: Image.Image) -> torch.Tensor:
     """torchvision's ToTensor then Normalize, written out on the release's constants."""
-    import numpy as np
     import torch
 
-    constants = tables.release_pixels()
-    chw = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
+    chw = torch.from_numpy(release_pipeline.chw_uint8(image).copy())
     x = chw.to(torch.float32).div(255)
-    mean = torch.as_tensor(constants["mean"], dtype=torch.float32).view(-1, 1, 1)
-    std = torch.as_tensor(constants["std"], dtype=torch.float32).view(-1, 1, 1)
+    mean, std = release_pipeline.normalization()
     return x.sub_(mean).div_(std)
 
 
@@ -98,7 +99,7 @@ def make_sample_release(
     keys = list(tables.task_order()) if generators is None else generators
     listing = raw_tree.scan(tree_root, keys)
     for key in keys:
-        g_index = list(tables.generators()).index(key)
+        g_index = tables.generator_index(key)
         parts = [(key, t) for t in range(configs.NUM_TASKS)]
         for split in SPLIT_FOLDERS:
             items = raw_tree.plan(listing, split, parts).items

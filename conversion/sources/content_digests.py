@@ -29,6 +29,8 @@ import uuid
 from pathlib import Path
 from typing import NamedTuple
 
+from conversion import atomic_files
+
 logger = logging.getLogger(__name__)
 
 ROOT_VARIABLE = "GENIMAGE_CL_DIGESTS"
@@ -61,13 +63,19 @@ class Record(NamedTuple):
 
 
 class State(NamedTuple):
-    """A listed file: where it is, and its size, modification time, change time and inode."""
+    """A listed file: where it is, and its size, modification time, change time and inode (:func:`stat_fingerprint`)."""
 
     path: str
     size: int
     mtime_ns: int
     ctime_ns: int
     inode: int
+
+
+def stat_fingerprint(st: os.stat_result) -> tuple[int, int, int, int]:
+    """(size, mtime_ns, ctime_ns, inode): what a source's fingerprint holds of a file, so that a repair keeping
+    its size and modification time is seen (the change time and inode move whenever a file is written)."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 def digest(data: bytes) -> str:
@@ -106,13 +114,7 @@ def _records(path: Path) -> dict[str, Record] | None:
 
 def _write(path: Path, records: dict[str, Record]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(json.dumps({"format": _FORMAT, "files": {k: list(v) for k, v in records.items()}}),
-                       encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_files.write_json(path, {"format": _FORMAT, "files": {k: list(v) for k, v in records.items()}})
 
 
 def _lock(folder: Path):
@@ -202,8 +204,9 @@ def _digest(path: str, read) -> str | None:
         return None
 
 
+# the last two: temporaries of atomic_files and of earlier versions
 _OWN_FILE = re.compile(rf"({re.escape(STORE_FILE)}|{re.escape(LOCK_FILE)}|{READ_PREFIX}[0-9a-f]{{32}}\.json"
-                       rf"|\.[0-9a-f]{{32}}\.tmp)")
+                       rf"|{atomic_files.TEMPORARY.pattern}|\.[0-9a-f]{{32}}\.tmp)")
 _OWN_FOLDER = re.compile(r"[0-9a-f]{32}")
 
 
@@ -236,7 +239,7 @@ class Recorder:
     def add(self, real_generator_folder: str, name: str, state: State, identity: tuple[int, int], stat, data) -> None:
         """Note ``data``, read from ``state.path`` whose stat at the read was ``stat``, if the file was then
         as listed (else the build's cache key describes another version of it: nothing to note)."""
-        if (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino) != state[1:]:
+        if stat_fingerprint(stat) != state[1:]:
             return
         self.records.setdefault(real_generator_folder, {})[name] = Record(
             state.size, state.mtime_ns, *identity, state.ctime_ns, state.inode, digest(data))

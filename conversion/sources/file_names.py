@@ -1,4 +1,4 @@
-"""Turn a GenImage file name into a standard ImageNet-1k label (design.md sections 1 and 4).
+"""Turn a GenImage file name into a standard ImageNet-1k label (docs/genimage-tree.md#file-names, docs/labels.md).
 
 Three notations meet here: AI file names carry the standard index before the generator's tag,
 natural train names carry the wnid, and natural val names carry the ILSVRC2012 val number,

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 ORIGINAL = "original"
 """``image_size`` value that keeps every source file's bytes untouched."""
+RAW_TREE = "raw"
+"""``Source.kind`` of a raw GenImage tree."""
 
 
 class Item(NamedTuple):
@@ -36,6 +38,10 @@ class Item(NamedTuple):
     index: int = 0
     size: int = 0
     """File bytes as listed (0 for tensor rows): the expected cost of converting it."""
+    listed: tuple = ()
+    """(size, mtime_ns, ctime_ns, inode) as listed, for the content digest of a file read (raw trees)."""
+    identity: tuple = ()
+    """The (ctime_ns, inode) the source's fingerprint holds for the file."""
 
 
 class Skip(NamedTuple):
@@ -44,6 +50,17 @@ class Skip(NamedTuple):
     split: str
     source: str
     reason: str
+
+
+class FolderIndex(NamedTuple):
+    """A source folder's entries (positions in its listing) by what their names say."""
+
+    by_task: dict[int, list[tuple[int, int]]]
+    """Images of each task's classes, as (position, label)."""
+    skips: list[tuple[int, str]]
+    """Entries skipped for their name, or because their real path lies outside the tree, with the reason."""
+    other: int
+    """Images of classes in no task (excluded by every config)."""
 
 
 @dataclass
@@ -67,11 +84,15 @@ class Listing:
     """Per folder, the names of the files some config reads; the others count by their name alone."""
     identities: dict[tuple[str, str, str], dict[str, tuple[int, int]]] = field(default_factory=dict)
     """Per folder, {name: (ctime_ns, inode) it was built with} of the files whose bytes have not changed since."""
-    _entries: dict = field(default_factory=dict, repr=False)
+    index: dict[tuple[str, str, str], FolderIndex] = field(default_factory=dict)
+    """Per folder, its entries sorted by what their names say (parsed once, at the scan)."""
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, generators: list[str] | None = None) -> str:
+        """The identity of the listed files of ``generators`` (default: all listed)."""
         digest = hashlib.sha256()
         for key in sorted(self.files):
+            if generators is not None and key[0] not in generators:
+                continue
             digest.update(repr(key).encode())
             read, kept = self.read_by_configs[key], self.identities.get(key, {})
             for entry in self.files[key]:
@@ -82,17 +103,6 @@ class Listing:
                     entry = (*entry[:3], *identity)
                 digest.update(repr(entry).encode())
         return digest.hexdigest()
-
-    def state(self, key: tuple[str, str, str], name: str) -> content_digests.State | None:
-        """The listed state of file ``name`` of folder ``key`` (None if it was not listed)."""
-        if key not in self._entries:
-            self._entries[key] = {entry[0]: entry for entry in self.files[key]}
-        entry = self._entries[key].get(name)
-        return None if entry is None else content_digests.State(str(self.folders[key] / name), *entry[1:])
-
-    def identity(self, key: tuple[str, str, str], state: content_digests.State) -> tuple[int, int]:
-        """The (ctime_ns, inode) the fingerprint holds for the file of ``state`` in folder ``key``."""
-        return self.identities.get(key, {}).get(Path(state.path).name, (state.ctime_ns, state.inode))
 
     def count(self) -> int:
         return sum(len(v) for v in self.files.values())
@@ -120,7 +130,8 @@ def _list_folder(folder: Path) -> tuple[list[tuple[str, int, int, int, int]], li
                 entries.append((entry.name, -1, 0, 0, 0))
                 continue
             name = entry.name + FOLDER_MARK if is_dir else entry.name
-            entries.append((name, -1 if is_dir else st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+            size, *times = content_digests.stat_fingerprint(st)
+            entries.append((name, -1 if is_dir else size, *times))
     entries.sort()
     return entries, links
 
@@ -134,25 +145,30 @@ def _outside(folder: Path, entries: list, links: list[str], roots: tuple[str, ..
     return {path for path in paths if os.path.exists(path) and not decode.lies_in(os.path.realpath(path), roots)}
 
 
-def scan(root: str | os.PathLike, generator_keys: list[str]) -> Listing:
+def scan(root: str | os.PathLike, generator_keys: list[str],
+         folders: generator_folders.Folders | None = None) -> Listing:
     """The listing of every source folder of ``generator_keys``.
 
     A file is read only if its real path (every link resolved) lies in the real data_dir or in the
     real generator folder: a generator folder may be a link to another disk, and links between the
     tree's own files are followed, but a link out of both is a skip (:data:`conversion.pixels.decode.OUTSIDE`).
     """
-    folders = generator_folders.require_generators(root, generator_keys)
+    folders = generator_folders.Folders() if folders is None else folders
+    found = generator_folders.require_generators(root, generator_keys, folders)
     listing = Listing()
     for key in generator_keys:
-        listing.roots[key] = (os.path.realpath(root), os.path.realpath(folders[key]))
+        listing.roots[key] = (os.path.realpath(root), os.path.realpath(found[key]))
         for split in generator_folders.SPLIT_FOLDERS:
             for source in tables.SOURCES:
-                folder = generator_folders.source_folder(folders[key], split, source)
+                folder = generator_folders.source_folder(folders, found[key], split, source)
                 entries, links = _list_folder(folder)
+                outside = _outside(folder, entries, links, listing.roots[key])
+                labels = [name_label(entry[0], source, tables.generators()[key].tag) for entry in entries]
                 listing.folders[key, split, source] = folder
                 listing.files[key, split, source] = entries
-                listing.read_by_configs[key, split, source] = _read_by_some_config((key, split, source), entries)
-                listing.outside |= _outside(folder, entries, links, listing.roots[key])
+                listing.read_by_configs[key, split, source] = _read_by_some_config(entries, labels)
+                listing.index[key, split, source] = _index(folder, entries, labels, outside)
+                listing.outside |= outside
         _keep_identities(listing, key)
     return listing
 
@@ -239,19 +255,34 @@ def name_label(name: str, source: str, tag: str) -> tuple[int | None, str | None
         return None, f"file name: {unexpected(err)}"
 
 
-def _read_by_some_config(folder_key: tuple[str, str, str], entries: list) -> frozenset[str]:
+def _read_by_some_config(entries: list, labels: list[tuple[int | None, str | None]]) -> frozenset[str]:
     """Names of the files some config reads: named like an image of a task class (the others are skipped
     or excluded for their name alone, whatever their bytes)."""
-    generator, _split, source = folder_key
-    tag, task_of_label = tables.generators()[generator].tag, tables.task_of_label()
-    labels = ((entry[0], name_label(entry[0], source, tag)) for entry in entries)
-    return frozenset(name for name, (label, reason) in labels if reason is None and label in task_of_label)
+    task_of_label = tables.task_of_label()
+    return frozenset(entry[0] for entry, (label, reason) in zip(entries, labels)
+                     if reason is None and label in task_of_label)
+
+
+def _index(folder: Path, entries: list, labels: list[tuple[int | None, str | None]], outside: set[str]) -> FolderIndex:
+    """The :class:`FolderIndex` of a listed folder whose names gave ``labels``."""
+    task_of_label = tables.task_of_label()
+    by_task: dict[int, list[tuple[int, int]]] = {}
+    skips, other = [], 0
+    for position, (entry, (label, reason)) in enumerate(zip(entries, labels)):
+        if reason is None and outside and str(folder / entry[0]) in outside:
+            reason = decode.OUTSIDE
+        if reason is not None:
+            skips.append((position, reason))
+        elif label in task_of_label:
+            by_task.setdefault(task_of_label[label][0], []).append((position, label))
+        else:
+            other += 1
+    return FolderIndex(by_task, skips, other)
 
 
 def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
-    """The :class:`Plan` of ``split`` for the (generator, task) pairs in ``wanted``."""
-    task_of_label = tables.task_of_label()
-    tags = {k: g.tag for k, g in tables.generators().items()}
+    """The :class:`Plan` of ``split`` for the (generator, task) pairs in ``wanted``: only the wanted
+    tasks' entries are looked at (every name was parsed once, by the scan)."""
     items: list[Item] = []
     skips: list[Skip] = []
     excluded: dict[tuple[str, str], int] = {}
@@ -261,23 +292,22 @@ def plan(listing: Listing, split: str, wanted: list[tuple[str, int]]) -> Plan:
         tasks_of.setdefault(generator, set()).add(task)
     for generator in sorted(tasks_of):
         for source_id, source in enumerate(tables.SOURCES):
-            folder = listing.folders[generator, split, source]
-            names = listing.files[generator, split, source]
-            found[generator, source] = len(names)
-            excluded[generator, source] = 0
-            for name, size, *_stat in names:
-                path = str(folder / name)
-                label, reason = name_label(name, source, tags[generator])
-                if reason is None and path in listing.outside:
-                    reason = decode.OUTSIDE
-                if reason is not None:
-                    skips.append(Skip(path, generator, split, source, reason))
+            key = (generator, split, source)
+            folder, entries, index = listing.folders[key], listing.files[key], listing.index[key]
+            kept = listing.identities.get(key, {})
+            found[generator, source] = len(entries)
+            excluded[generator, source] = index.other
+            skips += [Skip(str(folder / entries[position][0]), generator, split, source, reason)
+                      for position, reason in index.skips]
+            for task, images in sorted(index.by_task.items()):
+                if task not in tasks_of[generator]:
+                    excluded[generator, source] += len(images)
                     continue
-                task = task_of_label.get(label, (None, None))[0]
-                if task in tasks_of[generator]:
-                    items.append(Item(task, source_id, label, name, generator, path, size=max(size, 0)))
-                else:
-                    excluded[generator, source] += 1
+                for position, label in images:
+                    name, size, mtime_ns, ctime_ns, inode = entries[position]
+                    items.append(Item(task, source_id, label, name, generator, str(folder / name), size=max(size, 0),
+                                      listed=(size, mtime_ns, ctime_ns, inode),
+                                      identity=kept.get(name, (ctime_ns, inode))))
     items.sort()
 
     def why(generator, task, source):
@@ -339,16 +369,38 @@ def examples(items: list[Item], split: str, image_size, log=None, check: str = "
 
 
 class RawTreeSource:
-    """A raw GenImage tree as a build source: scanned once, planned per split, converted lazily."""
+    """A raw GenImage tree as a build source: listed once (:func:`conversion.sources.kinds.open_source`),
+    planned per split from that listing, converted lazily. Pickled for ``num_proc`` workers without the
+    listing: a worker's items carry what reading them needs."""
 
-    kind = "raw GenImage tree"
+    kind = RAW_TREE
+    description = "raw GenImage tree"
 
-    def __init__(self, root: str | os.PathLike, generator_keys: list[str]):
-        self.root = Path(root)
-        self.listing = scan(root, generator_keys)
+    def __init__(self, root: Path, listing: Listing, folders: generator_folders.Folders):
+        self.root = root
+        self.listing = listing
+        self.roots = listing.roots
+        self._folders = folders
 
-    def fingerprint(self) -> str:
-        return self.listing.fingerprint()
+    def __getstate__(self) -> dict:
+        return {"root": self.root, "roots": self.roots, "listing": None, "_folders": None}
+
+    @property
+    def generators(self) -> list[str]:
+        return sorted(self.roots)
+
+    def require(self, generator_keys: list[str], image_size=64) -> None:
+        """A clear error, as the opening would have given, if a generator of ``generator_keys`` is not
+        listed (a raw tree gives every ``image_size``)."""
+        if not set(generator_keys) <= set(self.roots):
+            generator_folders.require_generators(self.root, generator_keys, self._folders)
+
+    def parts(self) -> list[tuple[str, int]]:
+        """Every (generator, task) of the listed generators."""
+        return [(key, task) for key in self.generators for task in range(len(tables.task_classes()))]
+
+    def fingerprint(self, generators: list[str] | None = None) -> str:
+        return self.listing.fingerprint(generators)
 
     def split_plan(self, split: str, parts: list[tuple[str, int]]) -> Plan:
         return plan(self.listing, split, parts)
@@ -362,13 +414,12 @@ class RawTreeSource:
             recorder.save()
 
     def _read(self, item: Item, split: str, recorder: content_digests.Recorder) -> bytes:
-        roots = self.listing.roots[item.generator]
+        roots = self.roots[item.generator]
         data, stat = decode.read_file(item.path, roots)
-        key = (item.generator, split, tables.SOURCES[item.source])
-        state = self.listing.state(key, item.file_name)
-        if state is not None:
-            recorder.add(roots[1], _note_name(split, key[2], item.file_name), state, self.listing.identity(key, state),
-                         stat, data)
+        if item.listed:
+            state = content_digests.State(item.path, *item.listed)
+            recorder.add(roots[1], _note_name(split, tables.SOURCES[item.source], item.file_name), state,
+                         item.identity, stat, data)
         return data
 
     def corrupted_copies(self) -> tuple[dict, list]:

@@ -1,4 +1,4 @@
-"""Read the CL release's tensors (design.md section 2) as a build source.
+"""Read the CL release's tensors (docs/release.md#files) as a build source.
 
 The release holds one ``X.pt``/``y.pt`` pair per generator, task, split and source, under folder
 names that vary (the original scripts wrote
@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
 from conversion.contract import configs, tables
 from conversion.pixels import corruption_recipe, release_pipeline
-from conversion.sources import raw_tree, tensor_files
-from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
+from conversion.sources import content_digests, generator_folders, raw_tree, tensor_files
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,11 @@ BATCH_ROWS = 256
 """Rows converted together: large enough for vectorized checks, small enough to stay in cache."""
 _TASK_NAME = re.compile(r"^(?:task[_-]?)?([0-9]+)$", re.IGNORECASE)
 _CORRUPTED_FILE = re.compile(r"^X_(.+)\.pt$")
-"""A corrupted test copy ``X_<corruption>.pt`` (design.md section 2b)."""
+"""A corrupted test copy ``X_<corruption>.pt`` (docs/paper-loader.md#corrupted-test-copies)."""
+
+
+RELEASE = "release"
+"""``Source.kind`` of a CL tensor release."""
 
 
 class ReleaseError(ValueError):
@@ -111,25 +115,41 @@ def _describe_pair(root: Path, x_path: Path, components: list[str], root_compone
     return meaning
 
 
-def discover(root: str | os.PathLike) -> list[Pair]:
-    """Every ``X.pt``/``y.pt`` pair under ``root``, sorted by (generator, task, split, source)."""
-    return scan(root)[0]
+class Found(NamedTuple):
+    """What one walk of a release finds: its pairs sorted by (generator, task, split, source), every
+    ``X_<corruption>.pt`` in walk order, and the listing entry of each tensor file (its stat)."""
+
+    pairs: list[Pair]
+    corrupted: list[Path]
+    entries: dict[Path, os.DirEntry]
 
 
-def scan(root: str | os.PathLike) -> tuple[list[Pair], list[Path]]:
-    """The pairs under ``root`` (as :func:`discover`) and every ``X_<corruption>.pt`` file, in walk order."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise ReleaseError(f"release root {str(root)!r} is not a directory")
+def _walk(folders: generator_folders.Folders, root: Path):
+    """(folder, {file name: entry}) of every folder under ``root``, top down in name order, each listed
+    once; as ``os.walk`` does, a link to a folder is not entered."""
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        entries = folders.entries(folder) or {}
+        files = {name: entry for name, entry in entries.items() if not entry.is_dir()}
+        yield folder, files
+        pending += [folder / name for name, entry in sorted(entries.items(), reverse=True)
+                    if entry.is_dir() and not entry.is_symlink()]
+
+
+def scan(root: Path, folders: generator_folders.Folders) -> Found:
+    """Every ``X.pt``/``y.pt`` pair and ``X_<corruption>.pt`` file under ``root``, in one walk."""
     root_components = list(root.resolve().parts[1:])
     pairs: dict[tuple, Pair] = {}
     corrupted: list[Path] = []
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        corrupted += [Path(folder) / f for f in sorted(files) if _CORRUPTED_FILE.match(f)]
+    entries: dict[Path, os.DirEntry] = {}
+    for folder, files in _walk(folders, root):
+        tensors = {name: entry for name, entry in files.items() if name == X_FILE or name == Y_FILE
+                   or _CORRUPTED_FILE.match(name)}
+        entries.update((folder / name, entry) for name, entry in tensors.items())
+        corrupted += [folder / name for name in sorted(tensors) if _CORRUPTED_FILE.match(name)]
         if X_FILE not in files:
             continue
-        folder = Path(folder)
         x_path, y_path = folder / X_FILE, folder / Y_FILE
         if Y_FILE not in files:
             raise ReleaseError(f"{x_path} has no {Y_FILE} beside it")
@@ -141,7 +161,7 @@ def scan(root: str | os.PathLike) -> tuple[list[Pair], list[Path]]:
                                f"{pairs[key].x_path} and {x_path}")
         pairs[key] = pair
     ordered = sorted(pairs.values(), key=lambda p: (p.generator, -1 if p.task is None else p.task, p.split, p.source))
-    return ordered, corrupted
+    return Found(ordered, corrupted, entries)
 
 
 class CopyKey(NamedTuple):
@@ -158,14 +178,6 @@ def _copy_place(root: Path, path: Path, root_components: list[str]) -> tuple[dic
     components = list(path.parent.relative_to(root).parts)
     disjoint = any(c.lower() == configs.DISJOINT for c in components)
     return _describe_pair(root, path, components, root_components), disjoint
-
-
-def looks_like_release(root: str | os.PathLike) -> bool:
-    """True if an ``X.pt`` file lies anywhere under ``root``."""
-    for _folder, dirs, files in os.walk(Path(root).expanduser()):
-        if X_FILE in files:
-            return True
-    return False
 
 
 def load_pair(pair: Pair) -> tuple[tensor_files.TensorFile | tensor_files.HeldTensor, torch.Tensor]:
@@ -209,26 +221,20 @@ def task_of_labels(pair: Pair, labels: np.ndarray) -> int:
         )
     task = fitting[0]
     if pair.task is not None and pair.task != task:
-        raise ReleaseError(f"{pair.y_path}: its folder says task {pair.task} but its labels are task {task}'s class set")
+        raise ReleaseError(f"{pair.y_path}: its folder says task {pair.task} but its labels are task {task}'s "
+                           "class set")
     return task
-
-
-def _normalization() -> tuple[torch.Tensor, torch.Tensor]:
-    constants = tables.release_pixels()
-    mean = torch.tensor(constants["mean"], dtype=torch.float32).view(-1, 1, 1)
-    std = torch.tensor(constants["std"], dtype=torch.float32).view(-1, 1, 1)
-    return mean, std
 
 
 def normalize(u8: torch.Tensor) -> torch.Tensor:
     """uint8 ``[..., 3, H, W]`` -> the release's float32 (ToTensor then Normalize)."""
-    mean, std = _normalization()
+    mean, std = release_pipeline.normalization()
     return (u8.to(torch.float32) / 255 - mean) / std
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """Invert :func:`normalize`: ``round((X * std + mean) * 255)`` clamped to 0..255."""
-    mean, std = _normalization()
+    mean, std = release_pipeline.normalization()
     return torch.round((x * std + mean) * 255).clamp_(0, 255).to(torch.uint8)
 
 
@@ -266,53 +272,81 @@ def release_index(file_name: str) -> int:
 
 
 class ReleaseSource:
-    """A CL tensor release as a build source: discovered once, validated when planned, converted lazily."""
+    """A CL tensor release as a build source: walked once (:func:`conversion.sources.kinds.open_source`),
+    each pair validated when it is planned, converted lazily. Pickled for ``num_proc`` workers without
+    the labels and listing entries: workers read rows of the files their items name."""
 
-    kind = "CL tensor release"
+    kind = RELEASE
+    description = "CL tensor release"
 
-    def __init__(self, root: str | os.PathLike, generator_keys: list[str], image_size=64):
+    def __init__(self, root: Path, found: Found, generator_keys: list[str] | None = None, image_size=64):
+        self.root = root
+        self._entries = found.entries
+        self._copies = None
+        self._tasks: dict[Pair, tuple[int, np.ndarray, int]] = {}
+        self._opened: dict[str, tensor_files.TensorFile] = {}
+        """The X files planned in this process, opened once: examples read their rows."""
+        self.present = sorted({p.generator for p in found.pairs})
+        keys = self.present if generator_keys is None else generator_keys
+        self.require(keys, image_size)
+        self.pairs = [p for p in found.pairs if p.generator in keys]
+        names = _generator_names()
+        named = {path: {names.get(c.lower()) for c in path.relative_to(self.root).parts} - {None}
+                 for path in found.corrupted}
+        # those of other generators are no concern of this source; those naming none are reported
+        self._named = {path: gens for path, gens in named.items() if not gens or gens & set(keys)}
+        self.corrupted_files = list(self._named)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_entries": {}, "_tasks": {}, "_opened": {}}
+
+    @property
+    def generators(self) -> list[str]:
+        return sorted({p.generator for p in self.pairs})
+
+    def require(self, generator_keys: list[str], image_size=64) -> None:
+        """:class:`ReleaseError` naming what the release holds if a generator of ``generator_keys`` has no
+        tensors, or if ``image_size`` is not the release's."""
         size = tables.release_pixels()["image_size"]
         if image_size != size:
             raise ReleaseError(
-                f"{root} is a tensor release: its images exist only as {size}x{size} pixels, so image_size must be "
-                f"{size} (got {image_size!r}); build from the raw GenImage tree for other sizes or original files"
+                f"{self.root} is a tensor release: its images exist only as {size}x{size} pixels, so image_size must "
+                f"be {size} (got {image_size!r}); build from the raw GenImage tree for other sizes or original files"
             )
-        self.root = Path(root).expanduser()
-        found, self.corrupted_files = scan(self.root)
-        self._copies = None
-        self._tasks: dict[Pair, tuple[int, np.ndarray, int]] = {}
-        present = sorted({p.generator for p in found})
-        missing = [k for k in generator_keys if k not in present]
+        missing = [k for k in generator_keys if k not in self.present]
         if missing:
             raise ReleaseError(
                 f"the tensor release under {str(self.root)!r} has no {', '.join(missing)} tensors; "
-                f"it holds {', '.join(present) or 'no X.pt/y.pt pair'}"
+                f"it holds {', '.join(self.present) or 'no X.pt/y.pt pair'}"
             )
-        self.pairs = [p for p in found if p.generator in generator_keys]
-        names = _generator_names()
-        named = {path: {names.get(c.lower()) for c in path.relative_to(self.root).parts} - {None}
-                 for path in self.corrupted_files}
-        # those of other generators are no concern of this source; those naming none are reported
-        self.corrupted_files = [path for path, gens in named.items() if not gens or gens & set(generator_keys)]
 
-    def fingerprint(self) -> str:
-        """Names, sizes, modification and change times and inodes of the tensor files (as a raw tree's
-        listing), so a repaired file is rebuilt even if its size and modification time were kept."""
+    def fingerprint(self, generators: list[str] | None = None) -> str:
+        """Names, sizes, modification and change times and inodes of the tensor files of ``generators``
+        (default: all of this source's) as the walk listed them, so a repaired file is rebuilt even if its
+        size and modification time were kept."""
+        keys = set(self.generators if generators is None else generators)
+        paths = [p for pair in self.pairs if pair.generator in keys for p in (pair.x_path, pair.y_path)]
+        paths += [path for path, gens in self._named.items() if not gens or gens & keys]
         digest = hashlib.sha256()
-        for path in [p for pair in self.pairs for p in (pair.x_path, pair.y_path)] + self.corrupted_files:
-            st = path.stat()
-            entry = (str(path.relative_to(self.root)), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        for path in paths:
+            entry = (str(path.relative_to(self.root)), *content_digests.stat_fingerprint(self._entries[path].stat()))
             digest.update(repr(entry).encode())
         return digest.hexdigest()
 
     def parts(self) -> list[tuple[str, int]]:
-        """Every (generator, task) present, task read from the labels where the path names none."""
-        return sorted({(p.generator, self._task(p)[0]) for p in self.pairs})
+        """Every (generator, task) present: the task its path names (no tensor read), else its labels'."""
+        return sorted({(p.generator, self._task_of(p)) for p in self.pairs})
+
+    def _task_of(self, pair: Pair) -> int:
+        """The pair's task as its path says, else from its labels (the files read and checked)."""
+        return pair.task if pair.task is not None else self._task(pair)[0]
 
     def _task(self, pair: Pair) -> tuple[int, np.ndarray, int]:
         """(task, standard labels, row count) of a pair, checking both tensors; once per pair."""
         if pair not in self._tasks:
             x, y = load_pair(pair)
+            if isinstance(x, tensor_files.TensorFile):
+                self._opened[str(pair.x_path)] = x
             labels = standard_labels(pair, y)
             self._tasks[pair] = task_of_labels(pair, labels), labels, len(x)
         return self._tasks[pair]
@@ -332,7 +366,7 @@ class ReleaseSource:
         test_pairs = {}
         for pair in self.pairs:
             if pair.split == "test":
-                test_pairs[pair.generator, self._task(pair)[0], pair.source] = pair
+                test_pairs[pair.generator, self._task_of(pair), pair.source] = pair
         found: dict[CopyKey, list[Path]] = {}
         problems = []
         for path in self.corrupted_files:
@@ -359,10 +393,11 @@ class ReleaseSource:
     def _copy_part(self, path: Path, name: str, beside: dict, test_pairs: dict, root_components) -> tuple:
         """(CopyKey, its X.pt/y.pt pair) of a corrupted copy; (None, None) if its generator is not built here."""
         if name not in corruption_recipe.CORRUPTIONS:
-            raise ReleaseError(f"{path}: unknown corruption {name!r} (expected X_<{'|'.join(corruption_recipe.CORRUPTIONS)}>.pt)")
+            raise ReleaseError(f"{path}: unknown corruption {name!r} "
+                               f"(expected X_<{'|'.join(corruption_recipe.CORRUPTIONS)}>.pt)")
         pair = beside.get(path.parent)
         if pair is not None:
-            generator, split, source, task = pair.generator, pair.split, pair.source, self._task(pair)[0]
+            generator, split, source, task = pair.generator, pair.split, pair.source, self._task_of(pair)
         else:
             try:
                 meaning, disjoint = _copy_place(self.root, path, root_components)
@@ -387,11 +422,12 @@ class ReleaseSource:
         return CopyKey(generator, task, source, name), pair
 
     def _check_copy(self, path: Path, pair: Pair) -> None:
-        """Float32 [floor(N/10)*10, 3, 64, 64] for the N rows of the pair's ``y.pt``."""
+        """Float32 [floor(N/10)*10, 3, 64, 64] for the N rows of the pair's ``y.pt``, as their headers say
+        (their CRCs are compared when the copy is built)."""
         size = tables.release_pixels()["image_size"]
         try:
-            x = tensor_files.open_tensor(path, torch.float32, (None, 3, size, size))
-            y = tensor_files.open_tensor(pair.y_path, torch.int64, (None,))
+            x = tensor_files.open_tensor(path, torch.float32, (None, 3, size, size), check=False)
+            y = tensor_files.open_tensor(pair.y_path, torch.int64, (None,), check=False)
         except tensor_files.BadTensorFile as err:
             raise ReleaseError(str(err)) from None
         if len(x) != corruption_recipe.kept_rows(len(y)):
@@ -420,7 +456,8 @@ class ReleaseSource:
             task, labels, count = self._task(pair)
             if (pair.generator, task) in wanted:
                 cells[pair.generator, task, pair.source] = (pair, labels, count)
-        missing = [f"{g} task {t} {split} {s}" for g, t in sorted(wanted) for s in tables.SOURCES if (g, t, s) not in cells]
+        missing = [f"{g} task {t} {split} {s}" for g, t in sorted(wanted) for s in tables.SOURCES
+                   if (g, t, s) not in cells]
         if missing:
             raise ReleaseError(f"the tensor release under {str(self.root)!r} lacks X.pt/y.pt for: {'; '.join(missing)}")
         items = []
@@ -444,7 +481,8 @@ class ReleaseSource:
         """Rows as PNG, read in batches of rows of one ``X.pt`` (only those rows are read)."""
         size = tables.release_pixels()["image_size"]
         for path, run in itertools.groupby(items, key=lambda item: item.path):
-            x = tensor_files.open_tensor(path, torch.float32, (None, 3, size, size), check=False)  # checked when planned
+            x = self._opened.get(path) or tensor_files.open_tensor(path, torch.float32, (None, 3, size, size),
+                                                                   check=False)  # checked when planned
             run = list(run)
             for start in range(0, len(run), BATCH_ROWS):
                 batch = run[start : start + BATCH_ROWS]

@@ -11,7 +11,7 @@ data; its rows are then read with ordinary file reads at the data member's offse
 it is read gives a short read, named as an error, where a memory-mapped tensor would kill the
 process with SIGBUS. Before that its zip directory is checked (one uncompressed member per name,
 none claiming more bytes than the file holds, as torch's writer makes them), and torch's CRC-32 of
-every member, which torch itself never checks, is compared once (:func:`check_crcs`), so a flipped
+every member, which torch itself never checks, is compared once (:func:`_check_crcs`), so a flipped
 bit (a label moved to another class of the same task) is refused. Files of torch's legacy format
 (before 1.6) are loaded into memory as a whole.
 """
@@ -28,6 +28,9 @@ from collections import Counter
 from math import prod
 
 import torch
+
+from conversion import regular_files
+from conversion.sources import content_digests
 
 LOCAL_HEADER = struct.Struct("<4s22xHH")
 """A zip member's local header: signature, 22 bytes, then the lengths of its name and extra field."""
@@ -67,7 +70,8 @@ def _refuse_unusual_members(path: str, infos: list[zipfile.ZipInfo], size: int) 
     if packed is not None:
         raise BadTensorFile(f"{path}: its member {packed.filename} is compressed (method {packed.compress_type}); "
                             f"torch.save stores members uncompressed")
-    beyond = next((i for i in infos if i.header_offset + i.compress_size > size or i.file_size != i.compress_size), None)
+    beyond = next((i for i in infos
+                   if i.header_offset + i.compress_size > size or i.file_size != i.compress_size), None)
     if beyond is not None:
         raise BadTensorFile(f"{path}: its member {beyond.filename} claims {beyond.file_size:,} bytes "
                             f"({beyond.compress_size:,} stored) at offset {beyond.header_offset:,}, in a file of "
@@ -77,12 +81,14 @@ def _refuse_unusual_members(path: str, infos: list[zipfile.ZipInfo], size: int) 
         raise BadTensorFile(f"{path}: its members claim {claimed:,} bytes in all, more than the file's {size:,}")
 
 
-def _directory(path: str, crcs: bool) -> tuple[list[zipfile.ZipInfo], str]:
-    """The checked members of the zip at ``path`` and its byte order; with ``crcs``, every CRC-32 compared."""
+def _directory(path: str, file, size: int, crcs: bool) -> tuple[list[zipfile.ZipInfo], str]:
+    """The checked members of the zip ``file`` (opened from ``path``, ``size`` bytes) and its byte order;
+    with ``crcs``, every CRC-32 compared."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        file.seek(0)
+        with zipfile.ZipFile(file) as archive:
             infos = archive.infolist()
-            _refuse_unusual_members(path, infos, os.stat(path).st_size)
+            _refuse_unusual_members(path, infos, size)
             bad = archive.testzip() if crcs else None
             order = next((archive.read(i) for i in infos if i.filename.split("/")[1:] == [BYTEORDER]), b"little")
     except BadTensorFile:
@@ -90,7 +96,8 @@ def _directory(path: str, crcs: bool) -> tuple[list[zipfile.ZipInfo], str]:
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
         raise BadTensorFile(f"{path}: damaged zip container ({type(err).__name__}: {err})") from None
     if bad is not None:
-        raise BadTensorFile(f"{path}: CRC-32 mismatch in its member {bad}: the file is damaged; copy or download it again")
+        raise BadTensorFile(f"{path}: CRC-32 mismatch in its member {bad}: the file is damaged; copy or "
+                            "download it again")
     return infos, order.decode("ascii", "replace")
 
 
@@ -98,14 +105,13 @@ _checked: set[tuple] = set()
 """Files whose CRCs matched in this process, by (path, size, mtime, ctime, inode): each is read once."""
 
 
-def check_crcs(path: str) -> None:
-    """:class:`BadTensorFile` naming ``path`` and the member unless its zip directory is as torch writes
-    it and every CRC-32 matches."""
-    st = os.stat(path)
-    key = (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+def _check_crcs(path: str, file, st: os.stat_result) -> None:
+    """:class:`BadTensorFile` naming ``path`` and the member unless the zip directory of ``file`` (opened
+    from ``path``, ``fstat`` ``st``) is as torch writes it and every CRC-32 matches."""
+    key = (path, *content_digests.stat_fingerprint(st))
     if key in _checked:
         return
-    _directory(path, crcs=True)
+    _directory(path, file, st.st_size, crcs=True)
     _checked.add(key)
 
 
@@ -233,15 +239,14 @@ class TensorFile:
         return self.rows(range(len(self)))
 
 
-def _data_offset(path: str, infos: list[zipfile.ZipInfo], nbytes: int, size: int) -> int:
+def _data_offset(path: str, file, infos: list[zipfile.ZipInfo], nbytes: int, size: int) -> int:
     """Where the bytes of the file's one storage begin; an error unless it holds exactly ``nbytes``."""
     data = [i for i in infos if i.filename.split("/")[1:2] == [DATA_FOLDER]]
     if len(data) != 1 or data[0].file_size != nbytes:
         found = ", ".join(f"{i.filename} ({i.file_size:,} bytes)" for i in data) or "none"
         raise BadTensorFile(f"{path}: expected one data member of {nbytes:,} bytes for its tensor, found {found}")
-    with open(path, "rb") as file:
-        file.seek(data[0].header_offset)
-        header = file.read(LOCAL_HEADER.size)
+    file.seek(data[0].header_offset)
+    header = file.read(LOCAL_HEADER.size)
     if len(header) != LOCAL_HEADER.size or not header.startswith(LOCAL_SIGNATURE):
         raise BadTensorFile(f"{path}: damaged zip container (no local header for its member {data[0].filename})")
     _signature, name_length, extra_length = LOCAL_HEADER.unpack(header)
@@ -261,19 +266,33 @@ def open_tensor(path: str | os.PathLike, dtype: torch.dtype, shape: tuple[int | 
     ``weights_only`` refuses, a dict or list instead of a tensor, another dtype or shape, a view.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise BadTensorFile(f"{path}: no such file")
-    identity = _identity(os.stat(path))
-    zipped = zipfile.is_zipfile(path)  # only the zip format (torch >= 1.6) can be read by rows
-    if not zipped:
-        return HeldTensor(path, _check_value(path, _loaded(path, zipped), dtype, shape))
-    if check:
-        check_crcs(path)
-    infos, order = _directory(path, crcs=False)
-    meta = _check_value(path, _loaded(path, zipped), dtype, shape)
-    offset = _data_offset(path, infos, meta.untyped_storage().nbytes(), identity[0])
+    with _opened(path) as file:
+        st = os.fstat(file.fileno())
+        kind = regular_files.irregular(st.st_mode)
+        if kind is not None:
+            raise BadTensorFile(f"{path}: {kind}, not a tensor file; not read")
+        identity = _identity(st)
+        zipped = zipfile.is_zipfile(file)  # only the zip format (torch >= 1.6) can be read by rows
+        if not zipped:
+            return HeldTensor(path, _check_value(path, _loaded(path, zipped), dtype, shape))
+        if check:
+            _check_crcs(path, file, st)
+        infos, order = _directory(path, file, st.st_size, crcs=False)
+        meta = _check_value(path, _loaded(path, zipped), dtype, shape)
+        offset = _data_offset(path, file, infos, meta.untyped_storage().nbytes(), identity[0])
     offset += meta.storage_offset() * meta.element_size()
     return TensorFile(path, meta, offset, identity, swap=order != sys.byteorder)
+
+
+def _opened(path: str):
+    """``path`` opened for reading without blocking (a FIFO opens at once and is then refused by its
+    ``fstat``); :class:`BadTensorFile` naming it if it cannot be opened."""
+    try:
+        return os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+    except FileNotFoundError:
+        raise BadTensorFile(f"{path}: no such file") from None
+    except OSError as err:
+        raise BadTensorFile(f"{path}: cannot be opened ({err.strerror or err})") from None
 
 
 def load_tensor(path: str | os.PathLike, dtype: torch.dtype, shape: tuple[int | None, ...],

@@ -47,7 +47,8 @@ def regular_size(path: Path) -> int:
         st = path.stat()
     except OSError as err:
         dangling = path.is_symlink() and isinstance(err, FileNotFoundError)
-        raise Unreadable(f"dangling link to {os.readlink(path)}" if dangling else f"cannot stat: {err.strerror or err}") from None
+        why = f"dangling link to {os.readlink(path)}" if dangling else f"cannot stat: {err.strerror or err}"
+        raise Unreadable(why) from None
     if not stat.S_ISREG(st.st_mode):
         raise Unreadable(_not_regular(st.st_mode))
     return st.st_size

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from conversion.contract import tables
 from conversion.uses import streams
 from conversion.uses.torch_pairs import Pairs
 
@@ -28,12 +29,14 @@ TIMELINE = ("classes_in_this_experience", "previous_classes", "classes_seen_so_f
 ``MultiHeadClassifier`` indexes a tensor with ``classes_in_this_experience``, which fails on a set."""
 
 
-def class_order(stream) -> list[int]:
-    """The standard labels of the stream's tasks in stream order (600 for a full generator).
+def class_order(stream=None) -> list[int]:
+    """The standard labels of the stream's tasks in stream order (600 for a full generator); without a
+    stream, those of tasks 0..5 in task order.
 
     ``class_order(stream)[i]`` is the label of class-incremental id ``i``.
     """
-    return [label for task in stream for label in task.labels]
+    labels = tables.task_classes() if stream is None else [task.labels for task in stream]
+    return [label for task_labels in labels for label in task_labels]
 
 
 def to_float(image):
@@ -74,6 +77,7 @@ def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", so
     from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
     from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
     from avalanche.benchmarks.scenarios.task_aware import with_task_labels
+
     # exported by avalanche.benchmarks.utils (its __all__): how Avalanche's own benchmarks give a
     # dataset its targets and task labels without reading every row
     from avalanche.benchmarks.utils import _make_taskaware_classification_dataset

@@ -9,20 +9,20 @@ Two ways to fill it:
   decoded with the build's own checks (:mod:`conversion.pixels.decode`) and skipped, with its reason, if
   a build would skip it.
 
-Every file is written to a short temporary name (any valid file name fits) and renamed, so a file
-under its final name is complete. A re-run keeps a file only if it is the source file itself (a hard
-link) or holds exactly the bytes it would write (a repaired source of the same size is written
-again), and finishes the rest.
+Every file is written to a short temporary name (any valid file name fits) and renamed
+(:mod:`conversion.atomic_files`), so a file under its final name is complete. A re-run keeps a file
+only if it is the source file itself (a hard link) or holds exactly the bytes it would write (a
+repaired source of the same size is written again), and finishes the rest.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conversion import atomic_files
 from conversion.contract import tables
 from conversion.pixels import decode
 from conversion.sources import file_names
@@ -88,11 +88,6 @@ def file_name_for(file_name: str, data: bytes) -> str:
     return f"{stem}{_FORMAT_EXTENSIONS[actual]}"
 
 
-def _part(target: Path) -> Path:
-    """The temporary name ``target`` is written under: short (a 255-byte name stays valid), hidden, one per name."""
-    return target.with_name(f".{hashlib.sha256(os.fsencode(target.name)).hexdigest()[:16]}.part")
-
-
 def _holds(target: Path, data: bytes) -> bool:
     """Whether ``target`` is a file holding exactly ``data``."""
     return target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data
@@ -102,9 +97,7 @@ def write_bytes(target: Path, data: bytes) -> str:
     """Write ``data`` to ``target`` atomically; ``"kept"`` if ``target`` already holds exactly ``data``."""
     if _holds(target, data):
         return "kept"
-    part = _part(target)
-    part.write_bytes(data)
-    os.replace(part, target)
+    atomic_files.write_bytes(target, data, sync=False)  # a re-run compares every file's bytes
     return "written"
 
 
@@ -119,22 +112,20 @@ def place_file(source: Path, data: bytes, read: os.stat_result, target: Path, mo
     one (swapped since it was read), the checked bytes are copied instead."""
     if (target.is_file() and _same_file(target.stat(), read)) or _holds(target, data):
         return "kept"
-    part = _part(target)
-    part.unlink(missing_ok=True)  # never write through a link an interrupted run left to a source file
     action = "copied"
-    if mode in ("auto", "link"):
-        try:
-            os.link(os.path.realpath(source), part)
-            action = "linked"
-        except OSError as err:
-            if mode == "link":
-                raise OSError(f"cannot hard-link {source} into {target.parent} ({err}); use --files copy") from err
-        if action == "linked" and not _same_file(os.stat(part, follow_symlinks=False), read):
-            part.unlink()
-            action = "copied"
-    if action == "copied":
-        part.write_bytes(data)  # the very bytes that were checked
-    os.replace(part, target)
+    with atomic_files.replacing(target, sync=False) as part:  # never through a link a killed run left there
+        if mode in ("auto", "link"):
+            try:
+                os.link(os.path.realpath(source), part)
+                action = "linked"
+            except OSError as err:
+                if mode == "link":
+                    raise OSError(f"cannot hard-link {source} into {target.parent} ({err}); use --files copy") from err
+            if action == "linked" and not _same_file(os.stat(part, follow_symlinks=False), read):
+                part.unlink()
+                action = "copied"
+        if action == "copied":
+            part.write_bytes(data)  # the very bytes that were checked
     return action
 
 

@@ -1,6 +1,6 @@
 """Continual-learning streams: the tasks of a loaded config, in order, as dataset views.
 
-Rows of every split are sorted by (task, source, label, file_name) (design.md section 3), so each
+Rows of every split are sorted by (task, source, label, file_name) (docs/contract.md#row-order), so each
 task, and each source within a task, is one contiguous block of rows. The block boundaries are
 found once per split from the ``task`` and ``source`` columns (no image is read) and every view is
 ``Dataset.select(range(a, b))``, which datasets serves without an indices mapping.
@@ -112,17 +112,25 @@ def _view(dataset, ranges: dict[int, tuple[int, int]], source: str):
     return dataset.select(range(min(a for a, _ in spans), max(b for _, b in spans)))
 
 
-def paper_rows(dataset, start: int, stop: int) -> np.ndarray:
-    """The paper loader's rows of one (task, split, source) block: its first floor(N / 10) * 10 rows.
+def release_order(names: Sequence[str]) -> np.ndarray:
+    """Positions of the rows named ``names`` (one part's) in the order of the release's ``X.pt``: rows
+    converted from the release carry their row index in their file name; rows built from raw files
+    have no such order and keep theirs."""
+    if len(names) and all(release.is_release_name(n) for n in names):
+        return np.argsort([release.release_index(n) for n in names], kind="stable")
+    return np.arange(len(names))
 
-    "First" is the order of the release's ``X.pt`` for rows converted from the release (their file
-    names carry the row index); rows built from raw files have no such order and keep the dataset's.
-    """
-    rows = np.arange(start, stop)
-    names = dataset.select_columns(["file_name"])[start:stop]["file_name"]
-    if names and all(release.is_release_name(n) for n in names):
-        rows = rows[np.argsort([release.release_index(n) for n in names], kind="stable")]
-    return rows[: corruption_recipe.kept_rows(len(rows))]
+
+def paper_order(names: Sequence[str]) -> np.ndarray:
+    """Positions of the rows the paper's loader takes of one (task, split, source) block named ``names``, in
+    its order: the first floor(N / 10) * 10 in :func:`release_order`."""
+    order = release_order(names)
+    return order[: corruption_recipe.kept_rows(len(order))]
+
+
+def paper_rows(dataset, start: int, stop: int) -> np.ndarray:
+    """The paper loader's rows of one (task, split, source) block (:func:`paper_order`)."""
+    return start + paper_order(dataset.select_columns(["file_name"])[start:stop]["file_name"])
 
 
 def _paper_view(dataset, ranges: dict[int, tuple[int, int]], source: str, where: str):
@@ -180,7 +188,7 @@ def tasks(
         sources: one source per task in stream order, for the substitution experiments (e.g. the
             first m tasks ``"ai"``, the rest ``"nature"``); replaces ``source`` for all splits but test.
         test_source: the test views' source; default ``source``, or ``"nature"`` when ``sources`` is given.
-        paper_loader: the paper loader's exact view (design.md section 2b): each task, split and
+        paper_loader: the paper loader's exact view (docs/paper-loader.md#loader-rules): each task, split and
             source keeps its first floor(N / 10) * 10 rows, and ``Task.ranks`` gives its labels.
     """
     if not isinstance(dataset_dict, Mapping):

@@ -6,7 +6,7 @@ notation: ``"clsloc"`` (clsloc id - 1, as the release's ``y.pt``), ``"standard"`
 column) or ``"rank"`` (the paper's loader: rank among the task's unique clsloc ids in the split,
 0..99). Rows keep the dataset's order, except that rows built from the tensor release go back to
 their order in ``X.pt``, so the result equals the release bit for bit. ``paper_loader=True`` gives
-what the paper's loader feeds its model (design.md section 2b): the first floor(N / 10) * 10 rows of
+what the paper's loader feeds its model (docs/paper-loader.md#loader-rules): the first floor(N / 10) * 10 rows of
 each (task, source) and, by default, their ranks among the labels those rows hold.
 """
 
@@ -21,9 +21,8 @@ import torch
 
 from conversion.builder import corrupted_rows
 from conversion.contract import tables
-from conversion.pixels import corruption_recipe
 from conversion.sources import release
-from conversion.uses import uint8_batches
+from conversion.uses import streams, uint8_batches
 
 NOTATIONS = ("clsloc", "standard", "rank")
 DTYPES = ("float32", "uint8")
@@ -44,11 +43,11 @@ def _labels(standard: np.ndarray, notation: str, task_clsloc: np.ndarray) -> np.
 
 
 def _stacked_pixels(split: datasets.Dataset, part: datasets.Dataset, rows: list[int], batch_size: int) -> np.ndarray:
-    """uint8 ``[n, H, W, 3]`` of the images of ``part`` (rows ``rows`` of ``split``), each checked from its header
+    """uint8 ``[n, 3, H, W]`` of the images of ``part`` (rows ``rows`` of ``split``), each checked from its header
     before it is decoded; a ``ValueError`` naming the row for one that is no image, a bomb or of another size."""
     images = []
     for row, image in zip(rows, (image for batch in part.iter(batch_size=batch_size) for image in batch["image"])):
-        size = (images[0].shape[1], images[0].shape[0]) if images else None
+        size = (images[0].shape[2], images[0].shape[1]) if images else None
         try:
             images.append(uint8_batches.rgb_pixels(image["bytes"], size))
         except ValueError as err:
@@ -86,7 +85,8 @@ def paper_tensors(
     if source is not None and source not in tables.SOURCES:
         raise ValueError(f"source must be one of {tables.SOURCES}, got {source!r}")
     columns = split.select_columns(["task", "source", "label"]).with_format("numpy")[:]  # honours a view's indices
-    task_col, source_col, label_col = (np.asarray(columns[name], dtype=np.int64) for name in ("task", "source", "label"))
+    task_col, source_col, label_col = (np.asarray(columns[name], dtype=np.int64)
+                                       for name in ("task", "source", "label"))
     keep = np.ones(len(split), dtype=bool)
     if task is not None:
         keep &= task_col == task
@@ -95,7 +95,8 @@ def paper_tensors(
     rows = np.flatnonzero(keep)
     if not len(rows):
         present = sorted({(int(t), tables.SOURCES[s]) for t, s in zip(task_col, source_col)})
-        asked = " ".join(f"{name}={value!r}" for name, value in (("task", task), ("source", source)) if value is not None)
+        asked = " ".join(f"{name}={value!r}" for name, value in (("task", task), ("source", source))
+                         if value is not None)
         raise ValueError(f"no rows of {asked} in this split; it holds (task, source) {present}")
     floats = corrupted_rows.COLUMN in split.column_names  # a corrupted copy: its float32 values are X itself
     if floats and dtype != "float32":
@@ -109,11 +110,7 @@ def paper_tensors(
     for (t, s), cell_rows in sorted(cells.items()):
         part = raw.select(cell_rows)
         names = part["file_name"]
-        order = np.arange(len(part))
-        if all(release.is_release_name(n) for n in names):
-            order = np.argsort([release.release_index(n) for n in names], kind="stable")
-        if paper_loader:
-            order = order[: corruption_recipe.kept_rows(len(order))]
+        order = streams.paper_order(names) if paper_loader else streams.release_order(names)
         standard = np.asarray(part["label"], dtype=np.int64)[order]
         task_clsloc = _task_clsloc(standard if paper_loader else label_col[task_col == t])
         y = torch.from_numpy(_labels(standard, labels, task_clsloc).astype(np.int64))
@@ -121,6 +118,6 @@ def paper_tensors(
             x = torch.from_numpy(np.ascontiguousarray(np.asarray(part[corrupted_rows.COLUMN], dtype=np.float32)[order]))
             result[t, s] = Tensors(x, y)
             continue
-        u8 = torch.from_numpy(_stacked_pixels(split, part, cell_rows, batch_size)[order]).permute(0, 3, 1, 2).contiguous()
+        u8 = torch.from_numpy(_stacked_pixels(split, part, cell_rows, batch_size)[order])
         result[t, s] = Tensors(release.normalize(u8) if dtype == "float32" else u8, y)
     return result

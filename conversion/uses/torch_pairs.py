@@ -11,13 +11,6 @@ import torch
 TARGETS = ("task_label", "label", "class_il")
 
 
-def standard_class_order() -> list[int]:
-    """The standard labels of tasks 0..5 in task order: class-incremental id i is label order[i]."""
-    from conversion.contract import tables
-
-    return [label for labels in tables.task_classes() for label in labels]
-
-
 class Pairs(torch.utils.data.Dataset):
     """(image, int target) for each row of ``view``.
 
@@ -42,7 +35,11 @@ class Pairs(torch.utils.data.Dataset):
         column = "label" if target == "class_il" else target
         values = view.select_columns([column]).with_format("numpy")[:][column].tolist() if len(view) else []
         if target == "class_il":
-            position = {label: i for i, label in enumerate(standard_class_order() if class_order is None else class_order)}
+            if class_order is None:
+                from conversion.uses import cl_libraries  # here: cl_libraries imports this module
+
+                class_order = cl_libraries.class_order()
+            position = {label: i for i, label in enumerate(class_order)}
             unknown = sorted(set(values) - set(position))
             if unknown:
                 raise ValueError(f"label {unknown[0]} is not in class_order ({len(position)} labels); pass "
@@ -59,6 +56,7 @@ class Pairs(torch.utils.data.Dataset):
     def __getitem__(self, index: int):
         row = self.view[index]
         if "image" not in row:
-            raise KeyError(f"the view's transform returned {sorted(row)}: Pairs needs its output to keep the 'image' key")
+            raise KeyError(f"the view's transform returned {sorted(row)}: Pairs needs its output to keep the "
+                           f"'image' key")
         image = row["image"]
         return (self.transform(image) if self.transform else image), self.targets[index]

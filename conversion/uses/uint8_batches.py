@@ -26,8 +26,8 @@ import pyarrow as pa
 from datasets.table import ConcatenationTable
 from PIL import Image
 
-from conversion.pixels import decode
 from conversion.builder.build_report import printable
+from conversion.pixels import decode, release_pipeline
 
 ONE_SIZE = "images must all have one size: use a 64-px config (the release's) or one built with one image_size"
 
@@ -82,10 +82,12 @@ def image_header(data: bytes | None, size: tuple[int, int] | None = None) -> Ima
 
 
 def rgb_pixels(data: bytes | None, size: tuple[int, int] | None = None) -> np.ndarray:
-    """uint8 ``[H, W, 3]`` pixels of the stored image ``data``, checked from its header first (:func:`image_header`)."""
+    """uint8 ``[3, H, W]`` RGB pixels of the stored image ``data``
+    (:func:`conversion.pixels.release_pipeline.chw_uint8`),
+    checked from its header first (:func:`image_header`)."""
     with decode.strict_pillow(), image_header(data, size) as image:
         try:
-            return np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
+            return release_pipeline.chw_uint8(image)
         except (OSError, SyntaxError, ValueError, EOFError) as err:
             raise ValueError(f"corrupt image: {err or type(err).__name__}") from None
 
@@ -105,7 +107,7 @@ def _decode_batch(batch: dict, indices: list[int], width: int, height: int) -> d
     pixels = np.empty((len(batch["image"]), 3, height, width), dtype=np.uint8)
     for i, (row, image) in enumerate(zip(indices, batch["image"])):
         try:
-            pixels[i] = rgb_pixels(image["bytes"], (width, height)).transpose(2, 0, 1)
+            pixels[i] = rgb_pixels(image["bytes"], (width, height))
         except ValueError as err:
             raise BadRow(row, str(err)) from None
     return {"image": pixels}
@@ -205,7 +207,8 @@ def _kind(feature) -> str | None:
         return "array"
     if isinstance(feature, datasets.ClassLabel):
         return "number"
-    if isinstance(feature, datasets.Value) and (pa.types.is_integer(feature.pa_type) or pa.types.is_floating(feature.pa_type)):
+    if isinstance(feature, datasets.Value) and (pa.types.is_integer(feature.pa_type)
+                                                or pa.types.is_floating(feature.pa_type)):
         return "number"
     return None
 
@@ -216,7 +219,7 @@ def _decode_images(encoded: list[bytes], rows) -> np.ndarray:
     out = None
     for i, (row, data) in enumerate(zip(rows, encoded)):
         try:
-            pixels = rgb_pixels(data, None if out is None else (out.shape[3], out.shape[2])).transpose(2, 0, 1)
+            pixels = rgb_pixels(data, None if out is None else (out.shape[3], out.shape[2]))
         except ValueError as err:
             raise BadRow(int(row), str(err)) from None
         if out is None:
@@ -242,6 +245,7 @@ def batch_loader(ds: datasets.Dataset, batch_size: int = 256, shuffle: bool = Tr
     from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
     batches = ArrowBatches(ds)
-    order = RandomSampler(batches, generator=torch.Generator().manual_seed(seed)) if shuffle else SequentialSampler(batches)
+    order = (RandomSampler(batches, generator=torch.Generator().manual_seed(seed)) if shuffle
+             else SequentialSampler(batches))
     sampler = BatchSampler(order, batch_size=batch_size, drop_last=False)
     return DataLoader(batches, sampler=sampler, batch_size=None, num_workers=num_workers, **kwargs)

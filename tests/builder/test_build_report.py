@@ -13,8 +13,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-import genimage_cl
-from conversion.builder import build_report
+from conversion.builder import build_report, genimage_cl
 from conversion.contract import tables
 from conversion.pixels import decode
 from conversion.samples import genimage_tree
@@ -71,7 +70,8 @@ def test_every_defect_has_its_outcome(defect_tree, built):
             assert row["reason"].split(":")[0] == outcome, row
             assert (row["generator"], row["split"], row["source"]) == (generator, split, source)
     all_skipped = [r["path"] for _, _, rep in built.values() for r in rep["skipped"]]
-    assert sorted(all_skipped) == sorted(p for p, o in expected.items() if o not in (genimage_tree.KEPT, decode.RELEASE_DROPPED))
+    assert sorted(all_skipped) == sorted(p for p, o in expected.items()
+                                         if o not in (genimage_tree.KEPT, decode.RELEASE_DROPPED))
 
 
 def test_totals_add_up_against_the_disk_and_the_rows(defect_tree, built):
@@ -82,7 +82,8 @@ def test_totals_add_up_against_the_disk_and_the_rows(defect_tree, built):
             rows = Counter(tables.SOURCES[s] for s in dataset[split]["source"])
             for source in tables.SOURCES:
                 t = report["totals"][f"{key}/{split}/{source}"]
-                on_disk = len(list((root / table[key].top_folder / table[key].inner_folder / folder / source).iterdir()))
+                on_disk = len(list(
+                    (root / table[key].top_folder / table[key].inner_folder / folder / source).iterdir()))
                 assert t["found"] == on_disk
                 assert t["kept"] == rows[source]
                 assert t["found"] == t["kept"] + t["skipped"] + t["excluded"]
@@ -107,7 +108,8 @@ def test_report_files_are_in_the_cache_dir_with_relative_paths(built):
 def test_mismatch_is_caught(tmp_path):
     plan = {"split": "train", "num_shards": 1, "found": {"adm/train/ai": 3}, "excluded": {"adm/train/ai": 0},
             "skips": [], "empty": []}
-    (tmp_path / "train-00000.json").write_text(json.dumps({"kept": {"adm/train/ai": 2}, "skips": [], "differences": []}))
+    (tmp_path / "train-00000.json").write_text(
+        json.dumps({"kept": {"adm/train/ai": 2}, "skips": [], "differences": []}))
     with pytest.raises(build_report.ReportMismatch, match="found 3 != kept 2"):
         build_report.assemble(tmp_path, [plan], {"train": 2}, "adm", "x")
     with pytest.raises(build_report.ReportMismatch, match="2 files kept but 5 rows"):
@@ -122,7 +124,8 @@ def test_summary_line_is_logged(defect_tree, tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="conversion.builder.build_report"):
         builder = GenImageCL(config_name="glide", data_dir=str(root), cache_dir=str(tmp_path))
         builder.download_and_prepare()
-    lines = [r.getMessage() for r in caplog.records if r.name == "conversion.builder.build_report" and r.levelno >= logging.WARNING]
+    lines = [r.getMessage() for r in caplog.records
+             if r.name == "conversion.builder.build_report" and r.levelno >= logging.WARNING]
     assert len(lines) == 1
     assert lines[0].startswith("genimage-cl glide: 37 files found, 26 kept, 3 skipped (bad header: 1, file name: 1, "
                                "not an image file: 1), 8 excluded by class; report: ")
@@ -170,7 +173,7 @@ def test_report_command_finds_reports_in_a_cache_tree(built):
     cache_root = Path(builder.cache_dir).parents[2]
     out = subprocess.run([sys.executable, "-m", "conversion", "report", str(cache_root)], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
-    for key, (b, _, report) in built.items():
+    for b, _, report in built.values():
         assert f"# {Path(b.cache_dir) / build_report.REPORT_FILE}" in out
         for row in report["skipped"]:
             assert f"  {row['path']}: {row['reason']}" in out
@@ -276,7 +279,8 @@ def test_an_unexpected_error_in_one_file_is_that_files_skip(tmp_path, monkeypatc
     assert [(PurePosixPath(r["path"]).name, r["reason"]) for r in report["skipped"]] == [
         (victim.name, "unexpected error: MemoryError")
     ]
-    assert builder.as_dataset()["train"].num_rows == build_report.sums(report)["kept"] - len(builder.as_dataset()["test"])
+    assert builder.as_dataset()["train"].num_rows == (
+        build_report.sums(report)["kept"] - len(builder.as_dataset()["test"]))
 
 
 def test_an_empty_source_folder_is_warned_in_the_summary_and_the_report(tmp_path, caplog):
@@ -312,7 +316,8 @@ def test_a_tensor_pair_with_no_rows_is_warned(sample_release, tmp_path):
     builder = GenImageCL(config_name="vqdm-task5", data_dir=str(root), cache_dir=str(tmp_path / "cache"))
     builder.download_and_prepare()
     report = build_report.load(Path(builder.cache_dir) / build_report.REPORT_FILE)
-    assert report["empty"] == [f"vqdm task 5 test nature: no image ({emptied / 'X.pt'} and {emptied / 'y.pt'} hold N=0 rows)"]
+    assert report["empty"] == [
+        f"vqdm task 5 test nature: no image ({emptied / 'X.pt'} and {emptied / 'y.pt'} hold N=0 rows)"]
     assert report["totals"]["vqdm/test/nature"]["found"] == 0
     assert "1 empty part(s): vqdm task 5 test nature" in build_report.summary_line(report, "x")
 

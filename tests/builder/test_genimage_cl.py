@@ -1,4 +1,4 @@
-"""The builder per design.md section 3: configs, rows, labels, task membership, order, formats."""
+"""The builder per docs/contract.md: configs, rows, labels, task membership, order, formats."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from conversion.contract import configs, tables
-from conversion.sources import file_names
 from conversion.samples.genimage_tree import chosen_classes, generator_folder
+from conversion.sources import file_names
 from genimage_cl import GenImageCL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,7 +160,7 @@ def test_config_name_is_needed_and_misspellings_get_the_closest(sample_root):
 
 
 def test_num_proc_gives_the_same_rows(sample_root, build, tmp_path, monkeypatch):
-    import genimage_cl
+    from conversion.builder import genimage_cl
 
     monkeypatch.setattr(genimage_cl, "_ITEMS_PER_SHARD", 5)
     builder = GenImageCL(config_name="adm", data_dir=str(sample_root), cache_dir=str(tmp_path))

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SLOW_BUILD = textwrap.dedent(
     """
     import sys, time
-    import genimage_cl
+    from conversion.builder import genimage_cl
     from conversion.pixels import decode
 
     convert = decode.convert

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conversion.contract import tables
+from conversion.sources import kinds
 
 
 @pytest.fixture(scope="session")
@@ -35,4 +36,4 @@ def hub_copy(sample_root, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("copy")
     release = make_sample_release(sample_root, root / "release", generators=["sdv14"])
-    return publish.build_mirror(release, root / "genimage-cl", log=lambda line: None).out
+    return publish.build_mirror(kinds.open_source(release), root / "genimage-cl", log=lambda line: None).out

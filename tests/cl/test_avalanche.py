@@ -17,7 +17,6 @@ from avalanche.training.plugins import EvaluationPlugin  # noqa: E402
 from conversion.contract import tables  # noqa: E402
 from conversion.uses import cl_libraries, streams
 from conversion.uses.torch_pairs import Pairs  # noqa: E402
-
 from tests.uses.test_paper_loader import _paper_loader, paper_ds, paper_release  # noqa: E402,F401  (fixtures)
 
 from .conftest import rows  # noqa: E402
@@ -44,7 +43,8 @@ def test_class_order_is_the_streams_labels(ds):
     standard, reverse = streams.tasks(ds), streams.tasks(ds, order="reverse")
     assert cl_libraries.class_order(standard) == [label for labels in tables.task_classes() for label in labels]
     assert len(cl_libraries.class_order(standard)) == 600 == len(set(cl_libraries.class_order(standard)))
-    assert cl_libraries.class_order(reverse) == [label for labels in reversed(tables.task_classes()) for label in labels]
+    assert cl_libraries.class_order(reverse) == [
+        label for labels in reversed(tables.task_classes()) for label in labels]
 
 
 @pytest.mark.parametrize("order", ["standard", "reverse"])
@@ -65,7 +65,9 @@ def test_class_incremental_experiences(ds, order):
             assert experience.previous_classes == sorted(seen)
             assert len(experience.dataset) == len(expected["label"])
             assert list(experience.dataset.targets) == class_ids
-            assert Pairs(stream[position].splits[split], target="class_il", class_order=cl_libraries.class_order(stream)).targets == class_ids
+            pairs = Pairs(stream[position].splits[split], target="class_il",
+                          class_order=cl_libraries.class_order(stream))
+            assert pairs.targets == class_ids
             seen += sorted(set(class_ids))
 
 
@@ -134,8 +136,9 @@ def test_bad_scenario(ds):
         cl_libraries.avalanche_benchmark(ds, scenario="domain")
 
 
-def test_the_papers_exact_view(paper_release, paper_ds):
-    benchmark = cl_libraries.avalanche_benchmark(paper_ds, scenario="class", source="ai", test_source="ai", paper_loader=True)
+def test_the_papers_exact_view(paper_release, paper_ds):  # noqa: F811 (the fixtures imported above)
+    benchmark = cl_libraries.avalanche_benchmark(paper_ds, scenario="class", source="ai", test_source="ai",
+                                                 paper_loader=True)
     for name, split in (("train_stream", "train"), ("test_stream", "test")):
         for position, experience in enumerate(getattr(benchmark, name)):
             _, y = _paper_loader(paper_release, position, split, "ai")

@@ -54,6 +54,6 @@ def test_examples_print_what_the_readme_shows(sample_root, hub_copy, tmp_path):
     run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     outputs = run.stdout.split(SEPARATOR + "\n")[: len(blocks)]
-    for i, ((code, expected), printed) in enumerate(zip(blocks, outputs)):
+    for i, ((_, expected), printed) in enumerate(zip(blocks, outputs)):
         if expected is not None:
             assert printed == expected, f"README block {i} printed:\n{printed}"

@@ -85,7 +85,9 @@ def test_avalanche_takes_v2_transforms(ds):
     benchmark = cl_libraries.avalanche_benchmark(ds, transform=augment)
     x, _, _ = benchmark.train_stream[1].dataset[0]
     row = streams.tasks(ds)[1].train[0]
-    assert torch.allclose(x, torch.from_numpy(np.array(row["image"])).permute(2, 0, 1).flip(-1).float() / 255, atol=1e-6)
-    eval_x, _, _ = cl_libraries.avalanche_benchmark(ds, transform=augment, eval_transform=cl_libraries.to_float).test_stream[1].dataset[0]
+    assert torch.allclose(x, torch.from_numpy(np.array(row["image"])).permute(2, 0, 1).flip(-1).float() / 255,
+                          atol=1e-6)
+    eval_x, _, _ = cl_libraries.avalanche_benchmark(
+        ds, transform=augment, eval_transform=cl_libraries.to_float).test_stream[1].dataset[0]
     test_row = streams.tasks(ds)[1].test[0]
     assert torch.equal(eval_x, torch.from_numpy(np.array(test_row["image"])).permute(2, 0, 1).float() / 255)

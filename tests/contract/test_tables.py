@@ -10,7 +10,8 @@ from tests.conftest import REFERENCE
 
 @pytest.mark.skipif(not (REFERENCE / "reference").is_dir(), reason="../shared/reference is absent")
 def test_committed_tables_equal_regenerated():
-    generated = derive_tables.generate(REFERENCE / "reference", REFERENCE / "design.md")
+    generated = derive_tables.generate(REFERENCE / "reference",
+                                       tables.DICTIONARIES.resolve().parent / "docs" / "genimage-tree.md")
     committed = {p.name for p in tables.DICTIONARIES.iterdir() if p.name in generated}
     assert committed == set(generated)
     for name, text in generated.items():
@@ -38,7 +39,7 @@ def test_val_labels_pinned(number, wnid, label):
 
 
 def test_task_sets_are_disjoint_and_outside_tiny_imagenet():
-    tiny = {tables.label_of_wnid()[w] for w in tables.tiny_imagenet_wnids()}
+    tiny = {tables.label_of_wnid()[w] for w in (tables.DICTIONARIES / tables.TINY_FILE).read_text().split()}
     tasks = [set(t) for t in tables.task_classes()]
     assert len(tiny) == 200 and len(tasks) == 6
     assert all(len(t) == 100 for t in tasks)
@@ -62,3 +63,11 @@ def test_task_order_and_generators():
     sdv15_parts = [name for name, _ in generators["sdv15"].zip_parts]
     assert len(sdv15_parts) == len(set(sdv15_parts))  # the checksum list names .z26 twice
     assert all(len(md5) == 32 for g in generators.values() for _, md5 in g.zip_parts)
+
+
+def test_hand_maintained_license_and_citation():
+    facts = tables.dataset_facts()
+    assert facts["hub_license"] == "cc-by-nc-sa-4.0" and facts["license"].startswith("CC BY-NC-SA 4.0")
+    citation = tables.citation()
+    assert citation.startswith("@inproceedings{zhu2023genimage,") and "@misc{genimage_cl," in citation
+    assert citation.count("{") == citation.count("}")

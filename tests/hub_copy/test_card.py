@@ -13,10 +13,12 @@ import pytest
 import yaml
 
 from conversion.contract import tables
-from conversion.hub_copy import card, figure_drawing, owned_files, publish
+from conversion.hub_copy import card, owned_files, publish
 from conversion.pixels import decode
 from conversion.samples import tensor_release as release_writer
 from conversion.samples.genimage_tree import KEPT, inject_defects, make_sample_tree
+from conversion.sources import kinds
+from tests.helpers import render_figures
 
 PARTS = [("sdv14", t) for t in range(6)] + [("adm", 0), ("biggan", 1)]
 DEFECT_GENERATORS = ["adm", "biggan", "glide", "sdv14", "sdv15"]
@@ -35,7 +37,7 @@ def _copy_parts(release: Path, root: Path, parts) -> Path:
 def release_mirror(sample_release, tmp_path_factory):
     root = _copy_parts(sample_release, tmp_path_factory.mktemp("card_release") / "release", PARTS)
     out = tmp_path_factory.mktemp("card_hub") / "genimage-cl"
-    return root, publish.build_mirror(root, out, log=lambda line: None)
+    return root, publish.build_mirror(kinds.open_source(root), out, log=lambda line: None)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def defect_mirror(tmp_path_factory):
     root = make_sample_tree(tmp_path_factory.mktemp("defects") / "GenImage", generators=DEFECT_GENERATORS)
     expected = inject_defects(root)
     out = tmp_path_factory.mktemp("defect_hub") / "genimage-cl"
-    return expected, publish.build_mirror(root, out, log=lambda line: None)
+    return expected, publish.build_mirror(kinds.open_source(root), out, log=lambda line: None)
 
 
 def _body(mirror) -> str:
@@ -83,9 +85,10 @@ def test_a_grid_per_generator_and_a_chart_per_task(release_mirror):
 
 
 def test_figures_are_those_of_the_built_configs(release_mirror, build, tmp_path):
-    """Drawn from label columns and a few row groups, yet byte for byte what render draws from the full config."""
+    """Drawn from label columns and a few row groups, yet byte for byte what render_figures draws from the
+    full config."""
     root, mirror = release_mirror
-    drawn = figure_drawing.render(build("sdv14", root), tmp_path)
+    drawn = render_figures(build("sdv14", root), tmp_path)
     assert sorted(drawn["balance"]) == [("sdv14", t) for t in range(6)]
     for path in [drawn["samples"]["sdv14"], *drawn["balance"].values()]:
         assert path.read_bytes() == (mirror.out / "figures" / path.name).read_bytes(), path.name
@@ -98,8 +101,9 @@ def test_stale_figures_are_removed_and_missing_ones_redrawn(release_mirror, tmp_
     (out / "figures" / "samples-adm.png").unlink()
     (out / "figures" / "samples-wukong.png").write_bytes(b"old")
     publish.records(out).claim(owned_files.CARD_GROUP, ["figures/samples-wukong.png"])  # drawn by an earlier run
-    again = publish.build_mirror(root, out, log=lambda line: None)
-    assert (out / "figures" / "samples-adm.png").read_bytes() == (mirror.out / "figures" / "samples-adm.png").read_bytes()
+    again = publish.build_mirror(kinds.open_source(root), out, log=lambda line: None)
+    assert (out / "figures" / "samples-adm.png").read_bytes() == (
+        mirror.out / "figures" / "samples-adm.png").read_bytes()
     assert not (out / "figures" / "samples-wukong.png").exists()
     assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text().replace(str(mirror.out), str(out))
     assert len(again.figure_paths()) == len(mirror.figure_paths())
@@ -116,7 +120,8 @@ def test_release_card_says_there_are_no_differences(release_mirror):
 def test_load_dataset_ignores_the_figures(release_mirror, tmp_path, monkeypatch):
     _, mirror = release_mirror
     configs = yaml.safe_load((mirror.out / "README.md").read_text().split("---\n")[1])["configs"]
-    patterns = [p for c in configs for f in c["data_files"] for p in ([f["path"]] if isinstance(f["path"], str) else f["path"])]
+    patterns = [p for c in configs for f in c["data_files"]
+                for p in ([f["path"]] if isinstance(f["path"], str) else f["path"])]
     assert patterns and all(p.startswith("data/") for p in patterns)
     monkeypatch.chdir(mirror.out.parent)
     loaded = datasets.load_dataset(mirror.out.name, "sdv14", cache_dir=str(tmp_path))
@@ -160,7 +165,8 @@ def test_raw_tree_card_links_its_figures(defect_mirror):
     assert sorted(mirror.figures) == DEFECT_GENERATORS
     links = _local_links(mirror)
     assert len(mirror.figure_paths()) == len(DEFECT_GENERATORS) * 7
-    assert sorted(links) == sorted([publish.LISTING] + [p.relative_to(mirror.out).as_posix() for p in mirror.figure_paths()])
+    assert sorted(links) == sorted(
+        [publish.LISTING] + [p.relative_to(mirror.out).as_posix() for p in mirror.figure_paths()])
     for link in links:
         assert (mirror.out / link).is_file(), link
     assert publish.LISTING in {path for path, _ in mirror.files()}

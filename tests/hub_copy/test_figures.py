@@ -8,12 +8,13 @@ from PIL import Image
 
 from conversion.contract import tables
 from conversion.hub_copy import figure_drawing
+from tests.helpers import leftover_temporaries, render_figures
 
 
 @pytest.fixture(scope="module")
 def figures(sample_root, build, tmp_path_factory):
     ds = build("sdv14", sample_root)
-    return ds, figure_drawing.render(ds, tmp_path_factory.mktemp("figures"))
+    return ds, render_figures(ds, tmp_path_factory.mktemp("figures"))
 
 
 def test_one_grid_per_generator_and_one_chart_per_task(figures):
@@ -65,13 +66,13 @@ def test_balance_counts_and_bars(figures):
 
 def test_disjoint_has_a_grid_per_generator_and_renders_deterministically(sample_root, build, tmp_path):
     ds = build("disjoint", sample_root)
-    first = figure_drawing.render(ds, tmp_path / "a", split="test")
-    second = figure_drawing.render(ds, tmp_path / "b", split="test")
+    first = render_figures(ds, tmp_path / "a", split="test")
+    second = render_figures(ds, tmp_path / "b", split="test")
     assert sorted(first["samples"]) == sorted(tables.task_order())
     assert sorted(first["balance"]) == sorted((g, t) for t, g in enumerate(tables.task_order()))
     for key, path in first["samples"].items():
         assert path.read_bytes() == second["samples"][key].read_bytes()
-    assert not list(tmp_path.rglob("*.part"))
+    assert not leftover_temporaries(tmp_path)
 
 
 def test_a_class_hundreds_of_times_smaller_still_gets_a_visible_bar(tmp_path):

@@ -13,6 +13,7 @@ import pytest
 from conversion import local_paths
 from conversion.hub_copy import owned_files, publish
 from conversion.samples import tensor_release as release_writer
+from conversion.sources import kinds
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,7 +87,7 @@ def test_files_publish_did_not_write_stop_it_before_any_work(small_release_copy,
     before = _files(out)
     with pytest.raises(owned_files.ForeignFiles, match="README.md, data/sdv14/task0/train-00000-of-00001.parquet "
                                                        "not written by genimage-cl"):
-        publish.build_mirror(small_release_copy, out, log=lambda line: None)
+        publish.build_mirror(kinds.open_source(small_release_copy), out, log=lambda line: None)
     assert {k: v for k, v in _files(out).items() if not k.startswith(publish.STATE_DIR)} == before
 
 
@@ -95,7 +96,7 @@ def test_a_part_job_refuses_foreign_files_in_its_part(small_release_copy, tmp_pa
     (out / "data" / "sdv14" / "task0-rotate").mkdir(parents=True)
     (out / "data" / "sdv14" / "task0-rotate" / "notes.txt").write_text("mine")
     with pytest.raises(owned_files.ForeignFiles, match="data/sdv14/task0-rotate/notes.txt"):
-        publish.build_parts_only(small_release_copy, out, ["sdv14-task0"], log=lambda line: None)
+        publish.build_parts_only(kinds.open_source(small_release_copy), out, ["sdv14-task0"], log=lambda line: None)
     assert (out / "data" / "sdv14" / "task0-rotate" / "notes.txt").read_text() == "mine"
 
 
@@ -113,7 +114,7 @@ def small_release_copy(sample_release, tmp_path_factory) -> Path:
 
 def test_stale_removal_deletes_only_recorded_files(small_release_copy, tmp_path):
     out = tmp_path / "copy"
-    mirror = publish.build_mirror(small_release_copy, out, log=lambda line: None)
+    mirror = publish.build_mirror(kinds.open_source(small_release_copy), out, log=lambda line: None)
     users = out / "data" / "sdv14" / "task0" / "notes.txt"
     users.write_text("a file no run wrote")
     stale = out / "data" / "sdv14" / "task1" / "train-00009-of-00010.parquet"
@@ -126,16 +127,17 @@ def test_stale_removal_deletes_only_recorded_files(small_release_copy, tmp_path)
 
 def test_a_folder_published_before_records_is_adopted(small_release_copy, tmp_path):
     out = tmp_path / "copy"
-    publish.build_mirror(small_release_copy, out, log=lambda line: None)
+    publish.build_mirror(kinds.open_source(small_release_copy), out, log=lambda line: None)
     shutil.rmtree(out / publish.STATE_DIR / owned_files.RECORDS_DIR)
-    again = publish.build_mirror(small_release_copy, out, max_shard_size="20KB", log=lambda line: None)
+    again = publish.build_mirror(kinds.open_source(small_release_copy), out, max_shard_size="20KB",
+                                 log=lambda line: None)
     on_disk = sorted(p.relative_to(out).as_posix() for p in (out / "data").rglob("*") if p.is_file())
     assert on_disk == sorted(f["path"] for p in again.parts for f in p.all_files())
 
 
 @pytest.mark.parametrize("command", [
     ("publish", "--data-dir", "{src}", "--out", "{o}/victim::copy"),
-    ("build", "--data-dir", "{src}", "--out", "{o}/victim::copy", "--config", "sdv14-task2", "--split", "train"),
+    ("publish", "--data-dir", "{src}", "--out", "{o}/victim::copy", "--job-index", "0"),
     ("export-imagefolder", "--data-dir", "{src}", "--out", "{o}/victim::copy", "--config", "sdv14-task2"),
     ("publish", "--data-dir", "{o}/victim::x", "--out", "{o}/fine"),
     ("publish", "--data-dir", "{src}", "--out", "memory://{o}/victim"),
@@ -225,7 +227,7 @@ def test_a_full_disk_names_the_folder(one_generator, tmp_path, monkeypatch, caps
 ])
 def test_a_malformed_card_is_one_problem_naming_the_card_and_key(small_release_copy, tmp_path, header, key):
     out = tmp_path / "copy"
-    publish.build_mirror(small_release_copy, out, log=lambda line: None)
+    publish.build_mirror(kinds.open_source(small_release_copy), out, log=lambda line: None)
     (out / "README.md").write_text(f"---\n{header}---\n# card\n")
     result = _cli("verify-copy", str(out), "--no-progress", cwd=tmp_path)
     assert result.returncode == 1
@@ -254,7 +256,7 @@ def test_a_data_folder_linked_elsewhere_is_foreign_and_not_walked(small_release_
     out.mkdir()
     (out / "data").symlink_to("/")
     with pytest.raises(owned_files.ForeignFiles, match=r"copy: data not written by genimage-cl"):
-        publish.build_mirror(small_release_copy, out, log=lambda line: None)
+        publish.build_mirror(kinds.open_source(small_release_copy), out, log=lambda line: None)
     assert (out / "data").is_symlink()
 
 
@@ -265,33 +267,36 @@ def test_a_data_folder_linked_elsewhere_is_foreign_and_not_walked(small_release_
 def test_an_out_that_cannot_be_a_copy_is_refused(one_generator, tmp_path, out, message):
     (tmp_path / "afile").write_text("mine")
     values = {"src": one_generator, "tmp": tmp_path}
-    line = _one_line_error(_cli("publish", "--data-dir", str(one_generator), "--out", out.format(**values), cwd=tmp_path))
+    line = _one_line_error(_cli("publish", "--data-dir", str(one_generator), "--out", out.format(**values),
+                                cwd=tmp_path))
     assert line == f"error: {message.format(**values)}: give an --out outside the source" or \
         line == f"error: {message.format(**values)}"
     assert (tmp_path / "afile").read_text() == "mine" and not (one_generator / publish.STATE_DIR).exists()
 
 
-def test_build_jobs_replace_only_the_shards_they_recorded(one_generator, tmp_path):
-    from conversion.hub_copy import jobs
+def _quiet(line: str) -> None:
+    pass
 
+
+def test_part_jobs_replace_only_the_shards_they_recorded(one_generator, tmp_path):
     out = tmp_path / "b"
-    job = jobs.Job("sdv14", 2, "test")
-    first = jobs.run_job(job, one_generator, out, max_shard_size="1KB", row_group_size=1)
-    assert len(first) > 1
-    again = jobs.run_job(job, one_generator, out)
-    assert [p.name for p in again] == ["test-00000-of-00001.parquet"]
-    assert sorted(p.name for p in job.folder(out).iterdir()) == ["test-00000-of-00001.parquet"]
-    mine = job.folder(out) / "test-00000-of-00002.parquet"
+    (first,) = publish.build_parts_only(kinds.open_source(one_generator), out, ["sdv14-task2"], max_shard_size="1KB",
+                                        log=_quiet)
+    assert len(first.splits["test"]["files"]) > 1
+    publish.build_parts_only(kinds.open_source(one_generator), out, ["sdv14-task2"], log=_quiet)
+    folder = out / "data" / "sdv14" / "task2"
+    assert sorted(p.name for p in folder.iterdir()) == ["test-00000-of-00001.parquet", "train-00000-of-00001.parquet"]
+    mine = folder / "test-00000-of-00002.parquet"
     mine.write_bytes(b"not a job's")
     with pytest.raises(owned_files.ForeignFiles, match="data/sdv14/task2/test-00000-of-00002.parquet not written"):
-        jobs.run_job(job, one_generator, out)
+        publish.build_parts_only(kinds.open_source(one_generator), out, ["sdv14-task2"], log=_quiet)
     assert mine.read_bytes() == b"not a job's"
 
 
-def test_a_build_into_or_around_its_source_is_refused(one_generator, tmp_path):
+def test_a_job_into_its_source_is_refused(one_generator, tmp_path):
     before = _files(one_generator)
-    line = _one_line_error(_cli("build", "--data-dir", str(one_generator), "--out", str(one_generator / "b"),
-                                "--config", "sdv14-task2", "--split", "test", cwd=tmp_path))
+    line = _one_line_error(_cli("publish", "--data-dir", str(one_generator), "--out", str(one_generator / "b"),
+                                "--job-index", "0", cwd=tmp_path))
     assert f"--out {one_generator / 'b'} lies inside --data-dir {one_generator}" in line
     assert _files(one_generator) == before
 
@@ -307,31 +312,30 @@ def test_report_never_opens_a_fifo_named_like_a_report(tmp_path):
 def test_state_files_that_are_fifos_never_block(small_release_copy, tmp_path):
     """A FIFO in place of a part's manifest is an unfinished part (rebuilt); in place of a record, a named error."""
     out = tmp_path / "copy"
-    publish.build_mirror(small_release_copy, out, log=lambda line: None)
+    publish.build_mirror(kinds.open_source(small_release_copy), out, log=lambda line: None)
     manifest = out / publish.STATE_DIR / "parts" / "sdv14-task0.json"
     manifest.unlink()
     os.mkfifo(manifest)
     lines = []
-    publish.build_mirror(small_release_copy, out, log=lines.append)
+    publish.build_mirror(kinds.open_source(small_release_copy), out, log=lines.append)
     assert "part 1 of 2: sdv14-task0: building" in lines and manifest.is_file()
     record = out / publish.STATE_DIR / owned_files.RECORDS_DIR / "sdv14-task1.json"
     record.unlink()
     os.mkfifo(record)
     with pytest.raises(owned_files.DamagedRecord, match=f"{record}: unreadable record of written files .*a FIFO"):
-        publish.build_mirror(small_release_copy, out, log=lambda line: None)
+        publish.build_mirror(kinds.open_source(small_release_copy), out, log=lambda line: None)
 
 
-@pytest.mark.parametrize("state", [".publish", ".staging"])
-def test_a_state_folder_that_is_a_link_is_refused(one_generator, tmp_path, state):
+@pytest.mark.parametrize("job", [(), ("--job-index", "0")], ids=["publish", "job"])
+def test_a_state_folder_that_is_a_link_is_refused(one_generator, tmp_path, job):
+    state = publish.STATE_DIR
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / "staging" / "sdv14-task0").mkdir(parents=True)
     (elsewhere / "staging" / "sdv14-task0" / "keep.txt").write_text("x")
     out = tmp_path / "copy"
     out.mkdir()
     (out / state).symlink_to(elsewhere)
-    command = ("publish", "--data-dir", str(one_generator), "--out", str(out)) if state == ".publish" else (
-        "build", "--data-dir", str(one_generator), "--out", str(out), "--config", "sdv14-task0", "--split", "test")
-    line = _one_line_error(_cli(*command, cwd=tmp_path))
+    line = _one_line_error(_cli("publish", "--data-dir", str(one_generator), "--out", str(out), *job, cwd=tmp_path))
     assert line == (f"error: {out / state} is a link or not a folder: it is where a run keeps (and cleans) its own "
                     f"state; remove it or choose another output folder")
     assert (elsewhere / "staging" / "sdv14-task0" / "keep.txt").read_text() == "x"

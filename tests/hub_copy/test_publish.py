@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -20,8 +21,8 @@ from conversion import cli
 from conversion.builder import culprits
 from conversion.contract import configs, tables
 from conversion.hub_copy import publish, upload
-from conversion.sources import kinds, release
 from conversion.samples import tensor_release as release_writer
+from conversion.sources import kinds, release
 from conversion.uses.tensors import paper_tensors
 from tests.hub_stand_in import StandInHub
 from tests.lock_holder import hold_lock
@@ -49,7 +50,7 @@ def small_release(sample_release, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def mirror(small_release, tmp_path_factory):
     out = tmp_path_factory.mktemp("hub") / "genimage-cl"
-    return publish.build_mirror(small_release, out, log=lambda line: None)
+    return publish.build_mirror(kinds.open_source(small_release), out, log=lambda line: None)
 
 
 @pytest.fixture
@@ -80,7 +81,8 @@ def test_folder_layout(mirror):
     files = sorted(str(p.relative_to(mirror.out)) for p in mirror.out.rglob("*") if p.is_file())
     assert not [f for f in files if f.endswith(".py")]
     shipped = [f for f in files if not f.startswith(publish.STATE_DIR + "/")]
-    expected = ["README.md"] + [f"data/{g}/task{t}/{s}-00000-of-00001.parquet" for g, t in PARTS for s in ("test", "train")]
+    expected = ["README.md"] + [f"data/{g}/task{t}/{s}-00000-of-00001.parquet"
+                                for g, t in PARTS for s in ("test", "train")]
     expected += [f"figures/samples-{g}.png" for g in sorted({g for g, _ in PARTS})]
     expected += [f"figures/balance-{g}-task{t}.png" for g, t in PARTS]
     assert shipped == sorted(expected)
@@ -93,7 +95,8 @@ def test_card_declares_complete_configs_only(mirror):
     assert sorted(names) == sorted(["sdv14", "disjoint"] + [configs.task_config_name(g, t) for g, t in PARTS])
     assert "adm" not in names and "adm" in mirror.skipped_configs
     disjoint = next(c for c in card["configs"] if c["config_name"] == "disjoint")
-    assert disjoint["data_files"][0] == {"split": "train", "path": [f"data/{g}/task{t}/train-*" for g, t in DISJOINT_PARTS]}
+    assert disjoint["data_files"][0] == {"split": "train",
+                                         "path": [f"data/{g}/task{t}/train-*" for g, t in DISJOINT_PARTS]}
     infos = _infos(card)
     assert infos.keys() == set(names)
     sdv14 = infos["sdv14"]
@@ -168,18 +171,19 @@ def test_rerun_resumes(small_release, mirror, tmp_path):
     shutil.copytree(mirror.out, out)
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
     lines = []
-    publish.build_mirror(small_release, out, log=lines.append)
+    publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     assert all("done before" in line for line in lines) and len(lines) == len(PARTS)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == before
     truncated = out / "data/sdv14/task1/train-00000-of-00001.parquet"
     truncated.write_bytes(truncated.read_bytes()[:100])
     (out / publish.STATE_DIR / "parts" / "glide-task3.json").unlink()
     lines.clear()
-    again = publish.build_mirror(small_release, out, log=lines.append)
+    again = publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     rebuilt = sorted(line.split(": ")[1] for line in lines if line.endswith(": building"))
     assert rebuilt == ["glide-task3", "sdv14-task1"]
     assert again.parquet_bytes() == mirror.parquet_bytes()
-    assert not (out / publish.STATE_DIR / "staging").exists() or not any((out / publish.STATE_DIR / "staging").iterdir())
+    staging = out / publish.STATE_DIR / "staging"
+    assert not staging.exists() or not any(staging.iterdir())
 
 
 class FakeHub:
@@ -216,7 +220,8 @@ def test_same_layout_and_info_as_push_to_hub(small_release, tmp_path, build, mon
     repo.mkdir()
     monkeypatch.setattr(arrow_dataset, "HfApi", lambda *a, **k: FakeHub(repo))
     monkeypatch.setattr(arrow_dataset, "HfFileSystem", lambda *a, **k: None)
-    monkeypatch.setattr(arrow_dataset, "DirFileSystem", lambda fs, path: DirFileSystem(fs=LocalFileSystem(), path=str(repo)))
+    monkeypatch.setattr(arrow_dataset, "DirFileSystem",
+                        lambda fs, path: DirFileSystem(fs=LocalFileSystem(), path=str(repo)))
     one_part = tmp_path / "release"
     for split in ("train", "test"):
         for source in tables.SOURCES:
@@ -227,7 +232,7 @@ def test_same_layout_and_info_as_push_to_hub(small_release, tmp_path, build, mon
         built[split].push_to_hub("me/genimage-cl", config_name="sdv14-task0", data_dir="data/sdv14/task0",
                                  split=split, max_shard_size="10KB")
     out = tmp_path / "genimage-cl"
-    ours = publish.build_mirror(one_part, out, max_shard_size="10KB", log=lambda line: None)
+    ours = publish.build_mirror(kinds.open_source(one_part), out, max_shard_size="10KB", log=lambda line: None)
     pushed = sorted(p.relative_to(repo) for p in (repo / "data").rglob("*.parquet"))
     written = sorted(p.relative_to(out) for p in (out / "data" / "sdv14" / "task0").rglob("*.parquet"))
     assert pushed == written and len(pushed) > 2
@@ -288,7 +293,7 @@ def test_publish_from_a_raw_tree(tmp_path, monkeypatch):
     from conversion.samples.genimage_tree import make_sample_tree
 
     tree = make_sample_tree(tmp_path / "GenImage", generators=["sdv15"], layout="inner")
-    built = publish.build_mirror(tree, tmp_path / "hub" / "genimage-cl", log=lambda line: None)
+    built = publish.build_mirror(kinds.open_source(tree), tmp_path / "hub" / "genimage-cl", log=lambda line: None)
     assert sorted(built.configs) == sorted(["sdv15"] + [f"sdv15-task{t}" for t in range(6)])
     assert not built.skipped_configs
     monkeypatch.chdir(tmp_path / "hub")
@@ -312,7 +317,7 @@ def test_job_array_parts_then_assembly(small_release, mirror, tmp_path):
     out = tmp_path / "genimage-cl"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     command = [sys.executable, "-m", "conversion", "publish", "--data-dir", str(small_release), "--out", str(out)]
-    present = kinds.present_parts(small_release)
+    present = kinds.open_source(small_release).parts()
     jobs = [subprocess.Popen(command + ["--job-index", str(i)], env=env, stdout=subprocess.DEVNULL)
             for i in range(2)]
     assert [job.wait() for job in jobs] == [0, 0]
@@ -320,7 +325,7 @@ def test_job_array_parts_then_assembly(small_release, mirror, tmp_path):
     subprocess.run(command + ["--part", named], env=env, check=True, stdout=subprocess.DEVNULL)
     assert not (out / "README.md").exists()
     lines = []
-    final = publish.build_mirror(small_release, out, log=lines.append)
+    final = publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     assert sum("done before" in line for line in lines) == 3
     assert sum(line.endswith(": building") for line in lines) == len(present) - 3
     assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text()
@@ -329,9 +334,120 @@ def test_job_array_parts_then_assembly(small_release, mirror, tmp_path):
 
 def test_job_index_out_of_range(small_release, tmp_path):
     with pytest.raises(ValueError, match=r"job index 99 out of range: .* holds \d+ parts"):
-        publish.build_parts_only(small_release, tmp_path / "out", job_index=99)
+        publish.build_parts_only(kinds.open_source(small_release), tmp_path / "out", job_index=99)
     with pytest.raises(ValueError, match=r"part\(s\) wukong-task0 not in"):
-        publish.build_parts_only(small_release, tmp_path / "out", names=["wukong-task0"])
+        publish.build_parts_only(kinds.open_source(small_release), tmp_path / "out", names=["wukong-task0"])
+
+
+def test_list_jobs_numbers_the_parts_as_job_index_builds_them(small_release, tmp_path, capsys):
+    """--list-jobs prints "INDEX GEN-taskK" a line, writes nothing, and job N builds the part on line N."""
+    out = tmp_path / "out"
+    assert cli_status(["publish", "--data-dir", str(small_release), "--list-jobs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" ")[0] for line in lines] == [str(i) for i in range(len(lines))]
+    listed = [line.split(" ", 1)[1] for line in lines]
+    assert listed == [configs.task_config_name(*p) for p in kinds.open_source(small_release).parts()]
+    assert len(set(listed)) == len(listed) > 2
+    for index in (0, len(listed) // 2, len(listed) - 1):
+        parts = publish.build_parts_only(kinds.open_source(small_release), out, job_index=index, log=lambda line: None)
+        assert [part.name for part in parts] == [listed[index]]
+    assert cli_status(["publish", "--data-dir", str(small_release), "--out", str(tmp_path / "unwritten"),
+                       "--list-jobs"]) == 0
+    assert not (tmp_path / "unwritten").exists()
+    capsys.readouterr()
+    assert cli_status(["publish", "--data-dir", str(small_release)]) == 1
+    assert capsys.readouterr().err.strip() == "error: publish needs --out FOLDER (all but --list-jobs do)"
+
+
+@pytest.fixture(scope="module")
+def sdv15_tree(tmp_path_factory) -> Path:
+    """sdv15 alone, one class per task: six small parts from a raw tree."""
+    from conversion.samples.genimage_tree import make_sample_tree
+
+    return make_sample_tree(tmp_path_factory.mktemp("sdv15") / "GenImage", generators=["sdv15"], classes_per_task=1)
+
+
+def test_parts_record_their_image_size_and_a_run_with_another_rebuilds_them(sdv15_tree, tmp_path, monkeypatch):
+    """A card never declares parts of two sizes: a part built at another image size or check is rebuilt."""
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    out = tmp_path / "copy"
+    lines = []
+    publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["sdv15-task2"], image_size=32, log=lines.append)
+    shard = out / "data/sdv15/task2/train-00000-of-00001.parquet"
+
+    def sizes() -> set:
+        images = pq.read_table(shard, columns=["image"])["image"].to_pylist()
+        return {Image.open(io.BytesIO(image["bytes"])).size for image in images}
+
+    assert sizes() == {(32, 32)}
+    lines.clear()
+    publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["sdv15-task2"], image_size=32, log=lines.append)
+    assert lines == ["part 1 of 1: sdv15-task2: done before (4 rows), kept"]
+    lines.clear()
+    full = publish.build_mirror(kinds.open_source(sdv15_tree), out, image_size="original", check="structure",
+                                log=lines.append)
+    assert lines[:2] == ["part 1 of 6: sdv15-task0: building", "part 1 of 6: sdv15-task0: 4 rows, "
+                         f"{full.parts[0].parquet_bytes():,} bytes of Parquet"]
+    assert ("part 3 of 6: sdv15-task2: built before as 32x32 PNG; this run asks the original files at full "
+            "resolution (check structure)") in lines
+    assert sum(line.endswith(": building") for line in lines) == 6
+    assert {(p.image_size, p.check) for p in full.parts} == {("original", "structure")}
+    assert max(max(size) for size in sizes()) > 64
+    card_text = (out / "README.md").read_text()
+    assert "natural ImageNet images, at full resolution," in card_text and "64x64 RGB" not in card_text
+    assert "files were not decoded" in card_text and "collate_fn=images_as_list" in card_text
+    assert "paper_tensors" not in card_text
+    assert "images:  the original files at full resolution (check structure)" in publish.summary(full)
+    lines.clear()
+    again = publish.build_mirror(kinds.open_source(sdv15_tree), out, image_size="original", check="structure",
+                                 log=lines.append)
+    assert sum("done before" in line for line in lines) == 6 and (out / "README.md").read_text() == card_text
+    assert again.image_size == "original"
+    monkeypatch.chdir(out.parent)
+    loaded = datasets.load_dataset(out.name, "sdv15-task2", split="train", cache_dir=str(tmp_path / "cache"))
+    assert len(loaded) == 2 and max(max(image.size) for image in loaded["image"]) > 64
+
+
+def test_options_no_build_takes_are_refused_before_anything_is_written(small_release, sdv15_tree, tmp_path, capsys):
+    out = tmp_path / "never"
+    for args, message in [
+        ((small_release, "--image-size", "original"), f"{small_release} is a tensor release: its images exist only "
+                                                      f"as 64x64 pixels, so --image-size must be 64 (got original)"),
+        ((sdv15_tree, "--check", "structure"), "--check structure needs --image-size original"),
+        ((sdv15_tree, "--image-size", "32", "--corruptions", "rotate"), "--corruptions needs --image-size 64, got 32"),
+    ]:
+        for job in ((), ("--job-index", "0")):
+            capsys.readouterr()
+            assert _publish("--data-dir", args[0], "--out", out, *args[1:], *job) == 1
+            assert message in capsys.readouterr().err.strip().splitlines()[-1]
+            assert not out.exists()
+    with pytest.raises(ValueError, match="image size must be a positive integer or 'original', got 0"):
+        publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["sdv15-task0"], image_size=0)
+    assert not (out / "data").exists()
+
+
+def test_overwrite_rebuilds_parts_done_before_and_a_config_names_its_parts(sdv15_tree, tmp_path, capsys):
+    out = tmp_path / "copy"
+    assert _publish("--data-dir", sdv15_tree, "--out", out, "--part", "sdv15-task1", "--no-progress") == 0
+    shard = out / "data/sdv15/task1/test-00000-of-00001.parquet"
+    built = shard.stat().st_mtime_ns
+    capsys.readouterr()
+    assert _publish("--data-dir", sdv15_tree, "--out", out, "--part", "sdv15-task1", "--no-progress") == 0
+    assert capsys.readouterr().out.splitlines()[0] == "part 1 of 1: sdv15-task1: done before (4 rows), kept"
+    assert shard.stat().st_mtime_ns == built
+    assert _publish("--data-dir", sdv15_tree, "--out", out, "--part", "SDV15-Task1", "--overwrite",
+                    "--no-progress") == 0
+    assert capsys.readouterr().out.splitlines()[:2] == ["part 1 of 1: sdv15-task1: built before, rebuilt (overwrite)",
+                                                        "part 1 of 1: sdv15-task1: building"]
+    assert shard.stat().st_mtime_ns != built
+    parts = publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["sdv15", "sdv15-task1"],
+                                     log=lambda line: None)
+    assert [p.name for p in parts] == [f"sdv15-task{t}" for t in range(6)]
+    with pytest.raises(ValueError, match=r"part\(s\) adm-task0, biggan-task1, .*, vqdm-task5 not in .*; "
+                                         r"it holds sdv15-task0, "):
+        publish.build_parts_only(kinds.open_source(sdv15_tree), out, ["disjoint"], log=lambda line: None)
 
 
 def test_summary_counts_parquet_files_only(mirror):
@@ -351,7 +467,8 @@ def test_summary_gives_the_skip_total_and_where_the_reports_are(mirror, tmp_path
         dataclasses.replace(mirror, out=out))
     report_file = sorted(reports.glob("*.json"))[0]
     report = json.loads(report_file.read_text())
-    report["skipped"] = [{"path": "x.png", "generator": "sdv14", "split": "train", "source": "ai", "reason": "empty"}] * 2
+    report["skipped"] = [
+        {"path": "x.png", "generator": "sdv14", "split": "train", "source": "ai", "reason": "empty"}] * 2
     report_file.write_text(json.dumps(report))
     assert "skipped: 2 files; build reports in" in publish.summary(dataclasses.replace(mirror, out=out))
 
@@ -360,19 +477,21 @@ def test_a_repaired_tensor_file_with_size_and_mtime_kept_is_rebuilt(small_releas
     root = tmp_path / "release"
     for split in ("train", "test"):
         for source in tables.SOURCES:
-            shutil.copytree(_pair_folder(small_release, "sdv14", 1, split, source), _pair_folder(root, "sdv14", 1, split, source))
+            shutil.copytree(_pair_folder(small_release, "sdv14", 1, split, source),
+                            _pair_folder(root, "sdv14", 1, split, source))
     out = tmp_path / "genimage-cl"
     lines = []
 
     def labels_by_name():
         import pyarrow.parquet as pq
 
-        table = pq.read_table(sorted((out / "data/sdv14/task1").glob("train-*.parquet")), columns=["file_name", "label"])
+        table = pq.read_table(sorted((out / "data/sdv14/task1").glob("train-*.parquet")),
+                              columns=["file_name", "label"])
         return dict(zip(table["file_name"].to_pylist(), table["label"].to_pylist()))
 
-    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task1"], log=lines.append)
     before = labels_by_name()
-    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task1"], log=lines.append)
     assert "done before" in lines[-1]
     y_path = _pair_folder(root, "sdv14", 1, "train", "ai") / release.Y_FILE
     stat = y_path.stat()
@@ -384,7 +503,7 @@ def test_a_repaired_tensor_file_with_size_and_mtime_kept_is_rebuilt(small_releas
     with open(y_path, "r+b") as f:  # in place, as unzip -o rewrites a file
         f.write(saved.read_bytes())
     os.utime(y_path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    publish.build_parts_only(root, out, ["sdv14-task1"], log=lines.append)
+    publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task1"], log=lines.append)
     assert "done before" not in lines[-1]
     assert labels_by_name() != before
 
@@ -537,7 +656,8 @@ def test_stand_in_hub_refuses_what_the_hub_refuses(hub):
 
 
 def test_plan_touches_only_the_copys_folders(mirror):
-    remote = upload.Remote(files=[".gitattributes", "README.md", "owner/x.md", "data/adm/task9/train-00000-of-00002.parquet",
+    remote = upload.Remote(files=[".gitattributes", "README.md", "owner/x.md",
+                                  "data/adm/task9/train-00000-of-00002.parquet",
                                   "figures/old.png", "reports/differences.csv", "dataset.py"], revision="abc")
     commit = upload.plan_commit(mirror, remote)
     assert commit.additions == sorted(mirror.files())
@@ -571,12 +691,13 @@ def test_nan_row_is_one_line_naming_file_and_row(small_release, tmp_path, capsys
     assert _publish("--data-dir", tmp_path / "release", "--out", tmp_path / "out") == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
     assert errors == [f"error: {x_path}: row 1 is not the release pipeline's output: re-normalizing its uint8 pixels "
-                      f"does not give back X bit for bit (an edited or re-saved tensor?); refusing to store a rounded copy"]
+                      f"does not give back X bit for bit (an edited or re-saved tensor?); refusing to store a "
+                      f"rounded copy"]
     assert not (tmp_path / "out" / "README.md").exists() and not (tmp_path / "out" / "data").exists()
 
 
 def test_download_and_prepare_names_the_file(small_release, tmp_path, monkeypatch):
-    import genimage_cl
+    from conversion.builder import genimage_cl
 
     x_path = _nan_in_row(_one_part_release(small_release, tmp_path / "release"), 1)
     monkeypatch.setattr(genimage_cl, "_ITEMS_PER_SHARD", 1)
@@ -589,7 +710,7 @@ def test_download_and_prepare_names_the_file(small_release, tmp_path, monkeypatc
 def test_download_and_prepare_names_the_file_from_worker_processes(small_release, tmp_path):
     """Run in a fresh interpreter: forking after this process ran torch ops can hang the workers."""
     x_path = _nan_in_row(_one_part_release(small_release, tmp_path / "release"), 1)
-    code = ("import sys, genimage_cl\n"
+    code = ("import sys\nfrom conversion.builder import genimage_cl\n"
             "genimage_cl._ITEMS_PER_SHARD = 1  # several shards, so two worker processes\n"
             "builder = genimage_cl.GenImageCL(config_name='sdv14-task0', data_dir=sys.argv[1], cache_dir=sys.argv[2])\n"
             "try:\n    builder.download_and_prepare(num_proc=2)\n"
@@ -597,12 +718,13 @@ def test_download_and_prepare_names_the_file_from_worker_processes(small_release
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "release"), str(tmp_path / "cache")], env=env,
                           capture_output=True, text=True, timeout=300)
-    assert done.stdout.startswith(f"ExampleError {x_path}: row 1 is not the release pipeline's output"), done.stderr[-2000:]
+    assert done.stdout.startswith(f"ExampleError {x_path}: row 1 is not the release pipeline's output"), (
+        done.stderr[-2000:])
 
 
 def test_any_error_while_generating_names_the_row(small_release, tmp_path, monkeypatch):
     """An exception the source does not name itself (here a MemoryError while encoding) gets file and row."""
-    import genimage_cl
+    from conversion.builder import genimage_cl
     from conversion.pixels import release_pipeline
 
     _one_part_release(small_release, tmp_path / "release")
@@ -644,7 +766,7 @@ def test_wait_lock_waits_for_the_holder(small_release, mirror, tmp_path):
     shutil.copytree(mirror.out, out)
     holder = hold_lock(out, 2)
     lines = []
-    publish.build_mirror(small_release, out, log=lines.append, wait_lock=True)
+    publish.build_mirror(kinds.open_source(small_release), out, log=lines.append, wait_lock=True)
     assert holder.wait() == 0
     assert "waiting" in lines[0] and f"pid {holder.pid}" in lines[0]
     assert (out / "README.md").read_text() == (mirror.out / "README.md").read_text()
@@ -667,10 +789,10 @@ def test_killed_republish_leaves_no_card_disagreeing_with_shards(small_release, 
 
     monkeypatch.setattr(publish, "build_part", killed_after)
     with pytest.raises(KeyboardInterrupt):
-        publish.build_mirror(release, out, log=lambda line: None)
+        publish.build_mirror(kinds.open_source(release), out, log=lambda line: None)
     assert not (out / "README.md").exists()  # no card, rather than one declaring the old row counts
     monkeypatch.setattr(publish, "build_part", build_part)
-    again = publish.build_mirror(release, out, log=lambda line: None)
+    again = publish.build_mirror(kinds.open_source(release), out, log=lambda line: None)
     declared = _infos(_card(again))["sdv14-task1"]["splits"][0]["num_examples"]
     assert declared == mirror.configs["sdv14-task1"][0].splits["train"]["num_examples"] - 1
     monkeypatch.chdir(out.parent)
@@ -693,7 +815,7 @@ def test_local_folder_keeps_no_stale_shards(small_release, mirror, tmp_path):
     (out / "data" / "wukong" / "task0").mkdir(parents=True)
     (out / "data" / "wukong" / "task0" / "train-00000-of-00001.parquet").write_bytes(b"old part")
     publish.records(out).claim("wukong-task0", ["data/wukong/task0/train-00000-of-00001.parquet"])  # a run wrote it
-    rebuilt = publish.build_mirror(small_release, out, max_shard_size="10KB", log=lambda line: None)
+    rebuilt = publish.build_mirror(kinds.open_source(small_release), out, max_shard_size="10KB", log=lambda line: None)
     on_disk = sorted(p.relative_to(out).as_posix() for p in (out / "data").rglob("*") if p.is_file())
     assert on_disk == sorted(f["path"] for p in rebuilt.parts for f in p.all_files())
     assert not any(name.endswith("-of-00001.parquet") for name in on_disk if "sdv14/task3" in name)
@@ -712,7 +834,7 @@ def test_default_config_is_disjoint(mirror, load, small_release):
 def test_default_config_without_disjoint(small_release, tmp_path, monkeypatch):
     for generator, task in (("glide", 3), ("sdv14", 0)):
         _one_part_release(small_release, tmp_path / "release", generator, task)
-    out = publish.build_mirror(tmp_path / "release", tmp_path / "copy", log=lambda line: None).out
+    out = publish.build_mirror(kinds.open_source(tmp_path / "release"), tmp_path / "copy", log=lambda line: None).out
     card = _card(SimpleNamespace(out=out))
     assert [c["config_name"] for c in card["configs"]] == ["glide-task3", "sdv14-task0"]
     assert [c["config_name"] for c in card["configs"] if c.get("default")] == ["glide-task3"]
@@ -783,7 +905,7 @@ def test_a_figure_that_cannot_be_drawn_is_left_out_of_the_card_with_one_warning(
     monkeypatch.setattr(figure_drawing, "balance_chart", failing_chart)
     monkeypatch.setattr(figure_drawing, "sample_grid", failing_grid)
     lines = []
-    rebuilt = publish.build_mirror(small_release, out, log=lines.append)
+    rebuilt = publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     warnings = [line for line in lines if line.startswith("warning:")]
     assert warnings == ["warning: card figure figures/samples-sdv14.png left out: OSError: broken font",
                         "warning: card figure figures/balance-sdv14-task2.png left out: ValueError: y1 must be "
@@ -806,7 +928,7 @@ def test_a_folder_in_place_of_a_figure_is_left_alone_and_the_figure_left_out(sma
     (blocked / "mine").mkdir(parents=True)
     (out / "figures" / "corruptions.png").mkdir()  # no corrupted copy: no such figure, and the folder stays
     lines = []
-    publish.build_mirror(small_release, out, log=lines.append)
+    publish.build_mirror(kinds.open_source(small_release), out, log=lines.append)
     warnings = [line for line in lines if line.startswith("warning:")]
     assert len(warnings) == 1
     assert warnings[0].startswith("warning: card figure figures/balance-sdv14-task1.png left out: IsADirectoryError: ")
@@ -825,7 +947,7 @@ def test_a_parts_build_warning_names_the_report_publish_keeps(sample_root, tmp_p
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not a png" * 10)
     out = tmp_path / "copy"
     with caplog.at_level("WARNING", logger=build_report.__name__):
-        publish.build_parts_only(root, out, ["sdv14-task3"], log=lambda line: None)
+        publish.build_parts_only(kinds.open_source(root), out, ["sdv14-task3"], log=lambda line: None)
     final = out / publish.STATE_DIR / "reports" / "sdv14-task3.json"
     [warning] = [r.getMessage() for r in caplog.records if r.name == build_report.__name__]
     assert " 1 skipped " in warning and warning.endswith(f"; report: {final}")

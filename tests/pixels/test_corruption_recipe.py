@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-skimage = pytest.importorskip("skimage")
+pytest.importorskip("skimage")
 import skimage.color  # noqa: E402
 import skimage.filters  # noqa: E402
 import skimage.transform  # noqa: E402
@@ -21,7 +21,7 @@ from conversion.contract import tables  # noqa: E402
 from conversion.hub_copy import publish
 from conversion.pixels import corruption_recipe
 from conversion.samples import genimage_tree, tensor_release
-from conversion.sources import release
+from conversion.sources import kinds, release
 from conversion.uses.tensors import paper_tensors  # noqa: E402
 
 ORDER = list(tables.task_order())
@@ -43,11 +43,11 @@ def corrupted_release(tree, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def hub(corrupted_release, tmp_path_factory):
     out = tmp_path_factory.mktemp("corrupt_hub") / "genimage-cl"
-    return publish.build_mirror(corrupted_release, out, log=lambda line: None)
+    return publish.build_mirror(kinds.open_source(corrupted_release), out, log=lambda line: None)
 
 
 def literal_recipe(x: torch.Tensor, corruption: str) -> torch.Tensor:
-    """design.md 2b written out plainly, as the corruption script does it."""
+    """docs/paper-loader.md#corruption-recipe written out plainly, as the corruption script does it."""
     random.seed(1)
     np.random.seed(1)
     torch.manual_seed(1)
@@ -77,11 +77,12 @@ def literal_recipe(x: torch.Tensor, corruption: str) -> torch.Tensor:
 
 
 def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.dtype == b.dtype == torch.float32 and a.shape == b.shape and torch.equal(a.view(torch.int32), b.view(torch.int32))
+    return (a.dtype == b.dtype == torch.float32 and a.shape == b.shape
+            and torch.equal(a.view(torch.int32), b.view(torch.int32)))
 
 
 def _test_pair(root: Path, generator: str, task: int, source: str) -> release.Pair:
-    return next(p for p in release.discover(root)
+    return next(p for p in kinds.open_source(root).pairs
                 if (p.generator, p.task, p.split, p.source) == (generator, task, "test", source))
 
 
@@ -96,7 +97,7 @@ def test_recipe_equals_the_literal_recipe(corrupted_release, corruption):
 
 
 def test_copies_found_in_both_layouts(corrupted_release):
-    source = release.ReleaseSource(corrupted_release, ORDER)
+    source = kinds.open_source(corrupted_release, ORDER)
     copies, problems = source.corrupted_copies()
     assert problems == []
     assert set(copies) == {release.CopyKey(g, k, s, c) for k, g in enumerate(ORDER) for s in tables.SOURCES
@@ -113,7 +114,7 @@ def test_disjoint_corrupted_configs_are_the_release_bit_for_bit(hub, corrupted_r
     for name in ("disjoint-gaussian_noise", "disjoint-gaussian_blur", "disjoint-saturate", "disjoint-rotate",
                  "adm-task0-rotate", "vqdm-task5-saturate"):
         assert name in hub.corrupted_configs
-    source = release.ReleaseSource(corrupted_release, ORDER)
+    source = kinds.open_source(corrupted_release, ORDER)
     copies, _ = source.corrupted_copies()
     clean = load_dataset(str(hub.out), "disjoint", split="test")
     clean_rows = {row["file_name"]: row for row in clean.remove_columns("image")}
@@ -154,7 +155,7 @@ def test_floats_stored_compactly(hub):
 def test_release_without_copies_gives_the_same_copies(corrupted_release, tmp_path, build):
     bare = tmp_path / "bare"
     shutil.copytree(corrupted_release, bare, ignore=shutil.ignore_patterns("X_*.pt"))
-    source = release.ReleaseSource(corrupted_release, ORDER)
+    source = kinds.open_source(corrupted_release, ORDER)
     copies, _ = source.corrupted_copies()
     ds = build("disjoint-rotate", bare)["test"]
     tensors = paper_tensors(ds)
@@ -192,7 +193,7 @@ def test_bad_copy_is_one_line_and_its_part_left_out(corrupted_release, tmp_path,
     root = _adm_release(corrupted_release, tmp_path)
     bad = next(root.rglob("ai/X_gaussian_noise.pt"))
     torch.save(damage(torch.load(bad, weights_only=True)), bad)
-    source = release.ReleaseSource(root, ["adm"])
+    source = kinds.open_source(root, ["adm"])
     copies, problems = source.corrupted_copies()
     assert [line for _key, line in problems] == [next(line for _k, line in problems)]
     line = problems[0][1]
@@ -208,7 +209,7 @@ def test_copy_in_no_known_part(corrupted_release, tmp_path):
              root / "processedSingleGenerators" / "ADM" / "single_generator" / "3" / "val" / "ai" / "X_fog.pt"]
     for path in stray:
         shutil.copy(next(root.rglob("X_rotate.pt")), path)
-    _copies, problems = release.ReleaseSource(root, ["adm"]).corrupted_copies()
+    _copies, problems = kinds.open_source(root, ["adm"]).corrupted_copies()
     lines = sorted(line for _key, line in problems)
     assert len(lines) == 2
     assert lines[0].startswith(str(stray[0])) and "test parts" in lines[0]
@@ -269,14 +270,15 @@ def test_adding_corruptions_later_builds_only_them(corrupted_release, tmp_path):
     shutil.copytree(corrupted_release / "processedSingleGenerators" / "ADM", root / "processedSingleGenerators" / "ADM",
                     ignore=shutil.ignore_patterns("X_*.pt"))
     out = tmp_path / "hub"
-    publish.build_mirror(root, out, log=lambda line: None)
+    publish.build_mirror(kinds.open_source(root), out, log=lambda line: None)
     before = (out / "data" / "adm" / "task2" / "test-00000-of-00001.parquet").stat().st_mtime_ns
     lines = []
-    mirror = publish.build_mirror(root, out, log=lines.append, corruption_names=("gaussian_noise",))
+    mirror = publish.build_mirror(kinds.open_source(root), out, log=lines.append, corruption_names=("gaussian_noise",))
     assert all("kept; corrupted test copies now gaussian_noise" in line for line in lines)
     assert (out / "data" / "adm" / "task2" / "test-00000-of-00001.parquet").stat().st_mtime_ns == before
-    assert sorted(mirror.corrupted_configs) == sorted([f"adm-task{k}-gaussian_noise" for k in range(6)] + ["adm-gaussian_noise"])
-    mirror = publish.build_mirror(root, out, log=lambda line: None)  # and dropped again
+    assert sorted(mirror.corrupted_configs) == sorted(
+        [f"adm-task{k}-gaussian_noise" for k in range(6)] + ["adm-gaussian_noise"])
+    mirror = publish.build_mirror(kinds.open_source(root), out, log=lambda line: None)  # and dropped again
     assert mirror.corrupted_configs == {} and not (out / "data" / "adm" / "task2-gaussian_noise").exists()
 
 

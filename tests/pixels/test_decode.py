@@ -186,7 +186,8 @@ def test_aspect_ratio_bombs_are_skipped_before_the_resize():
         data = one_pixel_high(width)
         assert len(data) < 10_000
         resized = width * 64 * 64
-        with pytest.raises(decode.Unreadable, match=rf"^aspect-ratio bomb: {width}x1 resized to {width * 64}x64 = {resized}"):
+        with pytest.raises(decode.Unreadable,
+                           match=rf"^aspect-ratio bomb: {width}x1 resized to {width * 64}x64 = {resized}"):
             decode.convert(data, "nature", 64)
         assert pixels_of(decode.convert(data, "ai", 64).data).shape == (64, 64, 3)  # squashed: bounded work
         assert np.array_equal(pixels_of(decode.convert(data, "ai", 64).data), release(data, "ai"))
@@ -216,7 +217,7 @@ def test_aspect_ratio_bombs_keep_memory_flat():
     script = (
         "import io\n"
         "from PIL import Image\n"
-        "from conversion import decode\n"
+        "from conversion.pixels import decode\n"
         "for width in (300_000, 2_000_000, 20_000_000):\n"
         "    buffer = io.BytesIO(); Image.new('RGB', (width, 1)).save(buffer, format='PNG')\n"
         "    for source in ('nature', 'ai'):\n"

@@ -17,7 +17,7 @@ from PIL import Image
 from conversion.pixels import decode, fast_decode
 from conversion.samples import genimage_tree
 
-pytestmark = pytest.mark.skipif(not fast_decode.available(), reason="imagecodecs is not installed (extra 'fast')")
+pytestmark = pytest.mark.skipif(fast_decode.codecs() is None, reason="imagecodecs is not installed (extra 'fast')")
 
 ODD_IMAGES_VARIABLE = "GENIMAGE_ODD_IMAGES"
 """A folder of odd PNG/JPEG files to test as well, e.g. ``Tests/images`` of Pillow's source distribution."""
@@ -68,7 +68,8 @@ def texture(width=96, height=72, seed=0) -> Image.Image:
 
 
 def test_sample_tree_files_and_defects_convert_exactly_as_with_pillow(tmp_path, monkeypatch):
-    root = genimage_tree.make_sample_tree(tmp_path / "GenImage", generators=["adm", "biggan", "glide", "sdv14", "sdv15"])
+    root = genimage_tree.make_sample_tree(tmp_path / "GenImage",
+                                          generators=["adm", "biggan", "glide", "sdv14", "sdv15"])
     genimage_tree.inject_defects(root)
     files = [p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()]
     used = sum(fast_agrees(data) for data in files)
@@ -144,7 +145,8 @@ def test_imagecodecs_takes_exactly_the_proven_kinds(monkeypatch):
     names = list(files)
     for source in ("ai", "nature"):
         got = [outcome(files[n], source) for n in names]
-        assert dict(zip(names, got)) == dict(zip(names, outcomes_without_imagecodecs(monkeypatch, list(files.values()), source)))
+        without = outcomes_without_imagecodecs(monkeypatch, list(files.values()), source)
+        assert dict(zip(names, got)) == dict(zip(names, without))
 
 
 def mutations(data: bytes, rng: np.random.Generator, count: int) -> list[bytes]:
@@ -179,7 +181,8 @@ def test_fuzzed_files_never_decode_differently(monkeypatch):
 
 def shipped_images() -> list[Path]:
     """PNG and JPEG files shipped by installed packages, plus those in $GENIMAGE_ODD_IMAGES."""
-    roots = [Path(p) for p in {*site.getsitepackages(), site.getusersitepackages(), *sys.path} if p and Path(p).is_dir()]
+    roots = [Path(p) for p in {*site.getsitepackages(), site.getusersitepackages(), *sys.path}
+             if p and Path(p).is_dir()]
     found = {f for root in roots if "site-packages" in root.parts or "dist-packages" in root.parts
              for f in root.rglob("*") if f.suffix.lower() in {".png", ".jpg", ".jpeg"}}
     if os.environ.get(ODD_IMAGES_VARIABLE):

@@ -82,7 +82,8 @@ def test_png_and_jpeg_layouts():
 
 
 def test_sample_tree_defects_give_the_same_kind_of_reason(tmp_path):
-    root = genimage_tree.make_sample_tree(tmp_path / "GenImage", generators=["adm", "biggan", "glide", "sdv14", "sdv15"])
+    root = genimage_tree.make_sample_tree(tmp_path / "GenImage",
+                                          generators=["adm", "biggan", "glide", "sdv14", "sdv15"])
     expected = genimage_tree.inject_defects(root)
     for relative in expected:
         data = (root / relative).read_bytes()

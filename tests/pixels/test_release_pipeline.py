@@ -1,4 +1,4 @@
-"""Built pixels equal a straightforward re-implementation of the release pipeline (design.md section 2)."""
+"""Built pixels equal a straightforward re-implementation of the release pipeline (docs/release.md#pixel-pipeline)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def test_pixels_equal_the_release_pipeline(sample_root, build, tmp_path, config)
 
 
 def test_uint8_round_trip_of_normalization_is_exact():
-    """design.md section 2: round((X*std+mean)*255) recovers u8 and re-normalizing gives X bit for bit."""
+    """docs/release.md#lossless-uint8-copy: round((X*std+mean)*255) recovers u8 and re-normalizing gives X bit
+    for bit."""
     u8 = (torch.arange(3 * 64 * 64) % 256).to(torch.uint8).view(3, 64, 64)  # every value in every channel
     x = (u8.float() / 255 - MEAN) / STD
     back = torch.round((x * STD + MEAN) * 255).to(torch.uint8)

@@ -205,10 +205,10 @@ def test_publish_keeps_its_parts_after_a_metadata_change(tree, tmp_path):
     from conversion.hub_copy import publish
 
     wanted = [(GENERATOR, task) for task in range(6)]
-    publish.ensure_parts(tree, tmp_path / "out", wanted, 500 * 2**20, log=lambda line: None)
+    publish.ensure_parts(kinds.open_source(tree), tmp_path / "out", wanted, 500 * 2**20, log=lambda line: None)
     for number, path in enumerate(files(tree)):
         os.link(path, tmp_path / f"link{number}")
         path.chmod(0o640)
     lines = []
-    publish.ensure_parts(tree, tmp_path / "out", wanted, 500 * 2**20, log=lines.append)
+    publish.ensure_parts(kinds.open_source(tree), tmp_path / "out", wanted, 500 * 2**20, log=lines.append)
     assert len(lines) == len(wanted) and all(line.endswith("kept") for line in lines), lines

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conversion.contract import tables
-from conversion.sources import file_names
 from conversion.samples.genimage_tree import ai_file_name
+from conversion.sources import file_names
 
 
 @pytest.mark.parametrize(

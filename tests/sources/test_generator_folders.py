@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from conversion.contract import tables
-from conversion.sources import generator_folders
 from conversion.samples.genimage_tree import generator_folder, make_sample_tree
+from conversion.sources import generator_folders
 from genimage_cl import GenImageCL
 
 
@@ -92,14 +92,17 @@ def test_missing_data_dir(tmp_path):
 
 
 def test_empty_data_dir(tmp_path):
-    with pytest.raises(generator_folders.LayoutError, match=r"neither a raw GenImage tree nor a CL tensor release.*looked for sdv14: stable_diffusion_v_1_4/imagenet_ai_0419_sdv4.*empty folder"):
+    with pytest.raises(generator_folders.LayoutError,
+                       match=r"neither a raw GenImage tree nor a CL tensor release.*"
+                             r"looked for sdv14: stable_diffusion_v_1_4/imagenet_ai_0419_sdv4.*empty folder"):
         GenImageCL(config_name="sdv14", data_dir=str(tmp_path))
 
 
 def test_unrelated_data_dir_names_its_content(tmp_path):
     (tmp_path / "photos").mkdir()
     (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(generator_folders.LayoutError, match=r"looked for adm: ADM/imagenet_ai_0508_adm.*the folder holds notes.txt, photos"):
+    with pytest.raises(generator_folders.LayoutError,
+                       match=r"looked for adm: ADM/imagenet_ai_0508_adm.*the folder holds notes.txt, photos"):
         GenImageCL(config_name="adm", data_dir=str(tmp_path))
 
 

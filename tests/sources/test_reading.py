@@ -13,19 +13,20 @@ import pytest
 from conversion import cli
 from conversion.builder import build_report
 from conversion.contract import tables
+from conversion.hub_copy import parts
 from conversion.pixels import decode
 from conversion.samples import genimage_tree
-from conversion.sources import raw_tree
+from conversion.sources import kinds, raw_tree
 
 GENERATOR = tables.generators()["sdv14"]
 SECRET = "hf_x_not_for_the_hub"
 
 
 def build(data_dir: Path, out: Path) -> None:
-    """The issue's command: full-size bytes, stored unchecked."""
+    """The issue's command (then ``build``; now a publish job): full-size bytes, stored unchecked."""
     with pytest.raises(SystemExit) as exit_:
-        cli.main(["build", "--data-dir", str(data_dir), "--out", str(out), "--config", "sdv14-task2", "--split",
-                  "train", "--image-size", "original", "--check", "none", "--no-progress"])
+        cli.main(["publish", "--data-dir", str(data_dir), "--out", str(out), "--part", "sdv14-task2",
+                  "--image-size", "original", "--check", "none", "--no-progress"])
     assert exit_.value.code == 0
 
 
@@ -35,8 +36,8 @@ def stored(out: Path) -> tuple[dict[str, bytes], dict[str, str]]:
     for shard in sorted(out.rglob("*.parquet")):
         table = pq.read_table(shard, columns=["image", "file_name"]).to_pydict()
         rows.update({name: image["bytes"] for name, image in zip(table["file_name"], table["image"])})
-    (report,) = build_report.find(out)
-    return rows, {PurePosixPath(r["path"]).name: r["reason"] for r in build_report.load(report)["skipped"]}
+    report = build_report.load(parts.report_path(out, "sdv14", 2))
+    return rows, {PurePosixPath(r["path"]).name: r["reason"] for r in report["skipped"]}
 
 
 def test_links_out_of_the_tree_and_non_images_are_never_stored(tmp_path, monkeypatch):
@@ -70,7 +71,7 @@ def test_a_generator_folder_linked_from_another_disk_keeps_working(tmp_path):
     disk = genimage_tree.make_sample_tree(tmp_path / "disk2", generators=["sdv14"], classes_per_task=1)
     (tmp_path / "GenImage").mkdir()
     (tmp_path / "GenImage" / GENERATOR.top_folder).symlink_to(disk / GENERATOR.top_folder)
-    source = raw_tree.RawTreeSource(tmp_path / "GenImage", ["sdv14"])
+    source = kinds.open_source(tmp_path / "GenImage", ["sdv14"])
     plan = source.split_plan("train", [("sdv14", 2)])
     assert plan.items and not plan.skips
     kept = list(source.examples(plan.items, "train", raw_tree.ORIGINAL, check="none"))
@@ -82,14 +83,14 @@ def test_a_source_folder_linked_out_of_the_tree_is_skipped(tmp_path):
     ai = genimage_tree.generator_folder(tree, GENERATOR, "nested") / "train" / "ai"
     ai.rename(tmp_path / "outside")
     ai.symlink_to(tmp_path / "outside")
-    plan = raw_tree.RawTreeSource(tree, ["sdv14"]).split_plan("train", [("sdv14", 2)])
+    plan = kinds.open_source(tree, ["sdv14"]).split_plan("train", [("sdv14", 2)])
     skipped = {Path(skip.path).parent for skip in plan.skips if skip.reason == decode.OUTSIDE}
     assert skipped == {ai} and not any(item.source == tables.SOURCES.index("ai") for item in plan.items)
 
 
 def test_a_link_swapped_in_after_the_scan_is_refused_when_read(tmp_path):
     tree = genimage_tree.make_sample_tree(tmp_path / "GenImage", generators=["sdv14"], classes_per_task=1)
-    source = raw_tree.RawTreeSource(tree, ["sdv14"])
+    source = kinds.open_source(tree, ["sdv14"])
     item = source.split_plan("train", [("sdv14", 2)]).items[0]
     os.replace(item.path, tmp_path / "moved.png")
     os.symlink(tmp_path / "moved.png", item.path)

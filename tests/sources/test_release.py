@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from conversion.contract import tables
-from conversion.sources import generator_folders, kinds, release
 from conversion.samples import tensor_release as release_writer
+from conversion.sources import generator_folders, kinds, release
 
 
 def _pair_folder(root: Path, generator: str, task: int, split: str, source: str) -> Path:
@@ -29,7 +30,7 @@ def _copy_part(src_root: Path, dst_root: Path, generator: str, task: int) -> Non
 
 
 def test_original_layout_is_discovered(sample_release):
-    pairs = release.discover(sample_release)
+    pairs = kinds.open_source(sample_release).pairs
     assert len(pairs) == 6 * 6 * 2 * 2
     assert {p.generator for p in pairs} == set(tables.task_order())
     assert {p.task for p in pairs} == set(range(6))
@@ -37,11 +38,11 @@ def test_original_layout_is_discovered(sample_release):
     pair = next(p for p in pairs if (p.generator, p.task, p.split, p.source) == ("sdv14", 3, "test", "nature"))
     assert pair.x_path.parts[-7:] == ("processedSingleGenerators", "stable_diffusion_v_1_4", "single_generator",
                                       "3", "val", "nature", "X.pt")
-    assert kinds.detect(sample_release) == kinds.RELEASE
+    assert kinds.open_source(sample_release).kind == kinds.RELEASE
 
 
 def test_task_folder_agrees_with_class_sets(sample_release):
-    source = release.ReleaseSource(sample_release, ["glide"])
+    source = kinds.open_source(sample_release, ["glide"])
     assert source.parts() == [("glide", t) for t in range(6)]
     for pair in source.pairs:
         _x, y = release.load_pair(pair)
@@ -52,12 +53,13 @@ def test_task_folder_agrees_with_class_sets(sample_release):
 @pytest.mark.parametrize("layout_name", ["keys", "named"])
 def test_renamed_layouts_give_the_same_pairs(sample_root, sample_release, tmp_path, layout_name):
     other = release_writer.make_sample_release(sample_root, tmp_path / "r", layout=layout_name, generators=["sdv14"])
-    found = {(p.generator, p.task, p.split, p.source): p for p in release.discover(other)}
-    expected = {(p.generator, p.task, p.split, p.source): p for p in release.discover(sample_release)
+    found = {(p.generator, p.task, p.split, p.source): p for p in kinds.open_source(other).pairs}
+    expected = {(p.generator, p.task, p.split, p.source): p for p in kinds.open_source(sample_release).pairs
                 if p.generator == "sdv14"}
     assert found.keys() == expected.keys()
     for key, pair in found.items():
-        assert torch.equal(torch.load(pair.y_path, weights_only=True), torch.load(expected[key].y_path, weights_only=True))
+        assert torch.equal(torch.load(pair.y_path, weights_only=True),
+                           torch.load(expected[key].y_path, weights_only=True))
 
 
 def test_task_read_from_labels_when_no_task_folder(sample_release, tmp_path):
@@ -68,8 +70,8 @@ def test_task_read_from_labels_when_no_task_folder(sample_release, tmp_path):
             shutil.copytree(_pair_folder(sample_release, "sdv14", 3, split, source),
                             root / "stable_diffusion_v_1_4" / folder / source)
     assert generator_folders.find_generators(root)  # the raw-tree rule alone would match
-    assert kinds.detect(root) == kinds.RELEASE
-    assert kinds.present_parts(root) == [("sdv14", 3)]
+    assert kinds.open_source(root).kind == kinds.RELEASE
+    assert kinds.open_source(root).parts() == [("sdv14", 3)]
 
 
 def test_release_rows_equal_raw_tree_rows(sample_root, sample_release, build):
@@ -85,7 +87,8 @@ def test_release_rows_equal_raw_tree_rows(sample_root, sample_release, build):
 
         def pixels(ds):
             return collections.Counter(
-                (t, s, lab, np.asarray(im).tobytes()) for t, s, lab, im in zip(ds["task"], ds["source"], ds["label"], ds["image"])
+                (t, s, lab, np.asarray(im).tobytes())
+                for t, s, lab, im in zip(ds["task"], ds["source"], ds["label"], ds["image"])
             )
 
         assert pixels(a) == pixels(b)
@@ -103,7 +106,7 @@ def test_release_rows_are_the_x_rows(sample_release, build):
 
 def test_uint8_inversion_is_exact_for_every_byte():
     u8 = torch.arange(256, dtype=torch.uint8).repeat(3, 1).view(1, 3, 16, 16)
-    x = release_writer.to_tensor_normalized(u8[0].permute(1, 2, 0).numpy())
+    x = release_writer.to_tensor_normalized(Image.fromarray(u8[0].permute(1, 2, 0).numpy(), "RGB"))
     assert torch.equal(release.exact_uint8(x.unsqueeze(0), "t"), u8)
 
 
@@ -114,7 +117,7 @@ def test_tampered_tensor_is_refused(sample_release, tmp_path):
     x = torch.load(x_path, weights_only=True)
     x[1, 0, 5, 5] += 1e-3
     torch.save(x, x_path)
-    source = release.ReleaseSource(root, ["sdv14"])
+    source = kinds.open_source(root, ["sdv14"])
     items = source.split_plan("train", [("sdv14", 0)]).items
     with pytest.raises(release.ReleaseError, match=r"X\.pt: row 1 .*bit for bit"):
         list(source.examples(items, "train", 64))
@@ -123,7 +126,8 @@ def test_tampered_tensor_is_refused(sample_release, tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda x, y: (x.double(), y), r"expected a torch.float32 tensor of shape \[N, 3, 64, 64\], found .*torch.float64"),
+        (lambda x, y: (x.double(), y),
+         r"expected a torch.float32 tensor of shape \[N, 3, 64, 64\], found .*torch.float64"),
         (lambda x, y: (x[:, :, :32, :32].contiguous(), y), r"found .*shape \[2, 3, 32, 32\]"),
         (lambda x, y: (x, y[:1].clone()), r"holds 2 images but .*y.pt 1 labels"),
         (lambda x, y: (x, y.int()), r"y.pt: expected a torch.int64 tensor .*found .*torch.int32"),
@@ -139,7 +143,7 @@ def test_bad_tensors_are_errors_naming_the_file(sample_release, tmp_path, change
     torch.save(x, folder / "X.pt")
     torch.save(y, folder / "y.pt")
     with pytest.raises(release.ReleaseError, match=message) as err:
-        release.ReleaseSource(root, ["sdv14"]).split_plan("test", [("sdv14", 0)])
+        kinds.open_source(root, ["sdv14"]).split_plan("test", [("sdv14", 0)])
     assert str(folder) in str(err.value)
 
 
@@ -154,7 +158,7 @@ def test_pickled_code_is_not_loaded(sample_release, tmp_path):
     folder = _pair_folder(root, "sdv14", 0, "train", "ai")
     torch.save(_Payload(), folder / "y.pt")
     with pytest.raises(release.ReleaseError, match=r"y.pt: refused, it holds objects other than tensors"):
-        release.ReleaseSource(root, ["sdv14"]).split_plan("train", [("sdv14", 0)])
+        kinds.open_source(root, ["sdv14"]).split_plan("train", [("sdv14", 0)])
 
 
 def test_labels_of_another_task_are_an_error(sample_release, tmp_path):
@@ -163,11 +167,11 @@ def test_labels_of_another_task_are_an_error(sample_release, tmp_path):
     wrong = _pair_folder(root, "sdv14", 0, "train", "ai")
     shutil.copy(_pair_folder(sample_release, "sdv14", 1, "train", "ai") / "y.pt", wrong / "y.pt")
     with pytest.raises(release.ReleaseError, match=r"folder says task 0 but its labels are task 1"):
-        release.ReleaseSource(root, ["sdv14"]).split_plan("train", [("sdv14", 0)])
+        kinds.open_source(root, ["sdv14"]).split_plan("train", [("sdv14", 0)])
     joint = torch.tensor([tables.clsloc_of_label()[tables.joint_classes()[0]] - 1] * 2)
     torch.save(joint, wrong / "y.pt")
     with pytest.raises(release.ReleaseError, match=r"y.pt: its labels match no single task class set"):
-        release.ReleaseSource(root, ["sdv14"]).split_plan("train", [("sdv14", 0)])
+        kinds.open_source(root, ["sdv14"]).split_plan("train", [("sdv14", 0)])
 
 
 def test_missing_and_ambiguous_files_are_errors(sample_release, tmp_path):
@@ -175,14 +179,14 @@ def test_missing_and_ambiguous_files_are_errors(sample_release, tmp_path):
     _copy_part(sample_release, root, "sdv14", 0)
     (_pair_folder(root, "sdv14", 0, "test", "ai") / "y.pt").unlink()
     with pytest.raises(release.ReleaseError, match=r"X.pt has no y.pt beside it"):
-        release.discover(root)
+        _ = kinds.open_source(root).pairs
     shutil.rmtree(_pair_folder(root, "sdv14", 0, "test", "ai"))
     with pytest.raises(release.ReleaseError, match=r"lacks X.pt/y.pt for: sdv14 task 0 test ai"):
-        release.ReleaseSource(root, ["sdv14"]).split_plan("test", [("sdv14", 0)])
+        kinds.open_source(root, ["sdv14"]).split_plan("test", [("sdv14", 0)])
     twice = root / "copy" / "sdv14" / "task0" / "train" / "ai"
     shutil.copytree(_pair_folder(root, "sdv14", 0, "train", "ai"), twice)
     with pytest.raises(release.ReleaseError, match=r"two tensor files for the same generator"):
-        release.discover(root)
+        _ = kinds.open_source(root).pairs
 
 
 def test_release_build_errors(sample_release, tmp_path):
@@ -193,8 +197,9 @@ def test_release_build_errors(sample_release, tmp_path):
     with pytest.raises(release.ReleaseError, match=r"has no sdv15 tensors; it holds adm, biggan"):
         GenImageCL(config_name="sdv15", data_dir=str(sample_release))
     (tmp_path / "notes.txt").write_text("nothing here")
-    with pytest.raises(generator_folders.LayoutError, match=r"neither a raw GenImage tree nor a CL tensor release.*notes.txt"):
-        kinds.detect(tmp_path)
+    with pytest.raises(generator_folders.LayoutError,
+                       match=r"neither a raw GenImage tree nor a CL tensor release.*notes.txt"):
+        _ = kinds.open_source(tmp_path).kind
 
 
 def test_non_finite_values_are_refused():
@@ -249,7 +254,7 @@ def test_a_tensor_file_truncated_while_read_is_an_error_naming_it(sample_release
     """Not a SIGBUS: rows are read with file reads, a truncated file is named with the row not read."""
     root = tmp_path / "r"
     _copy_part(sample_release, root, "sdv14", 0)
-    source = release.ReleaseSource(root, ["sdv14"])
+    source = kinds.open_source(root, ["sdv14"])
     items = source.split_plan("train", [("sdv14", 0)]).items
     stored = release.raw_tree.row
 
@@ -260,7 +265,7 @@ def test_a_tensor_file_truncated_while_read_is_an_error_naming_it(sample_release
 
     monkeypatch.setattr(release, "BATCH_ROWS", 1)
     monkeypatch.setattr(release.raw_tree, "row", truncating_row)
-    with pytest.raises(release.safe_tensors.BadTensorFile) as err:
+    with pytest.raises(release.tensor_files.BadTensorFile) as err:
         list(source.examples(items, "train", 64))
     assert items[1].path == items[0].path
     assert str(err.value).startswith(f"{items[0].path}: changed while being read (now 64 bytes, ")
@@ -277,8 +282,8 @@ def test_build_of_a_tensor_file_truncated_while_read_fails_in_one_line(tmp_path,
 
     tree = make_sample_tree(tmp_path / "GenImage", generators=["sdv14"], images_per_class=5)
     root = release_writer.make_sample_release(tree, tmp_path / "r", generators=["sdv14"])
-    args = ["build", "--data-dir", str(root), "--out", str(tmp_path / "out"), "--config", "sdv14-task0",
-            "--split", "train", "--no-progress"] + (["--num-proc", str(num_proc)] if num_proc else [])
+    args = ["publish", "--data-dir", str(root), "--out", str(tmp_path / "out"), "--part", "sdv14-task0",
+            "--no-progress"] + (["--num-proc", str(num_proc)] if num_proc else [])
     script = TRUNCATE_AFTER_FIRST_ROW + f"from conversion.cli import main\nmain({args!r})\n"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stderr[-2000:]

@@ -18,7 +18,7 @@ from conversion.sources import kinds
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATOR = tables.generators()["sdv14"]
-BUILD = ["build", "--config", "sdv14-task2", "--split", "train", "--image-size", "original", "--check", "none"]
+BUILD = ["publish", "--part", "sdv14-task2", "--image-size", "original", "--check", "none"]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_another_generators_unreadable_folder_does_not_stop_a_build(tmp_path, mo
     root = tmp_path / "GenImage"
     genimage_tree.make_sample_tree(root, generators=["sdv14", "adm"], classes_per_task=1)
     mode_000(monkeypatch, genimage_tree.generator_folder(root, tables.generators()["adm"], "nested"))
-    assert kinds.detect(root, ["sdv14"]) == kinds.RAW_TREE
+    assert kinds.open_source(root, ["sdv14"]).kind == kinds.RAW_TREE
     assert kinds.open_source(root, ["sdv14"]).listing.count() > 0
 
 

@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
+from conversion.commands import verify_downloads as command
 from conversion.contract import tables
 from conversion.sources import verify_downloads
-from conversion.commands import verify_downloads as command
 
 
 def test_official_list_is_complete():
@@ -79,6 +79,23 @@ def test_required_generator_without_parts_is_missing(fake_parts):
         verify_downloads.verify(fake_parts, generators=["dalle"], progress=False)
 
 
+def test_generators_are_comma_separated_as_in_every_command(fake_parts, capsys):
+    from conversion import cli
+
+    for generators, printed in ((["biggan"], ["biggan"]), (["biggan, VQDM"], ["biggan", "vqdm"]),
+                                (["vqdm", "biggan,vqdm"], ["biggan", "vqdm"])):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["verify-downloads", str(fake_parts), "--no-progress",
+                      *(arg for keys in generators for arg in ("--generators", keys))])
+        assert exit_.value.code == 0
+        out = capsys.readouterr().out
+        assert [line.split(":")[0] for line in out.splitlines() if ": OK - " in line] == printed
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["verify-downloads", str(fake_parts), "--generators", "biggan", "vqdm"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith("unrecognized arguments: vqdm")
+
+
 def test_nothing_to_check(tmp_path):
     with pytest.raises(FileNotFoundError, match="no GenImage zip part"):
         verify_downloads.verify(tmp_path, progress=False)
@@ -103,7 +120,8 @@ def test_fifos_dangling_links_and_unreadable_parts_are_reported_never_read(fake_
     unreadable = fake_parts / "BigGAN" / "imagenet_ai_0419_biggan.zip"
     unreadable.chmod(0)
     found = []
-    worker = threading.Thread(target=lambda: found.append(verify_downloads.verify(fake_parts, progress=False)), daemon=True)
+    worker = threading.Thread(target=lambda: found.append(verify_downloads.verify(fake_parts, progress=False)),
+                              daemon=True)
     worker.start()
     worker.join(timeout=60)
     assert not worker.is_alive(), "verify-downloads blocked on a FIFO"

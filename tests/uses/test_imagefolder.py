@@ -9,11 +9,12 @@ from pathlib import Path
 import datasets
 import pytest
 
-from conversion import cli, folder_lock
-from conversion.contract import tables
-from conversion.uses import imagefolder
+from conversion import atomic_files, cli, folder_lock
 from conversion.commands import export_imagefolder
+from conversion.contract import tables
 from conversion.samples.genimage_tree import make_sample_tree
+from conversion.uses import imagefolder
+from tests.helpers import leftover_temporaries
 from tests.lock_holder import hold_lock
 
 
@@ -144,12 +145,12 @@ def test_rerun_resumes(sample_root, tmp_path, capsys):
     removed = files[0]
     content = removed.read_bytes()
     removed.unlink()
-    imagefolder._part(removed).write_bytes(b"partial")  # left behind by an interrupted run
+    atomic_files.temporary_path(removed).write_bytes(b"partial")  # left behind by an interrupted run
     capsys.readouterr()
     _export(*args)
     printed = capsys.readouterr().out
     assert f"files: {len(files) - 1} kept, 1 written" in printed
-    assert removed.read_bytes() == content and not imagefolder._part(removed).exists()
+    assert removed.read_bytes() == content and not atomic_files.temporary_path(removed).exists()
 
 
 def test_unreadable_source_files_are_skipped_and_listed(tmp_path):
@@ -291,7 +292,7 @@ def test_a_255_byte_source_name_is_exported_and_kept_on_a_re_run(tmp_path, capsy
     capsys.readouterr()
     _export(*args)
     assert f"files: {len(_images(out))} kept;" in capsys.readouterr().out
-    assert not list(out.rglob("*.part"))
+    assert not leftover_temporaries(out)
 
 
 def test_the_skip_list_is_the_last_runs_and_is_removed_when_nothing_is_skipped(tmp_path):
@@ -349,7 +350,7 @@ def test_concurrent_exports_into_one_out_wait_for_each_other(sample_root, tmp_pa
     alone = tmp_path / "alone"
     _export(*command[command.index("--data-dir"):-1], alone)
     assert [p.relative_to(out) for p in _images(out)] == [p.relative_to(alone) for p in _images(alone)]
-    assert not list(out.rglob("*.part"))
+    assert not leftover_temporaries(out)
 
 
 def test_a_wrong_data_dir_writes_nothing_and_the_corrected_run_works(sample_root, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""The paper loader's exact view (design.md 2b) on streams and paper_tensors, and per-task sources.
+"""The paper loader's exact view (docs/paper-loader.md#loader-rules) on streams and paper_tensors, and per-task sources.
 
 A release with 12 rows per (task, split, source) is written from a sample tree; the paper's loader
 is re-done here from its X.pt/y.pt (first floor(N / 10) * 10 rows, labels ranked) and compared.
@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from conversion.contract import tables
-from conversion.uses import streams
-from conversion.samples.tensor_release import make_sample_release, release_folder
 from conversion.samples.genimage_tree import make_sample_tree
+from conversion.samples.tensor_release import make_sample_release, release_folder
+from conversion.uses import streams
 from conversion.uses.tensors import paper_tensors
 
 

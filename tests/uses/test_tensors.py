@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from conversion.contract import tables
-from conversion.sources import release
 from conversion.samples.tensor_release import to_tensor_normalized
+from conversion.sources import release
 from conversion.uses.tensors import paper_tensors
 
 
@@ -36,7 +36,8 @@ def test_label_notations(train):
     clsloc = paper_tensors(train, task=4, labels="clsloc")
     rank = paper_tensors(train, task=4, labels="rank")
     assert sorted(standard) == [(4, "ai"), (4, "nature")]
-    task_clsloc = sorted({tables.clsloc_of_label()[label] - 1 for label in train["label"] if label in tables.task_classes()[4]})
+    task_clsloc = sorted({tables.clsloc_of_label()[label] - 1 for label in train["label"]
+                          if label in tables.task_classes()[4]})
     for key in standard:
         labels = standard[key].y.tolist()
         assert clsloc[key].y.tolist() == [tables.clsloc_of_label()[label] - 1 for label in labels]

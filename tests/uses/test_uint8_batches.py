@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from conversion.samples import genimage_tree
-from conversion.uses.uint8_batches import ArrowBatches, batch_loader, decoded_uint8
 from conversion.uses.tensors import paper_tensors
+from conversion.uses.uint8_batches import ArrowBatches, batch_loader, decoded_uint8
 
 
 @pytest.fixture(scope="module")
@@ -107,4 +107,4 @@ def test_the_limits_hold_whatever_pillow_is_set_to(monkeypatch):
     with pytest.raises(ValueError, match=r"^decompression bomb: 20000x20000 = 400000000 pixels declared"):
         uint8_batches.rgb_pixels(genimage_tree.bomb_png(20000, 20000))
     assert Image.MAX_IMAGE_PIXELS is None
-    assert uint8_batches.rgb_pixels(_png(3, 2)).shape == (2, 3, 3)
+    assert uint8_batches.rgb_pixels(_png(3, 2)).shape == (3, 2, 3)  # [3, H, W]

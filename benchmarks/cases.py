@@ -311,7 +311,7 @@ def plan_parts(data_dir: str, generator: str = "sdv14", split: str = "train", mo
 
 @case
 def publish_release(data_dir: str, out: str, torch_threads: int = 0) -> dict:
-    """``publish.build_mirror`` of the release into ``out`` in this process (card, figures and all);
+    """``publish.build_mirror`` of the release (opened here) into ``out`` in this process (card, figures and all);
     ``torch_threads`` > 0 sets ``torch.set_num_threads`` first. Records torch's thread count in the
     per-row torch work (``release.exact_uint8``, each batch of rows turned back into uint8 and checked)."""
     from conversion.hub_copy import publish
@@ -328,5 +328,5 @@ def publish_release(data_dir: str, out: str, torch_threads: int = 0) -> dict:
         return exact_uint8(*args, **kwargs)
 
     release.exact_uint8 = watched
-    mirror = publish.build_mirror(data_dir, out, log=lambda *args: None)
+    mirror = publish.build_mirror(kinds.open_source(data_dir), out, log=lambda *args: None)
     return {"items": mirror.rows(), "process_threads": process_threads, "row_threads": sorted(seen)}

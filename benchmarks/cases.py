@@ -253,13 +253,25 @@ PLAN_MODES = ("open_per_part", "one_open_six_plans", "one_open_one_plan")
 build of each part does today), or one opened source planning each part, or all six at once."""
 
 
-def _counting(calls: dict, key: str, function, only_under: str | None = None):
+def _counting(calls: dict, key: str, function, counts=lambda *args: True):
     def counted(*args, **kwargs):
-        if only_under is None or os.path.abspath(args[0] if args else ".").startswith(only_under):
+        if counts(*args):
             calls[key] += 1
         return function(*args, **kwargs)
 
     return counted
+
+
+def _source_folder_under(root: str):
+    """Whether a path is a source folder (``<split>/<ai|nature>``) under ``root``: what a scan lists."""
+    root = os.path.abspath(root)
+
+    def test(path=".", *_args) -> bool:
+        path = Path(os.path.abspath(path))
+        return (str(path).startswith(root) and path.name.lower() in tables.SOURCES
+                and path.parent.name.lower() in {"train", "val"})
+
+    return test
 
 
 def _cpu() -> float:
@@ -270,13 +282,14 @@ def _cpu() -> float:
 def plan_parts(data_dir: str, generator: str = "sdv14", split: str = "train", mode: str = "open_per_part") -> dict:
     """Plan ``split`` of the generator's six parts, through the public API (``kinds.open_source``,
     ``split_plan``). Also counts the source folders listed (``os.scandir`` under ``data_dir``) and the file
-    names parsed (``file_names.label_of``): a scan of one generator lists its four source folders."""
+    names parsed (``file_names.label_of``): a scan of one generator lists its four source folders
+    (``<split>/<ai|nature>``; the listings of the folders above them are not counted)."""
     from conversion.sources import file_names
 
     if mode not in PLAN_MODES:
         raise ValueError(f"mode must be one of {PLAN_MODES}, got {mode!r}")
     calls = {"listings": 0, "names_parsed": 0}
-    os.scandir = _counting(calls, "listings", os.scandir, os.path.abspath(data_dir))
+    os.scandir = _counting(calls, "listings", os.scandir, _source_folder_under(data_dir))
     file_names.label_of = _counting(calls, "names_parsed", file_names.label_of)
     parts = [(generator, task) for task in range(configs.NUM_TASKS)]
     open_cpu = plan_cpu = 0.0
@@ -311,9 +324,9 @@ def plan_parts(data_dir: str, generator: str = "sdv14", split: str = "train", mo
 
 @case
 def publish_release(data_dir: str, out: str, torch_threads: int = 0) -> dict:
-    """``publish.build_mirror`` of the release into ``out`` in this process (card, figures and all);
-    ``torch_threads`` > 0 sets ``torch.set_num_threads`` first. Records torch's thread count at each
-    release conversion's first row (the per-row work)."""
+    """``publish.build_mirror`` of the release (opened here) into ``out`` in this process (card, figures and all);
+    ``torch_threads`` > 0 sets ``torch.set_num_threads`` first. Records torch's thread count in the
+    per-row torch work (``release.exact_uint8``, each batch of rows turned back into uint8 and checked)."""
     from conversion.hub_copy import publish
     from conversion.sources import release
 
@@ -321,16 +334,12 @@ def publish_release(data_dir: str, out: str, torch_threads: int = 0) -> dict:
         torch.set_num_threads(torch_threads)
     process_threads = torch.get_num_threads()
     seen = set()
-    examples = release.ReleaseSource.examples
+    exact_uint8 = release.exact_uint8
 
-    def watched(self, *args, **kwargs):
-        first = True
-        for row in examples(self, *args, **kwargs):
-            if first:
-                seen.add(torch.get_num_threads())
-                first = False
-            yield row
+    def watched(*args, **kwargs):
+        seen.add(torch.get_num_threads())
+        return exact_uint8(*args, **kwargs)
 
-    release.ReleaseSource.examples = watched
-    mirror = publish.build_mirror(data_dir, out, log=lambda *args: None)
+    release.exact_uint8 = watched
+    mirror = publish.build_mirror(kinds.open_source(data_dir), out, log=lambda *args: None)
     return {"items": mirror.rows(), "process_threads": process_threads, "row_threads": sorted(seen)}

@@ -8,8 +8,9 @@ generator (162 train and 6 val images per class and source), so every task plans
 and the 400 classes of no task are excluded.
 
 With ``images_from`` (a benchmark corpus of one task, :mod:`benchmarks.corpus`) the corpus's images are
-hard-linked in and only the other classes get empty files, still 336,000 names in all: a build of that
-task converts the corpus's real images while its source lists a whole generator, as on the real tree.
+hard-linked in and only the classes of the other tasks (and of none) get empty files, still 336,000
+names in all: a build of that task converts the corpus's real images, and nothing else, while its
+source lists a whole generator, as on the real tree.
 """
 
 from __future__ import annotations
@@ -55,21 +56,24 @@ def make_listing_tree(root: str | os.PathLike, generator: str = "sdv14", per_sou
     shutil.rmtree(root, ignore_errors=True)
     g = tables.generators()[generator]
     base = genimage_tree.generator_folder(root, g, "nested")
+    corpus = None if images_from is None else genimage_tree.generator_folder(Path(images_from), g, "nested")
+    taken = set()  # the classes of the tasks the corpus has images of: no empty file is named for them
+    if corpus is not None:
+        labels = {label for split_folder in SPLIT_FOLDERS.values() for source in tables.SOURCES
+                  for label in _labels_of(corpus / split_folder / source, source, g.tag)}
+        tasks = {tables.task_of_label()[label][0] for label in labels if label in tables.task_of_label()}
+        taken = labels | {label for task in tasks for label in tables.task_classes()[task]}
+    classes = [label for label in range(1000) if label not in taken]
     linked = empty = 0
     for split, split_folder in SPLIT_FOLDERS.items():
         for source in tables.SOURCES:
             folder = base / split_folder / source
             folder.mkdir(parents=True)
             real = []
-            if images_from is not None:
-                corpus_folder = genimage_tree.generator_folder(Path(images_from), g, "nested") / split_folder / source
-                real = sorted(os.listdir(corpus_folder))
+            if corpus is not None and (corpus / split_folder / source).is_dir():
+                real = sorted(os.listdir(corpus / split_folder / source))
                 for name in real:
-                    os.link(corpus_folder / name, folder / name)
-                taken = _labels_of(corpus_folder, source, g.tag)
-            else:
-                taken = set()
-            classes = [label for label in range(1000) if label not in taken]
+                    os.link(corpus / split_folder / source / name, folder / name)
             count = max(per_source[split] - len(real), 0)
             for i in range(count):
                 label, number = classes[i % len(classes)], i // len(classes)

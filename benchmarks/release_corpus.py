@@ -19,7 +19,7 @@ import torch
 
 from conversion.contract import configs, tables
 from conversion.samples import genimage_tree, tensor_release
-from conversion.sources import release
+from conversion.sources import kinds
 
 MANIFEST = "release-corpus.json"
 PAIRS = configs.NUM_TASKS * 2 * len(tables.SOURCES)
@@ -43,7 +43,7 @@ def make_release(root: str | os.PathLike, rows: int, generator: str = "sdv14") -
     shutil.rmtree(tree)
     per_pair, extra = divmod(rows, PAIRS)
     written = 0
-    for number, pair in enumerate(release.discover(out)):
+    for number, pair in enumerate(kinds.open_source(out, [generator]).pairs):
         x = torch.load(pair.x_path, weights_only=True)
         y = torch.load(pair.y_path, weights_only=True)
         wanted = per_pair + (number < extra)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -95,3 +98,58 @@ def test_structure_checked_build_case(small_corpus, tmp_path):
     result = run_case("convert", data_dir=str(root), config="sdv14-task2", cache_dir=str(tmp_path),
                       image_size="original", check="structure")
     assert result["items"] == manifest["files"] and result["out_bytes"] > manifest["bytes"]
+
+
+def test_listing_tree_is_shaped_like_a_generator_and_plans_like_one(tmp_path):
+    """Empty files with GenImage's names over all 1000 classes: every task plans, the rest is excluded."""
+    from benchmarks import listing_tree
+
+    per_source = listing_tree.per_source_for(3360)
+    manifest = listing_tree.make_listing_tree(tmp_path / "tree", "sdv14", per_source)
+    assert manifest["files"] == 3360 and manifest["empty_files"] == 3360
+    assert listing_tree.make_listing_tree(tmp_path / "tree", "sdv14", per_source) == manifest
+    source = kinds.open_source(tmp_path / "tree", ["sdv14"])
+    plan = source.split_plan("train", [("sdv14", task) for task in range(6)])
+    assert not plan.skips and plan.found == {("sdv14", "ai"): 1620, ("sdv14", "nature"): 1620}
+    assert {item.task for item in plan.items} == set(range(6))
+    assert len(plan.items) + sum(plan.excluded.values()) == 3240
+
+
+def test_listing_tree_around_a_corpus_plans_only_its_images(small_corpus, tmp_path):
+    from benchmarks import listing_tree
+
+    root, manifest = small_corpus
+    tree = listing_tree.make_listing_tree(tmp_path / "tree", "sdv14", {"train": 40, "test": 10}, images_from=root)
+    assert tree["files"] == 100 and tree["images"] == manifest["files"]
+    source = kinds.open_source(tmp_path / "tree", ["sdv14"])
+    items = [item for split in ("train", "test") for item in source.split_plan(split, [("sdv14", 2)]).items]
+    assert len(items) == manifest["files"] and all(item.size > 0 for item in items)
+
+
+def test_release_corpus_has_the_rows_asked_for(tmp_path):
+    from benchmarks import release_corpus
+
+    made = release_corpus.make_release(tmp_path, 50)
+    source = kinds.open_source(made["release"], ["sdv14"])
+    rows = sum(len(source.split_plan(split, source.parts()).items) for split in ("train", "test"))
+    assert made["rows"] == rows == 50 and len(source.parts()) == 6
+
+
+def test_scaling_groups_run_and_print_ratios(tmp_path, capsys):
+    """Groups e-g at a tiny size: every case runs and its table shows the ratio to the in-run baseline
+    (no timing is asserted: the machine is shared)."""
+    from benchmarks import run
+
+    run.main(["e", "f", "g", "--images", "24", "--listing-files", "400", "--release-rows", "48",
+              "--workdir", str(tmp_path)])
+    printed = capsys.readouterr().out
+    for title in ("e) planning", "f) one task built with num_proc 2 vs 1", "g) publishing from a tensor release"):
+        assert title in printed
+    rows = {row["label"]: row for row in json.loads((tmp_path / "results.json").read_text())}
+    assert {row["group"] for row in rows.values()} == {"e", "f", "g"}
+    assert rows[run.PLAN_LABELS["one_open_one_plan"]]["listings"] == 4  # one scan: four source folders
+    assert rows["publish, OMP_NUM_THREADS=1"]["row_threads"] == rows["publish, default threads"]["row_threads"] == [1]
+    assert rows["publish, default threads"]["items"] == 48
+    assert re.search(r"\| one open_source, one split_plan of the 6 parts \| [\d,]+ \| [\d.]+ \| [\d.]+x \|", printed)
+    assert re.search(r"num_proc 2 / num_proc 1: CPU s \(process \+ children\) \| [\d.]+ \|", printed)
+    assert re.search(r"publish, default threads vs publish, OMP_NUM_THREADS=1: rows/s \| [\d.]+ \| [\d.]+ \|", printed)

@@ -85,6 +85,18 @@ def _write_folder(job: tuple) -> dict[str, int]:
     return written
 
 
+def made_before(manifest_path: Path, arguments: dict, what: str) -> dict | None:
+    """The manifest at ``manifest_path`` if it was made with ``arguments``; None if there is none; an error
+    naming the folder if it holds ``what`` made otherwise."""
+    if not manifest_path.exists():
+        return None
+    manifest = json.loads(manifest_path.read_text())
+    if manifest["arguments"] != arguments:
+        raise ValueError(f"{manifest_path.parent} holds a different {what} ({manifest_path}); remove it or choose "
+                         "another folder")
+    return manifest
+
+
 def make_corpus(
     root: str | os.PathLike,
     images: int = 3000,
@@ -100,10 +112,9 @@ def make_corpus(
     root = Path(root)
     arguments = {"images": images, "config": config, "test_fraction": test_fraction, "seed": seed}
     manifest_path = root / MANIFEST
-    if manifest_path.exists():
-        if json.loads(manifest_path.read_text())["arguments"] == arguments:
-            return json.loads(manifest_path.read_text())
-        raise ValueError(f"{root} holds a different corpus ({manifest_path}); remove it or choose another folder")
+    done = made_before(manifest_path, arguments, "corpus")
+    if done is not None:
+        return done
     parts = configs.config_parts()[config]
     counts = _counts(images, len(parts), test_fraction)
     for key, _task in parts:

@@ -20,6 +20,7 @@ import os
 import shutil
 from pathlib import Path
 
+from benchmarks.corpus import made_before
 from conversion.contract import tables
 from conversion.samples import genimage_tree
 from conversion.sources import file_names
@@ -48,11 +49,9 @@ def make_listing_tree(root: str | os.PathLike, generator: str = "sdv14", per_sou
     arguments = {"generator": generator, "per_source": per_source,
                  "images_from": None if images_from is None else str(Path(images_from).resolve())}
     manifest_path = root / MANIFEST
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest["arguments"] == arguments:
-            return manifest
-        raise ValueError(f"{root} holds a different listing tree ({manifest_path}); remove it or choose another folder")
+    done = made_before(manifest_path, arguments, "listing tree")
+    if done is not None:
+        return done
     shutil.rmtree(root, ignore_errors=True)
     g = tables.generators()[generator]
     base = genimage_tree.generator_folder(root, g, "nested")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.corpus import made_before
 from conversion.contract import configs, tables
 from conversion.samples import genimage_tree, tensor_release
 from conversion.sources import kinds
@@ -31,11 +32,9 @@ def make_release(root: str | os.PathLike, rows: int, generator: str = "sdv14") -
     root = Path(root)
     arguments = {"rows": rows, "generator": generator}
     manifest_path = root / MANIFEST
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest["arguments"] == arguments:
-            return manifest
-        raise ValueError(f"{root} holds a different release ({manifest_path}); remove it or choose another folder")
+    done = made_before(manifest_path, arguments, "release")
+    if done is not None:
+        return done
     shutil.rmtree(root, ignore_errors=True)
     tree = genimage_tree.make_sample_tree(root / "tree", generators=[generator], classes_per_task=2,
                                           images_per_class=2, ai_scale=8)

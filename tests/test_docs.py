@@ -68,20 +68,25 @@ def anchors(page: Path) -> set[str]:
     return found
 
 
+def tracked_lines():
+    """(path, line number, line) of every tracked text file."""
+    for path in tracked_files():
+        text = text_of(path)
+        if text is not None:
+            for number, line in enumerate(text.splitlines(), 1):
+                yield path, number, line
+
+
 def citations() -> list[tuple[str, Path, str | None]]:
     """(where, page, anchor) for every docs/ citation in the repository and every link between docs pages."""
     cited = []
-    for path in tracked_files():
-        text = text_of(path)
-        if text is None:
-            continue
-        for number, line in enumerate(text.splitlines(), 1):
-            where = f"{path.relative_to(REPO)}:{number}"
-            for match in DOCS_CITATION.finditer(line):
-                cited.append((where, DOCS / match.group(1), match.group(2)))
-            if path.parent == DOCS and path.suffix == ".md":
-                for match in RELATIVE_LINK.finditer(line):
-                    cited.append((where, DOCS / match.group(1) if match.group(1) else path, match.group(2)))
+    for path, number, line in tracked_lines():
+        where = f"{path.relative_to(REPO)}:{number}"
+        for match in DOCS_CITATION.finditer(line):
+            cited.append((where, DOCS / match.group(1), match.group(2)))
+        if path.parent == DOCS and path.suffix == ".md":
+            for match in RELATIVE_LINK.finditer(line):
+                cited.append((where, DOCS / match.group(1) if match.group(1) else path, match.group(2)))
     return cited
 
 
@@ -96,14 +101,8 @@ def missing_citations(cited) -> list[str]:
 
 
 def test_nothing_cites_the_internal_design_notes():
-    hits = []
-    for path in tracked_files():
-        text = text_of(path)
-        if text is None:
-            continue
-        for number, line in enumerate(text.splitlines(), 1):
-            if INTERNAL_NOTES.search(line):
-                hits.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    hits = [f"{path.relative_to(REPO)}:{number}: {line.strip()}" for path, number, line in tracked_lines()
+            if INTERNAL_NOTES.search(line)]
     assert not hits, "cite docs/<page>.md#<anchor> instead of the internal notes:\n" + "\n".join(hits)
 
 

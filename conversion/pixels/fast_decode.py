@@ -1,6 +1,6 @@
 """Pillow's exact pixels, decoded faster by imagecodecs where that is proven to give them.
 
-imagecodecs (optional: ``pip install genimage-cl[fast]``) decodes PNGs with libpng and zlib-ng,
+imagecodecs (a dependency: it also encodes the stored PNGs) decodes PNGs with libpng and zlib-ng,
 1.4-1.9x faster than Pillow, and JPEGs with libjpeg-turbo, a few percent faster than Pillow 13 (which
 uses libjpeg-turbo too). It is used only for files whose header, as Pillow reads it, puts them where
 its output equals Pillow's bit for bit (tests/pixels/test_fast_decode.py):
@@ -14,7 +14,7 @@ its output equals Pillow's bit for bit (tests/pixels/test_fast_decode.py):
   must reach its end-of-image marker (libjpeg-turbo, unlike Pillow, quietly fills truncated files).
 
 Everything else, and anything imagecodecs refuses, is decoded by Pillow, whose errors give the skip
-reason. Without imagecodecs everything goes through Pillow, with the same pixels.
+reason.
 """
 
 from __future__ import annotations
@@ -35,12 +35,10 @@ _CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 
 @functools.cache
 def codecs():
-    """The imagecodecs module, or None where it is not installed; imported on first use (it imports
-    numpy), so that the command line's help stays quick."""
-    try:
-        import imagecodecs
-    except ImportError:
-        return None
+    """The imagecodecs module, imported on first use (it imports numpy), so that the command line's help
+    stays quick."""
+    import imagecodecs
+
     return imagecodecs
 
 
@@ -77,7 +75,7 @@ def _same_jpeg_library() -> bool:
     import numpy as np
 
     imagecodecs = codecs()
-    if imagecodecs is None or not features.check_feature("libjpeg_turbo"):
+    if not features.check_feature("libjpeg_turbo"):
         return False
     rng = np.random.default_rng(0)
     probe = Image.fromarray(rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)).resize((75, 61))
@@ -94,7 +92,7 @@ def decoded(data: bytes, image: Image.Image) -> Image.Image | None:
     """``image`` (opened by Pillow from ``data``, not yet loaded) decoded by imagecodecs, or None
     where identity with Pillow is not proven or imagecodecs refuses the file: then Pillow decodes it."""
     imagecodecs = codecs()
-    if imagecodecs is None or len(image.tile) != 1:
+    if len(image.tile) != 1:
         return None
     if image.format == "PNG" and _png_proven(data, image):
         decode, errors = imagecodecs.png_decode, imagecodecs.PngError

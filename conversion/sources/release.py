@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import logging
 import os
 import re
 from collections import Counter
@@ -23,14 +22,11 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from PIL import Image
 
 from conversion import torch_workers  # noqa: F401  (forked build workers run torch single-threaded)
 from conversion.contract import configs, tables
 from conversion.pixels import corruption_recipe, release_pipeline
 from conversion.sources import content_digests, generator_folders, raw_tree, tensor_files
-
-logger = logging.getLogger(__name__)
 
 X_FILE = "X.pt"
 Y_FILE = "y.pt"
@@ -229,13 +225,13 @@ def task_of_labels(pair: Pair, labels: np.ndarray) -> int:
 def normalize(u8: torch.Tensor) -> torch.Tensor:
     """uint8 ``[..., 3, H, W]`` -> the release's float32 (ToTensor then Normalize)."""
     mean, std = release_pipeline.normalization()
-    return (u8.to(torch.float32) / 255 - mean) / std
+    return u8.to(torch.float32).div_(255).sub_(mean).div_(std)  # in place: the same values, fewer copies
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """Invert :func:`normalize`: ``round((X * std + mean) * 255)`` clamped to 0..255."""
     mean, std = release_pipeline.normalization()
-    return torch.round((x * std + mean) * 255).clamp_(0, 255).to(torch.uint8)
+    return x.mul(std).add_(mean).mul_(255).round_().clamp_(0, 255).to(torch.uint8)
 
 
 def exact_uint8(x: torch.Tensor, path, indices=None) -> torch.Tensor:
@@ -489,8 +485,8 @@ class ReleaseSource:
                 indices = torch.tensor([item.index for item in batch], dtype=torch.int64)
                 with torch_workers.single_threaded():
                     u8 = exact_uint8(x.rows(indices), path, indices=indices)
-                for item, image in zip(batch, u8.permute(0, 2, 3, 1).numpy()):
-                    example = raw_tree.row(item, release_pipeline.png_bytes(Image.fromarray(image, "RGB")))
+                for item, image in zip(batch, u8.permute(0, 2, 3, 1).contiguous().numpy()):
+                    example = raw_tree.row(item, release_pipeline.png_bytes(image))
                     if log is not None:
                         log.kept(item)  # after the conversion: an error names this item (ShardLog.done)
                     yield item.file_name, example

@@ -64,3 +64,23 @@ def test_uint8_round_trip_of_normalization_is_exact():
     back = torch.round((x * STD + MEAN) * 255).to(torch.uint8)
     assert torch.equal(back, u8)
     assert torch.equal((back.float() / 255 - MEAN) / STD, x)
+
+
+def test_stored_png_holds_the_pixels_alone():
+    """The stored PNG (libspng) decodes with Pillow to the very pixels, RGB, with no chunk but the image's."""
+    import io
+
+    from conversion.pixels import file_structure, release_pipeline
+
+    rng = np.random.default_rng(7)
+    pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    tagged = Image.fromarray(pixels)
+    tagged.info["icc_profile"] = b"not carried over"
+    for given in (pixels, pixels[::-1].copy()[::-1], tagged):
+        data = release_pipeline.png_bytes(given)
+        with Image.open(io.BytesIO(data)) as image:
+            assert image.mode == "RGB"
+            assert np.array_equal(np.asarray(image), pixels)
+        assert set(file_structure.png_chunks(data)) == {b"IHDR", b"IDAT", b"IEND"}
+    with pytest.raises(ValueError, match=r"RGB pixels \[H, W, 3\], not an array of shape \(64, 64\)"):
+        release_pipeline.png_bytes(pixels[..., 0])

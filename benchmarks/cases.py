@@ -5,6 +5,7 @@ before the clock starts.
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import time
@@ -49,9 +50,9 @@ def _paths(data_dir: str, config: str) -> list[str]:
 @case
 def convert(data_dir: str, config: str, cache_dir: str, num_proc: int = 1, image_size=64, check: str = "decode",
             fast: bool = True) -> dict:
-    """Our build; ``fast=False`` decodes with Pillow alone (as without the optional imagecodecs)."""
+    """Our build; ``fast=False`` decodes with Pillow alone (imagecodecs' decoding switched off)."""
     if not fast:
-        fast_decode.codecs = lambda: None
+        fast_decode.decoded = lambda data, image: None
     builder = GenImageCL(config_name=config, data_dir=data_dir, cache_dir=cache_dir, image_size=image_size,
                          check=check)
     builder.download_and_prepare(num_proc=num_proc)
@@ -322,13 +323,44 @@ def plan_parts(data_dir: str, generator: str = "sdv14", split: str = "train", mo
 
 # (g): publishing from a tensor release
 
+def _pillow_png(pixels) -> bytes:
+    """The stored PNG as Pillow encoded it before libspng did: pixels copied into a bare image, saved."""
+    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels, "RGB")
+    bare = Image.frombytes(image.mode, image.size, image.tobytes())
+    buffer = io.BytesIO()
+    bare.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 @case
-def publish_release(data_dir: str, out: str, torch_threads: int = 0) -> dict:
-    """``publish.build_mirror`` of the release (opened here) into ``out`` in this process (card, figures and all);
-    ``torch_threads`` > 0 sets ``torch.set_num_threads`` first. Records torch's thread count in the
-    per-row torch work (``release.exact_uint8``, each batch of rows turned back into uint8 and checked)."""
-    from conversion.hub_copy import publish
+def encode_release_pngs(data_dir: str, encoder: str = "spng") -> dict:
+    """Every row of the release turned back into uint8 and stored as PNG (nothing else): libspng, the package's
+    encoder (``release_pipeline.png_bytes``), or Pillow (``encoder="pillow"``), the encoder before."""
+    from conversion.pixels import release_pipeline
     from conversion.sources import release
+
+    encode = _pillow_png if encoder == "pillow" else release_pipeline.png_bytes
+    rows = stored = 0
+    for pair in kinds.open_source(data_dir).pairs:
+        x = torch.load(pair.x_path, weights_only=True)
+        for image in release.exact_uint8(x, pair.x_path).permute(0, 2, 3, 1).contiguous().numpy():
+            stored += len(encode(image))
+            rows += 1
+    return {"items": rows, "png_bytes": stored, "process_threads": torch.get_num_threads(), "row_threads": []}
+
+
+@case
+def publish_release(data_dir: str, out: str, torch_threads: int = 0, encoder: str = "spng") -> dict:
+    """``publish.build_mirror`` of the release (opened here) into ``out`` in this process (card, figures and all);
+    ``torch_threads`` > 0 sets ``torch.set_num_threads`` first; ``encoder="pillow"`` stores PNGs made by Pillow,
+    the encoder used before libspng. Records torch's thread count in the per-row torch work
+    (``release.exact_uint8``, each batch of rows turned back into uint8 and checked)."""
+    from conversion.hub_copy import publish
+    from conversion.pixels import release_pipeline
+    from conversion.sources import release
+
+    if encoder == "pillow":
+        release_pipeline.png_bytes = _pillow_png
 
     if torch_threads:
         torch.set_num_threads(torch_threads)

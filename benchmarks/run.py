@@ -7,9 +7,10 @@ Groups: a) 64-px conversion vs the original pipeline and decode-only; b) full-re
 conversion vs plain reading; c) training-style loading at two dataset sizes; d) the Parquet copy,
 streamed vs read fully; e) planning a generator's six parts (one source opened per part vs once);
 f) num_proc 2 vs 1 on one task of a tree listing a whole generator; g) publishing from a tensor
-release in one process, torch at its default threads vs OMP_NUM_THREADS=1. Every case runs in its
-own process (benchmarks/measure.py). Groups e-g need no image corpus but their own trees
-(--listing-files, --release-rows; f also a one-task corpus of --images images).
+release in one process (Pillow's PNG encoder vs libspng; torch at its default threads vs
+OMP_NUM_THREADS=1). Every case runs in its own process (benchmarks/measure.py). Groups e-g need no
+image corpus but their own trees (--listing-files, --release-rows; f also a one-task corpus of --images
+images).
 """
 
 from __future__ import annotations
@@ -202,13 +203,22 @@ def bench_num_proc(bench: Bench, tree: Path, config: str) -> None:
 
 
 def bench_release(bench: Bench, release_dir: Path) -> None:
-    """(g) publish from the release in one process: OMP_NUM_THREADS=1 (baseline) and torch's default."""
+    """(g) publish from the release in one process: with Pillow's PNG encoder (the encoder before, baseline),
+    with libspng (the package's), each at OMP_NUM_THREADS=1, and with libspng at torch's default threads."""
     work = bench.workdir / "work"
-    baseline = "publish, OMP_NUM_THREADS=1"
+    one = {"OMP_NUM_THREADS": 1}
+    bench.run("g", "PNG encoding alone, Pillow", "encode_release_pngs", extra_env=one, data_dir=release_dir,
+              encoder="pillow")
+    bench.run("g", "PNG encoding alone, libspng", "encode_release_pngs", "PNG encoding alone, Pillow", extra_env=one,
+              data_dir=release_dir)
+    before, single = "publish, Pillow's PNG encoder, OMP_NUM_THREADS=1", "publish, OMP_NUM_THREADS=1"
     out, digests = work / "publish-release", work / "digests-publish"
-    bench.run("g", baseline, "publish_release", fresh=[out, digests],
-              extra_env={"OMP_NUM_THREADS": 1, "GENIMAGE_CL_DIGESTS": digests}, data_dir=release_dir, out=out)
-    bench.run("g", "publish, default threads", "publish_release", baseline, fresh=[out, digests],
+    one_thread = {"OMP_NUM_THREADS": 1, "GENIMAGE_CL_DIGESTS": digests}
+    bench.run("g", before, "publish_release", fresh=[out, digests], extra_env=one_thread, data_dir=release_dir,
+              out=out, encoder="pillow")
+    bench.run("g", single, "publish_release", before, fresh=[out, digests], extra_env=one_thread,
+              data_dir=release_dir, out=out)
+    bench.run("g", "publish, default threads", "publish_release", single, fresh=[out, digests],
               extra_env={"GENIMAGE_CL_DIGESTS": digests}, data_dir=release_dir, out=out)
 
 
@@ -243,7 +253,13 @@ def scaling_targets(bench: Bench) -> list[tuple[str, float, float | None, str, b
         checks.append(("num_proc 2 / num_proc 1: wall time", two["seconds"] / one["seconds"], None, "(reference)",
                        None))
     for row in bench.rows:
-        if row["group"] == "g":
+        if row["group"] == "g" and row["label"].startswith("PNG encoding"):
+            if row["baseline"]:
+                base = next(other for other in bench.rows if other["label"] == row["baseline"])
+                checks.append((f"{row['label']} vs {row['baseline']}: rows per CPU s (by CPU s); stored bytes ratio",
+                               bench.cpu_ratio(row["label"], row["baseline"]), row["png_bytes"] / base["png_bytes"],
+                               "(reference)", None))
+        elif row["group"] == "g":
             per_s = row["items"] / row["seconds"]
             checks.append((f"{row['label']}: rows/s (by CPU s: rows per CPU second)", per_s,
                            row["items"] / row["cpu_seconds"], f">= {TARGET_RELEASE_ROWS_PER_S}",
@@ -462,7 +478,7 @@ def main(argv: list[str] | None = None) -> None:
         "d": "d) the Parquet copy: streamed vs read fully (64-px train split, images decoded)",
         "e": "e) planning the train split of a generator's six parts (baseline: a source opened per part)",
         "f": "f) one task built with num_proc 2 vs 1 from a tree listing a whole generator (baseline: num_proc 1)",
-        "g": "g) publishing from a tensor release in one process (baseline: OMP_NUM_THREADS=1)",
+        "g": "g) publishing from a tensor release in one process (baselines: Pillow's PNG encoder; OMP_NUM_THREADS=1)",
     }
     table = markdown(bench, titles)
     header = f"Machine: {machine()}.\n" + "".join(f"{name}: {text}.\n" for name, text in corpora.items())

@@ -40,14 +40,14 @@ def _train(strategy_class, model, benchmark, **kwargs):
 
 
 def test_class_order_is_the_streams_labels(ds):
-    standard, reverse = streams.tasks(ds), streams.tasks(ds, order="reverse")
+    standard, backwards = streams.tasks(ds), streams.tasks(ds, order="backwards")
     assert cl_libraries.class_order(standard) == [label for labels in tables.task_classes() for label in labels]
     assert len(cl_libraries.class_order(standard)) == 600 == len(set(cl_libraries.class_order(standard)))
-    assert cl_libraries.class_order(reverse) == [
+    assert cl_libraries.class_order(backwards) == [
         label for labels in reversed(tables.task_classes()) for label in labels]
 
 
-@pytest.mark.parametrize("order", ["standard", "reverse"])
+@pytest.mark.parametrize("order", ["standard", "backwards"])
 def test_class_incremental_experiences(ds, order):
     benchmark = cl_libraries.avalanche_benchmark(ds, scenario="class", order=order)
     stream = streams.tasks(ds, order=order)
@@ -108,7 +108,7 @@ class TwoLayerMultiHead(MultiTaskModule):
 
 @pytest.mark.parametrize("name", ["naive", "lwf"])
 def test_task_incremental_with_a_multitask_module(ds, name):
-    benchmark = cl_libraries.avalanche_benchmark(ds, scenario="task", order="reverse")
+    benchmark = cl_libraries.avalanche_benchmark(ds, scenario="task", order="backwards")
     for position, (experience, task) in enumerate(zip(benchmark.train_stream, range(5, -1, -1))):
         expected = rows(ds, "train", task)
         assert experience.task_label == position and set(experience.dataset.targets_task_labels) == {position}

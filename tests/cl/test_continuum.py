@@ -15,7 +15,7 @@ from conversion.uses import cl_libraries, streams  # noqa: E402
 from .conftest import rows  # noqa: E402
 
 
-@pytest.mark.parametrize("order", ["standard", "reverse"])
+@pytest.mark.parametrize("order", ["standard", "backwards"])
 def test_class_incremental_task_sets(ds, order):
     scenario = cl_libraries.continuum_scenario(ds, split="train", scenario="class", order=order)
     stream = streams.tasks(ds, order=order)

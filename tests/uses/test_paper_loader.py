@@ -65,7 +65,7 @@ def test_stream_views_hold_the_papers_rows_and_ranks(paper_release, paper_ds):
 
 def test_per_task_sources_and_natural_test_stream(paper_ds):
     chosen = ["ai", "ai", "nature", "nature", "nature", "nature"]
-    stream = streams.tasks(paper_ds, order="reverse", sources=chosen)
+    stream = streams.tasks(paper_ds, order="backwards", sources=chosen)
     for task, source in zip(stream, chosen):
         assert set(task.train["source"]) == {tables.SOURCES.index(source)}
         assert set(task.test["source"]) == {tables.SOURCES.index("nature")}

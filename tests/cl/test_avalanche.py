@@ -144,3 +144,20 @@ def test_the_papers_exact_view(paper_release, paper_ds):  # noqa: F811 (the fixt
             _, y = _paper_loader(paper_release, position, split, "ai")
             assert list(experience.dataset.targets) == [position * 100 + rank for rank in y.tolist()]
             assert experience.classes_in_this_experience == sorted({position * 100 + rank for rank in y.tolist()})
+
+
+def test_papers_reversed_benchmark_tested_on_each_tasks_own_source(sample_root, build, ds):
+    """order="reversed" on disjoint-reversed, and test_source per task (as main-steps.py: each task's own source)."""
+    reversed_ds = build("disjoint-reversed", sample_root)
+    chosen = ["ai", "ai", "nature", "nature", "nature", "nature"]
+    benchmark = cl_libraries.avalanche_benchmark(reversed_ds, scenario="task", order="reversed", sources=chosen,
+                                                 test_source=chosen)
+    stream = streams.tasks(reversed_ds, order="reversed", sources=chosen, test_source=chosen)
+    assert [t.generator for t in stream] == ["vqdm", "sdv14", "glide", "midjourney", "biggan", "adm"]
+    for position, (train, test, task) in enumerate(zip(benchmark.train_stream, benchmark.test_stream, stream)):
+        assert train.task_label == test.task_label == position
+        for experience, view in ((train, task.train), (test, task.test)):
+            assert set(view["source"]) == {tables.SOURCES.index(chosen[position])}
+            assert list(experience.dataset.targets) == view["task_label"]
+    with pytest.raises(streams.StreamError, match="load the config 'disjoint-reversed'"):
+        cl_libraries.avalanche_benchmark(ds, order="reversed")

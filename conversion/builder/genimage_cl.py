@@ -1,6 +1,6 @@
 """GenImageCL: the GenImage continual-learning benchmark as a ``datasets.GeneratorBasedBuilder``.
 
-One config per generator (six tasks), per generator task, and ``disjoint``; each builds from an
+One config per generator (six tasks), per generator task, ``disjoint`` and ``disjoint-reversed``; each builds from an
 unzipped GenImage tree or the CL tensor release (:func:`conversion.sources.kinds.open_source`) into
 the contract's columns (docs/contract.md). The top-level ``genimage_cl.py`` is its face: the import
 users write, and the loading script on datasets 3.6.
@@ -120,7 +120,7 @@ def _same(value, default) -> bool:
 
 
 class GenImageCL(datasets.GeneratorBasedBuilder):
-    """GenImage-CL: one config per generator (six tasks), per generator task, and ``disjoint``."""
+    """GenImage-CL: one config per generator (six tasks), per generator task, ``disjoint`` and ``disjoint-reversed``."""
 
     VERSION = _VERSION
     BUILDER_CONFIG_CLASS = GenImageCLConfig
@@ -128,9 +128,9 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
         GenImageCLConfig(name=name, version=_VERSION, parts=tuple(parts), description=configs.describe(name))
         for name, parts in configs.config_parts().items()
     ]
-    """The 57 clean configs. ``<config>-<corruption>`` names the same config with ``corruption=...``:
+    """The 58 clean configs. ``<config>-<corruption>`` names the same config with ``corruption=...``:
     accepted by name, not listed, so that ``datasets-cli test --all_configs`` and config pickers see
-    the benchmark's configs, not 228 test-only copies of them."""
+    the benchmark's configs, not 232 test-only copies of them."""
     # rows held before each Arrow write: bounds memory when full-size images are kept (~100 x 500 KB)
     DEFAULT_WRITER_BATCH_SIZE = 100
 

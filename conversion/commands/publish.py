@@ -2,7 +2,7 @@
 
 DIR is a raw GenImage tree or the CL tensor release (detected). Each generator-task present is
 built once into FOLDER/data/<generator>/task<k>/; README.md declares every config whose tasks are
-all present (each generator, each generator-task, disjoint) as a view over those files. Re-running
+all present (each generator, each generator-task, disjoint, disjoint-reversed) as a view over those files. Re-running
 skips finished parts. With --repo-id the copy is uploaded with huggingface_hub (token from
 `hf auth login` or HF_TOKEN) in one commit that makes the repository equal to it: the copy's files
 (README.md, data/, figures/, reports/) are added, remote files in those folders that the copy lacks

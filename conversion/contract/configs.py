@@ -1,8 +1,9 @@
 """The contract's configurations (docs/contract.md#configs) as lists of (generator, task) pairs.
 
 ``<key>`` holds the six tasks of one generator, ``<key>-task<k>`` one of them, ``disjoint`` is
-task k of generator ``task_order[k]`` (GenImage-Disjoint). Task k always uses the release's class
-set k, so the ``task`` column of a (generator, task) pair is the same in every config.
+task k of generator ``task_order[k]`` (GenImage-Disjoint) and ``disjoint-reversed`` task k of the k-th
+generator of the paper's reversed order (docs/paper-loader.md#task-orders). Task k always uses the
+release's class set k, so the ``task`` column of a (generator, task) pair is the same in every config.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from conversion.pixels import corruption_recipe
 
 NUM_TASKS = 6
 DISJOINT = "disjoint"
+DISJOINT_REVERSED = "disjoint-reversed"
 
 
 def task_config_name(generator: str, task: int) -> str:
@@ -28,6 +30,8 @@ def config_parts() -> dict[str, list[tuple[str, int]]]:
         for t in range(NUM_TASKS):
             parts[task_config_name(key, t)] = [(key, t)]
     parts[DISJOINT] = [(key, t) for t, key in enumerate(tables.task_order())]
+    reversed_order = tables.paper_orders()["reversed"]
+    parts[reversed_order["config"]] = [(key, t) for t, key in enumerate(reversed_order["generators"])]
     return parts
 
 
@@ -39,7 +43,8 @@ def closest(name: str, names) -> str:
 
 def listing(corrupted: bool = False) -> str:
     """The config names in one short line."""
-    line = f"{' '.join(tables.generators())} (six tasks each), <key>-task<k> (k = 0..{NUM_TASKS - 1}), {DISJOINT}"
+    line = (f"{' '.join(tables.generators())} (six tasks each), <key>-task<k> (k = 0..{NUM_TASKS - 1}), "
+            f"{DISJOINT}, {DISJOINT_REVERSED}")
     return line + (f", <config>-<corruption> ({', '.join(corruption_recipe.CORRUPTIONS)})" if corrupted else "")
 
 
@@ -70,6 +75,10 @@ def describe(name: str) -> str:
         return "GenImage-Disjoint: task k from generator k of the release's task order (" + ", ".join(
             generators[g].display_name for g, _ in pairs
         ) + ")"
+    if name == DISJOINT_REVERSED:
+        return "The paper's reversed benchmark: task k from generator k of (" + ", ".join(
+            generators[g].display_name for g, _ in pairs
+        ) + "), not GenImage-Disjoint played backwards"
     generator = generators[pairs[0][0]].display_name
     if len(pairs) == 1:
         return f"{generator}, task {pairs[0][1]} only (100 classes)"

@@ -54,8 +54,8 @@ def _config_rows(mirror, names: list[str]) -> list[str]:
         parts = mirror.configs[name]
         cells = [sum(p.splits[split]["sources"][source] for p in parts) for split in ("train", "test")
                  for source in tables.SOURCES]
-        tasks = ", ".join(f"{p.generator}/{p.task}" for p in parts) if name == "disjoint" else \
-            ", ".join(str(p.task) for p in parts)
+        several = len({p.generator for p in parts}) > 1  # disjoint, disjoint-reversed: name each generator
+        tasks = ", ".join(f"{p.generator}/{p.task}" if several else str(p.task) for p in parts)
         lines.append(f"| `{name}` | {tasks} | " + " | ".join(f"{n:,}" for n in cells) + f" | {sum(cells):,} |")
     return lines
 
@@ -228,6 +228,8 @@ def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str |
         rows=f"{mirror.rows():,}",
         parquet_bytes=f"{mirror.parquet_bytes():,}",
         task_order=", ".join(tables.generators()[k].display_name for k in tables.task_order()),
+        reversed_order=", ".join(tables.generators()[k].display_name
+                                 for k in tables.paper_orders()["reversed"]["generators"]),
         repo_id=repo_id,
         figures=figures_section(mirror),
         differences=(differences or NO_DIFFERENCES).strip(),

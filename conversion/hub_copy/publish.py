@@ -4,7 +4,7 @@ Each (generator, task) present in the source is built once with the ``<key>-task
 written where ``Dataset.push_to_hub(repo, config_name="<key>-task<k>", data_dir="data/<key>/task<k>")``
 puts it: ``data/<key>/task<k>/<split>-NNNNN-of-NNNNN.parquet``, sharded the same way (contiguous
 shards of at most ``max_shard_size`` estimated bytes). Every config (generator, generator-task,
-``disjoint``) whose parts are all present is declared in README.md as a list of those shard
+``disjoint``, ``disjoint-reversed``) whose parts are all present is declared in README.md as a list of those shard
 patterns, with the same ``dataset_info`` push_to_hub writes; no row is stored twice.
 
 Images are the release's 64x64 pixels by default; ``image_size`` (another size, or ``"original"``: the

@@ -11,12 +11,17 @@ Example::
     from conversion.uses.streams import tasks
 
     ds = load_dataset("genimage-cl", "sdv14")
-    for task in tasks(ds, order="reverse", source="ai"):
+    for task in tasks(ds, order="backwards", source="ai"):
         print(task.position, task.index, task.generator, len(task.train), len(task.test))
         head_size = len(task.classes)        # 100: task_label indexes task.classes
 
     # the paper's substitution experiment: tasks 0-1 trained on AI images, the rest on natural ones
     stream = tasks(ds, sources=["ai", "ai", "nature", "nature", "nature", "nature"], paper_loader=True)
+
+    # the paper's reversed benchmark (VQDM on class set 0, ..., ADM on set 5), each task tested on its own source
+    chosen = ["ai", "nature", "nature", "nature", "nature", "nature"]
+    stream = tasks(load_dataset("genimage-cl", "disjoint-reversed"), order="reversed", sources=chosen,
+                   test_source=chosen)
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from conversion.contract import tables
 from conversion.pixels import corruption_recipe
 from conversion.sources import release
 
-ORDERS = ("standard", "reverse")
+ORDERS = ("standard", "reversed", "backwards")
+"""``standard``: the config's tasks, task 0 first; ``reversed``: the paper's reversed benchmark (needs the
+``disjoint-reversed`` config, whose tasks it gives in order); ``backwards``: the config's tasks, last first."""
 SOURCE_CHOICES = ("both", "ai", "nature")
 
 
@@ -43,7 +50,7 @@ class Task:
     """One task of a stream: its views per split and its label space.
 
     ``index`` is the ``task`` column value (also the release class set); ``position`` its place in
-    the stream (differs from ``index`` in reverse order). ``labels`` are the standard ImageNet
+    the stream (differs from ``index`` in backwards order). ``labels`` are the standard ImageNet
     indices of the task's 100 classes and ``classes`` their wnids, both in ``task_label`` order, so
     ``classes[row["task_label"]]`` is the row's wnid. ``ranks`` (streams cut with
     ``paper_loader=True``) maps, per split, ``task_label`` to the paper loader's label: the rank
@@ -149,24 +156,65 @@ def _paper_view(dataset, ranges: dict[int, tuple[int, int]], source: str, where:
     return dataset.select(np.concatenate(rows) if rows else []), ranks or {}
 
 
-def _check_sources(source: str, sources: Sequence[str] | None, test_source: str | None) -> None:
+def _check_per_task(name: str, value) -> None:
+    """``value`` must be one entry of SOURCE_CHOICES per task (a list or tuple, not a string)."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise StreamError(f"{name} takes one source per task, a list such as ['ai', 'nature', ...], got {value!r}")
+    bad = [(i, s) for i, s in enumerate(value) if s not in SOURCE_CHOICES]
+    if bad:
+        raise StreamError(f"{name} entries must be among {SOURCE_CHOICES}, got {bad[0][1]!r} (entry {bad[0][0]})")
+
+
+def _check_sources(source: str, sources: Sequence[str] | None, test_source: str | Sequence[str] | None) -> None:
     if source not in SOURCE_CHOICES:
         raise StreamError(f"source must be one of {SOURCE_CHOICES}, got {source!r}")
-    bad = [s for s in (sources or ()) if s not in SOURCE_CHOICES]
-    if bad:
-        raise StreamError(f"sources entries must be among {SOURCE_CHOICES}, got {bad[0]!r}")
-    if test_source is not None and test_source not in SOURCE_CHOICES:
-        raise StreamError(f"test_source must be one of {SOURCE_CHOICES}, got {test_source!r}")
+    if sources is not None:
+        _check_per_task("sources", sources)
+    if isinstance(test_source, str):
+        if test_source not in SOURCE_CHOICES:
+            raise StreamError(f"test_source must be one of {SOURCE_CHOICES}, or one of them per task, "
+                              f"got {test_source!r}")
+    elif test_source is not None:
+        _check_per_task("test_source", test_source)
 
 
-def _sources_per_split(splits, source: str, sources: Sequence[str] | None, test_source: str | None, count: int):
+def _per_task(name: str, value, count: int) -> list[str]:
+    """``value`` (one source, or one per task) as the source of each of the stream's ``count`` tasks."""
+    if isinstance(value, str):
+        return [value] * count
+    if len(value) != count:
+        raise StreamError(f"{name} has {len(value)} entries, one per task is needed: the stream has {count} tasks")
+    return list(value)
+
+
+def _sources_per_split(splits, source: str, sources, test_source, count: int):
     """{split: [source of each stream position]}: ``sources`` for all splits but test, ``test_source`` there."""
-    if sources is not None and len(sources) != count:
-        raise StreamError(f"sources has {len(sources)} entries, one per task is needed: the stream has {count} tasks")
+    per_task = _per_task("sources", sources if sources is not None else source, count)
     if test_source is None:
         test_source = "nature" if sources is not None else source
-    per_task = list(sources) if sources is not None else [source] * count
-    return {split: [test_source] * count if split == "test" else per_task for split in splits}
+    tested = _per_task("test_source", test_source, count)
+    return {split: tested if split == "test" else per_task for split in splits}
+
+
+def _check_order(order: str) -> None:
+    if order == "reverse":
+        raise StreamError("order='reverse' is retired: it played the tasks backwards, which is not the paper's "
+                          "reversed benchmark; order='reversed' is the paper's (config disjoint-reversed), "
+                          "order='backwards' the same tasks from the last to the first")
+    if order not in ORDERS:
+        raise StreamError(f"order must be one of {ORDERS}, got {order!r}")
+
+
+def _check_paper_reversed(generator_of: dict[int, str]) -> None:
+    """order='reversed' asks for the paper's reversed benchmark: every task k must come from the k-th
+    generator of its order (the ``disjoint-reversed`` config); anything else fails naming what to load."""
+    reversed_order = tables.paper_orders()["reversed"]
+    wrong = [(k, g) for k, g in sorted(generator_of.items()) if reversed_order["generators"][k] != g]
+    if wrong:
+        k, g = wrong[0]
+        raise StreamError(f"order='reversed' is the paper's reversed benchmark (task k from the k-th generator of "
+                          f"{', '.join(reversed_order['generators'])}): load the config {reversed_order['config']!r}; "
+                          f"this dataset holds {g} on task {k} (order='backwards' plays its tasks from the last)")
 
 
 def tasks(
@@ -175,34 +223,41 @@ def tasks(
     source: str = "both",
     splits=("train", "test"),
     sources: Sequence[str] | None = None,
-    test_source: str | None = None,
+    test_source: str | Sequence[str] | None = None,
     paper_loader: bool = False,
 ) -> list[Task]:
     """The tasks of a loaded config in stream order, each with a view per split.
 
     Args:
         dataset_dict: a ``DatasetDict`` (or mapping of split name -> ``Dataset``) of one config.
-        order: ``"standard"`` (task 0 first) or ``"reverse"`` (as the paper also runs).
+        order: ``"standard"`` (the config's tasks, task 0 first: on ``disjoint`` the paper's standard stream, on
+            ``disjoint-reversed`` its reversed one), ``"reversed"`` (the paper's word: its reversed benchmark,
+            VQDM on class set 0, ..., ADM on class set 5; only on ``disjoint-reversed``) or ``"backwards"`` (the
+            config's tasks from the last to the first; on ``disjoint`` that is not the paper's reversed run).
         source: ``"both"``, ``"ai"`` or ``"nature"``: which images each view holds.
         splits: the splits to cut (each view is empty where a split has no rows of the task).
         sources: one source per task in stream order, for the substitution experiments (e.g. the
             first m tasks ``"ai"``, the rest ``"nature"``); replaces ``source`` for all splits but test.
-        test_source: the test views' source; default ``source``, or ``"nature"`` when ``sources`` is given.
+        test_source: the test views' source, one for all tasks or one per task in stream order (as ``sources``;
+            the paper's ``main-steps.py`` tests each task on its training source: pass ``sources`` again);
+            default ``source``, or ``"nature"`` when ``sources`` is given.
         paper_loader: the paper loader's exact view (docs/paper-loader.md#loader-rules): each task, split and
             source keeps its first floor(N / 10) * 10 rows, and ``Task.ranks`` gives its labels.
     """
     if not isinstance(dataset_dict, Mapping):
         raise StreamError(f"tasks() takes the whole DatasetDict (e.g. ds), not one split such as ds['train'] "
                           f"(got {type(dataset_dict).__name__}); choose splits with splits=(...)")
-    if order not in ORDERS:
-        raise StreamError(f"order must be one of {ORDERS}, got {order!r}")
+    _check_order(order)
     _check_sources(source, sources, test_source)
     missing = [s for s in splits if s not in dataset_dict]
     if missing:
         raise StreamError(f"split(s) {missing} not in the dataset, which has {list(dataset_dict)}")
     found = {split: blocks(dataset_dict[split]) for split in splits}
     indices = sorted({t for per_split in found.values() for t in per_split.ranges})
-    if order == "reverse":
+    if order == "reversed":
+        names = dataset_dict[splits[0]].features["generator"].names
+        _check_paper_reversed({t: names[g] for per_split in found.values() for t, g in per_split.generator.items()})
+    if order == "backwards":
         indices.reverse()
     per_split = _sources_per_split(splits, source, sources, test_source, len(indices))
     wnids = tables.wnids()

@@ -24,7 +24,7 @@ COLUMNS = ["image", "label", "task_label", "source", "generator", "task", "file_
 def test_config_names():
     names = [c.name for c in GenImageCL.BUILDER_CONFIGS]
     keys = ["adm", "biggan", "glide", "midjourney", "sdv14", "sdv15", "vqdm", "wukong"]
-    clean = keys + [f"{k}-task{t}" for k in keys for t in range(6)] + ["disjoint"]
+    clean = keys + [f"{k}-task{t}" for k in keys for t in range(6)] + ["disjoint", "disjoint-reversed"]
     assert names == clean
 
 
@@ -150,6 +150,18 @@ def test_default_keywords_passed_explicitly_share_the_cache(sample_root, tmp_pat
     assert explicit.cache_dir == default.cache_dir and explicit.config.name == "sdv14-task3"
     other = GenImageCL(config_name="sdv14-task3", data_dir=str(sample_root), cache_dir=cache, image_size=32)
     assert other.cache_dir != default.cache_dir
+
+
+def test_disjoint_reversed_is_the_papers_reversed_benchmark(sample_root, build):
+    """docs/paper-loader.md#task-orders: task k is class set k of (VQDM, SD v1.4, GLIDE, Midjourney, BigGAN, ADM)[k]."""
+    ds = build("disjoint-reversed", sample_root)
+    order = ["vqdm", "sdv14", "glide", "midjourney", "biggan", "adm"]
+    for split in ("train", "test"):
+        pairs = set(zip(ds[split]["task"], ds[split]["generator"]))
+        assert pairs == {(k, tables.generator_index(g)) for k, g in enumerate(order)}
+        task2 = ds[split].filter(lambda t: t == 2, input_columns="task")
+        assert task2["file_name"] == build("glide-task2", sample_root)[split]["file_name"]
+    assert "not GenImage-Disjoint played backwards" in GenImageCL.BUILDER_CONFIGS[-1].description
 
 
 def test_config_name_is_needed_and_misspellings_get_the_closest(sample_root):

@@ -40,14 +40,14 @@ def _train(strategy_class, model, benchmark, **kwargs):
 
 
 def test_class_order_is_the_streams_labels(ds):
-    standard, reverse = streams.tasks(ds), streams.tasks(ds, order="reverse")
+    standard, backwards = streams.tasks(ds), streams.tasks(ds, order="backwards")
     assert cl_libraries.class_order(standard) == [label for labels in tables.task_classes() for label in labels]
     assert len(cl_libraries.class_order(standard)) == 600 == len(set(cl_libraries.class_order(standard)))
-    assert cl_libraries.class_order(reverse) == [
+    assert cl_libraries.class_order(backwards) == [
         label for labels in reversed(tables.task_classes()) for label in labels]
 
 
-@pytest.mark.parametrize("order", ["standard", "reverse"])
+@pytest.mark.parametrize("order", ["standard", "backwards"])
 def test_class_incremental_experiences(ds, order):
     benchmark = cl_libraries.avalanche_benchmark(ds, scenario="class", order=order)
     stream = streams.tasks(ds, order=order)
@@ -108,7 +108,7 @@ class TwoLayerMultiHead(MultiTaskModule):
 
 @pytest.mark.parametrize("name", ["naive", "lwf"])
 def test_task_incremental_with_a_multitask_module(ds, name):
-    benchmark = cl_libraries.avalanche_benchmark(ds, scenario="task", order="reverse")
+    benchmark = cl_libraries.avalanche_benchmark(ds, scenario="task", order="backwards")
     for position, (experience, task) in enumerate(zip(benchmark.train_stream, range(5, -1, -1))):
         expected = rows(ds, "train", task)
         assert experience.task_label == position and set(experience.dataset.targets_task_labels) == {position}
@@ -144,3 +144,20 @@ def test_the_papers_exact_view(paper_release, paper_ds):  # noqa: F811 (the fixt
             _, y = _paper_loader(paper_release, position, split, "ai")
             assert list(experience.dataset.targets) == [position * 100 + rank for rank in y.tolist()]
             assert experience.classes_in_this_experience == sorted({position * 100 + rank for rank in y.tolist()})
+
+
+def test_papers_reversed_benchmark_tested_on_each_tasks_own_source(sample_root, build, ds):
+    """order="reversed" on disjoint-reversed, and test_source per task (as main-steps.py: each task's own source)."""
+    reversed_ds = build("disjoint-reversed", sample_root)
+    chosen = ["ai", "ai", "nature", "nature", "nature", "nature"]
+    benchmark = cl_libraries.avalanche_benchmark(reversed_ds, scenario="task", order="reversed", sources=chosen,
+                                                 test_source=chosen)
+    stream = streams.tasks(reversed_ds, order="reversed", sources=chosen, test_source=chosen)
+    assert [t.generator for t in stream] == ["vqdm", "sdv14", "glide", "midjourney", "biggan", "adm"]
+    for position, (train, test, task) in enumerate(zip(benchmark.train_stream, benchmark.test_stream, stream)):
+        assert train.task_label == test.task_label == position
+        for experience, view in ((train, task.train), (test, task.test)):
+            assert set(view["source"]) == {tables.SOURCES.index(chosen[position])}
+            assert list(experience.dataset.targets) == view["task_label"]
+    with pytest.raises(streams.StreamError, match="load the config 'disjoint-reversed'"):
+        cl_libraries.avalanche_benchmark(ds, order="reversed")

@@ -10,12 +10,13 @@ pytest.importorskip("continuum", reason="the CL environment (requirements-cl.txt
 
 import torch  # noqa: E402
 
+from conversion.contract import tables  # noqa: E402
 from conversion.uses import cl_libraries, streams  # noqa: E402
 
 from .conftest import rows  # noqa: E402
 
 
-@pytest.mark.parametrize("order", ["standard", "reverse"])
+@pytest.mark.parametrize("order", ["standard", "backwards"])
 def test_class_incremental_task_sets(ds, order):
     scenario = cl_libraries.continuum_scenario(ds, split="train", scenario="class", order=order)
     stream = streams.tasks(ds, order=order)
@@ -51,3 +52,20 @@ def test_images_of_different_sizes_are_refused(sample_root, build):
     original = build("sdv14-task1", sample_root, image_size=None)
     with pytest.raises(ValueError, match="task 1: images of different sizes"):
         cl_libraries.continuum_scenario(original)
+
+
+def test_papers_reversed_benchmark_tested_on_each_tasks_own_source(sample_root, build, ds):
+    reversed_ds = build("disjoint-reversed", sample_root)
+    chosen = ["ai", "nature", "ai", "nature", "ai", "nature"]
+    scenario = cl_libraries.continuum_scenario(reversed_ds, split="test", scenario="task", order="reversed",
+                                               sources=["nature"] * 6, test_source=chosen)
+    stream = streams.tasks(reversed_ds, splits=("test",), order="reversed", sources=["nature"] * 6,
+                           test_source=chosen)
+    assert scenario.nb_tasks == 6
+    for position, (taskset, task) in enumerate(zip(scenario, stream)):
+        _, y, t = taskset.get_raw_samples(np.arange(len(taskset)))
+        assert len(taskset) == len(task.test) and set(t.tolist()) == {position}
+        assert y.tolist() == task.test["task_label"]
+        assert set(task.test["source"]) == {tables.SOURCES.index(chosen[position])}
+    with pytest.raises(streams.StreamError, match="test_source has 5 entries"):
+        cl_libraries.continuum_scenario(ds, split="test", sources=["ai"] * 6, test_source=["ai"] * 5)

@@ -71,3 +71,21 @@ def test_hand_maintained_license_and_citation():
     citation = tables.citation()
     assert citation.startswith("@inproceedings{zhu2023genimage,") and "@misc{genimage_cl," in citation
     assert citation.count("{") == citation.count("}")
+
+
+def test_paper_orders_and_their_configs():
+    """docs/paper-loader.md#task-orders: the standard order is the release's task order (GenImage-Disjoint);
+    the reversed one reads class set k of (VQDM, SD v1.4, GLIDE, Midjourney, BigGAN, ADM)[k]."""
+    from conversion.contract import configs
+
+    orders = tables.paper_orders()
+    assert set(orders) == {"standard", "reversed"}
+    assert orders["standard"]["generators"] == tables.task_order()
+    assert orders["reversed"]["generators"] == ("vqdm", "sdv14", "glide", "midjourney", "biggan", "adm")
+    parts = configs.config_parts()
+    for order in orders.values():
+        assert parts[order["config"]] == [(key, task) for task, key in enumerate(order["generators"])]
+    assert parts["disjoint-reversed"] == [("vqdm", 0), ("sdv14", 1), ("glide", 2), ("midjourney", 3),
+                                          ("biggan", 4), ("adm", 5)]
+    assert len(parts) == 58 and configs.resolve("Disjoint-Reversed") == "disjoint-reversed"
+    assert configs.corrupted_configs()["disjoint-reversed-rotate"] == ("disjoint-reversed", "rotate")

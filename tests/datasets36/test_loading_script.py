@@ -92,7 +92,7 @@ def test_datasets_cli_test_all_configs(where, sample_root, tmp_path):
     )
     log = result.stdout + result.stderr
     assert "Test successful" in log
-    assert "Testing builder 'disjoint' (57/57)" in log
+    assert "Testing builder 'disjoint' (57/58)" in log and "Testing builder 'disjoint-reversed' (58/58)" in log
 
 
 def test_script_error_without_data_dir_is_clear(tmp_path):

@@ -94,6 +94,8 @@ def test_card_declares_complete_configs_only(mirror):
     names = [c["config_name"] for c in card["configs"]]
     assert sorted(names) == sorted(["sdv14", "disjoint"] + [configs.task_config_name(g, t) for g, t in PARTS])
     assert "adm" not in names and "adm" in mirror.skipped_configs
+    assert mirror.skipped_configs["disjoint-reversed"] == [("vqdm", 0), ("glide", 2), ("midjourney", 3), ("biggan", 4),
+                                                           ("adm", 5)]  # only sdv14 task 1 of its parts is there
     disjoint = next(c for c in card["configs"] if c["config_name"] == "disjoint")
     assert disjoint["data_files"][0] == {"split": "train",
                                          "path": [f"data/{g}/task{t}/train-*" for g, t in DISJOINT_PARTS]}

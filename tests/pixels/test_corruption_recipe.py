@@ -290,3 +290,58 @@ def test_a_corrupted_config_that_would_be_empty_fails_in_one_line(sample_root, t
     with pytest.raises(ValueError, match="has 10 or more test images") as err:
         builder.download_and_prepare()
     assert "\n" not in str(err.value)
+
+
+REVERSED = [(key, task) for task, key in enumerate(tables.paper_orders()["reversed"]["generators"])]
+"""disjoint-reversed's parts (docs/paper-loader.md#task-orders): vqdm task 0, sdv14 task 1, ..., adm task 5."""
+
+
+def _card_configs(out: Path) -> dict[str, dict]:
+    import yaml
+
+    card = yaml.safe_load((out / "README.md").read_text().split("---\n")[1])
+    return {c["config_name"]: c for c in card["configs"]}
+
+
+def test_disjoint_reversed_is_a_view_over_the_parts_folders(hub):
+    from datasets import load_dataset
+
+    declared = _card_configs(hub.out)["disjoint-reversed"]
+    assert declared["data_files"] == [{"split": split, "path": [f"data/{g}/task{t}/{split}-*" for g, t in REVERSED]}
+                                      for split in ("train", "test")]
+    assert "default" not in declared and _card_configs(hub.out)["disjoint"]["default"] is True
+    # the release's copies are of GenImage-Disjoint's parts only: none of disjoint-reversed's
+    assert not [name for name in hub.corrupted_configs if name.startswith("disjoint-reversed-")]
+    ds = load_dataset(str(hub.out), "disjoint-reversed", split="test")
+    names = ds.features["generator"].names
+    assert sorted({(names[g], t) for g, t in zip(ds["generator"], ds["task"])}, key=lambda p: p[1]) == REVERSED
+    assert "`disjoint-reversed` | vqdm/0, sdv14/1, glide/2, midjourney/3, biggan/4, adm/5 |" in (
+        hub.out / "README.md").read_text()
+
+
+def test_disjoint_reversed_corrupted_copies_made_with_the_recipe(corrupted_release, tmp_path):
+    """--corruptions makes them for disjoint-reversed's parts, which the release has none of; each equals the
+    literal recipe on the paper loader's rows of that part's X.pt, and verify-copy finds no problem."""
+    from datasets import load_dataset
+
+    from conversion.hub_copy import verify_copy
+
+    root = tmp_path / "release"
+    for generator, task in REVERSED:
+        for split in ("train", "test"):
+            for s in tables.SOURCES:
+                shutil.copytree(tensor_release.release_folder(corrupted_release, "original", generator, task, split, s),
+                                tensor_release.release_folder(root, "original", generator, task, split, s))
+    out = publish.build_mirror(kinds.open_source(root), tmp_path / "genimage-cl", log=lambda line: None,
+                               corruption_names=("rotate",))
+    assert "disjoint-reversed" in out.configs and "disjoint" not in out.configs
+    assert "disjoint-reversed-rotate" in out.corrupted_configs
+    declared = _card_configs(out.out)["disjoint-reversed-rotate"]
+    patterns = [f"data/{g}/task{t}-rotate/test-*" for g, t in REVERSED]
+    assert declared["data_files"] == [{"split": "test", "path": patterns}]
+    tensors = paper_tensors(load_dataset(str(out.out), "disjoint-reversed-rotate", split="test"))
+    for generator, task in REVERSED:
+        for s in tables.SOURCES:
+            x = torch.load(_test_pair(root, generator, task, s).x_path, weights_only=True)
+            assert same_bits(tensors[task, s].X, literal_recipe(x, "rotate")), (generator, task, s)
+    assert verify_copy.verify(out.out, progress=False).problems == []

@@ -30,10 +30,36 @@ def test_standard_order_covers_every_row_once(sample_root, build):
             assert set(_column(view, "task")) == {task.index}
 
 
-def test_reverse_order(sample_root, build):
-    stream = streams.tasks(build("sdv14", sample_root), order="reverse")
+def test_backwards_order(sample_root, build):
+    stream = streams.tasks(build("sdv14", sample_root), order="backwards")
     assert [t.index for t in stream] == [5, 4, 3, 2, 1, 0]
     assert [t.position for t in stream] == list(range(6))
+
+
+def test_reversed_is_the_papers_reversed_benchmark(sample_root, build):
+    """docs/paper-loader.md#task-orders: position k reads class set k of the k-th generator of the reversed order."""
+    ds = build("disjoint-reversed", sample_root)
+    stream = streams.tasks(ds, order="reversed")
+    assert [t.generator for t in stream] == ["vqdm", "sdv14", "glide", "midjourney", "biggan", "adm"]
+    assert [t.index for t in stream] == list(range(6)) == [t.position for t in stream]
+    standard = streams.tasks(ds)
+    for task, same in zip(stream, standard):
+        for split in ("train", "test"):
+            assert _column(task.splits[split], "file_name") == _column(same.splits[split], "file_name")
+            assert set(_column(task.splits[split], "task")) == {task.index}
+
+
+def test_reversed_needs_the_reversed_config_and_reverse_is_retired(sample_root, build):
+    with pytest.raises(streams.StreamError, match="load the config 'disjoint-reversed'; this dataset holds adm on "
+                                                  "task 0") as error:
+        streams.tasks(build("disjoint", sample_root), order="reversed")
+    assert "\n" not in str(error.value)
+    with pytest.raises(streams.StreamError, match="holds sdv14 on task 0"):
+        streams.tasks(build("sdv14", sample_root), order="reversed")
+    with pytest.raises(streams.StreamError, match="order='reverse' is retired.*order='backwards'"):
+        streams.tasks(build("sdv14", sample_root), order="reverse")
+    with pytest.raises(streams.StreamError, match="order must be one of"):
+        streams.tasks(build("sdv14", sample_root), order="random")
 
 
 def test_class_list_follows_task_label(sample_root, build):
@@ -101,9 +127,9 @@ def test_torch_pairs_feed_a_dataloader(sample_root, build):
 
 
 def test_torch_pairs_class_incremental_targets(sample_root, build):
-    stream = streams.tasks(build("sdv14", sample_root), order="reverse")
+    stream = streams.tasks(build("sdv14", sample_root), order="backwards")
     order = [label for task in stream for label in task.labels]
-    task = stream[1]                                    # task 4, second in reverse order
+    task = stream[1]                                    # task 4, second in backwards order
     pairs = Pairs(task.test, target="class_il", class_order=order, target_transform=lambda t: -t)
     assert pairs.targets == [-(100 + t) for t in _column(task.test, "task_label")]
     assert pairs[0][1] == pairs.targets[0]

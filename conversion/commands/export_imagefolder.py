@@ -23,6 +23,9 @@ Examples:
       --image-size original --out sdv14-detect
 Load the result with datasets' imagefolder (or torchvision.datasets.ImageFolder on <out>/train):
   datasets.load_dataset("imagefolder", data_dir="sdv14-t0")
+With --layout class, each split folder also holds datasets' metadata.jsonl (file_name and the row's
+label, task_label, source, generator and task, as the project stores them), so imagefolder gives the
+project's columns instead of labels numbered over the wnid folders present.
 """
 
 from __future__ import annotations
@@ -159,6 +162,8 @@ def run(args) -> int:
         record_export(args)
         start = time.perf_counter()
         outcome = export(args, source)
+        if args.layout == "class":
+            imagefolder.write_metadata(args.out, outcome.metadata)
         skipped = imagefolder.write_skip_list(args.out, outcome.skipped)
     print(summary(args, outcome, time.perf_counter() - start, skipped))
     return 0
@@ -186,5 +191,5 @@ def summary(args, outcome: imagefolder.Outcome, seconds: float, skipped_file) ->
         lines.append(f"  {split}: {sum(folders.values())} images in {len(folders)} folders")
     if skipped_file:
         lines.append(f"skipped {len(outcome.skipped)} unreadable file(s), listed in {skipped_file}")
-    lines.append(f'load it with: datasets.load_dataset("imagefolder", data_dir="{args.out}")')
+    lines.append(f'load it with: datasets.load_dataset("imagefolder", data_dir={str(args.out)!r})')
     return "\n".join(lines)

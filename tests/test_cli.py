@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import re
 import subprocess
 import sys
@@ -26,6 +27,43 @@ def test_main_help_lists_every_command_with_an_example():
     for module_name in cli.COMMANDS:
         assert importlib.import_module(module_name).NAME in result.stdout
     assert "Example: python -m conversion " in result.stdout
+
+
+def test_no_command_prints_the_help_and_succeeds():
+    result = _run()
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout == _run("--help").stdout
+
+
+def test_version_is_the_installed_distributions():
+    result = _run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"genimage-cl {importlib.metadata.version('genimage-cl')}"
+
+
+def test_the_genimage_cl_console_script_runs_the_command_line():
+    """pyproject.toml's [project.scripts], as the installed distribution declares it."""
+    (script,) = importlib.metadata.entry_points(group="console_scripts", name="genimage-cl")
+    assert script.value == "conversion.__main__:main"
+    assert script.load() is cli.main
+
+
+@pytest.mark.parametrize("command", ["publish", "export-imagefolder"])
+def test_help_names_the_data_dir_and_out_by_their_metavars(command, capsys):
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    text = capsys.readouterr().out
+    assert "--data-dir DATA_DIR" in text and "--out OUT" in text
+    assert not re.search(r"\b(DIR|FOLDER)\b", text)
+
+
+def test_sample_release_says_it_writes_the_releases_6_of_the_8_generators():
+    from conversion.commands import sample_release
+    from conversion.contract import tables
+
+    assert (len(tables.task_order()), len(tables.generators())) == (6, 8)
+    assert "the release's 6 of the 8 generators" in sample_release.HELP
+    assert "six generators of GenImage's eight" in sample_release.__doc__
 
 
 @pytest.mark.parametrize("module_name", cli.COMMANDS)

@@ -60,7 +60,7 @@ def add_arguments(parser) -> None:
                         help="images to export: both, ai or nature (default: both)")
     parser.add_argument("--layout", choices=sorted(imagefolder.LAYOUTS), default="class",
                         help="class: <split>/<wnid>/; source: <split>/{0_nature,1_ai}/ (default: class)")
-    parser.add_argument("--image-size", type=options.image_size, default=64, metavar="SIZE",
+    parser.add_argument("--image-size", type=options.image_size, default=64, metavar="IMAGE_SIZE",
                         help="64 (the release's pixels, default), another size, or 'original'")
     parser.add_argument("--files", choices=imagefolder.FILE_MODES, default="auto",
                         help="original size from a raw tree: hard-link, copy, or link where possible (default: auto)")

@@ -1,6 +1,6 @@
 """Print the build report of a built config: totals per generator/split/source, skipped files, differences.
 
-DIR may be a built config's folder (``builder.cache_dir``), a ``build_report.json`` file, a folder
+DIR_OR_FILE may be a built config's folder (``builder.cache_dir``), a ``build_report.json`` file, a folder
 written by ``publish`` (its parts' reports are in ``.publish/reports/``), or any folder above
 them, such as the datasets cache: every report found below it is printed.
 

@@ -356,7 +356,7 @@ def test_list_jobs_numbers_the_parts_as_job_index_builds_them(small_release, tmp
     assert not (tmp_path / "unwritten").exists()
     capsys.readouterr()
     assert cli_status(["publish", "--data-dir", str(small_release)]) == 1
-    assert capsys.readouterr().err.strip() == "error: publish needs --out FOLDER (all but --list-jobs do)"
+    assert capsys.readouterr().err.strip() == "error: publish needs --out OUT (all but --list-jobs do)"
 
 
 @pytest.fixture(scope="module")

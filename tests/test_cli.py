@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -257,11 +258,27 @@ def test_report_reads_a_publish_folder(sample_root, tmp_path, capsys):
     reports = tmp_path / "genimage-cl" / publish.STATE_DIR / "reports"
     reports.mkdir(parents=True)
     (reports / "sdv14-task3.json").write_text((Path(builder.cache_dir) / build_report.REPORT_FILE).read_text())
+    (reports / "sdv14-task4.json").write_text((Path(builder.cache_dir) / build_report.REPORT_FILE).read_text())
     with pytest.raises(SystemExit) as exit_:
         cli.main(["report", str(tmp_path / "genimage-cl")])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert f"# {reports / 'sdv14-task3.json'}" in out and "genimage-cl sdv14-task3: " in out
+    assert out.count("\nimages: 64x64 PNG (the release's pixels)\n") == 2
+    s = build_report.sums(build_report.load(reports / "sdv14-task3.json"))
+    assert out.rstrip().splitlines()[-1] == (
+        f"grand total of 2 reports: {2 * s['found']} files found, {2 * s['kept']} kept, {2 * s['skipped']} skipped, "
+        f"{2 * s['excluded']} excluded by class, 0 kept that the release dropped") and s["kept"]
+
+
+def test_demo_next_steps_quote_the_report_path_and_name_a_readme_section(tmp_path):
+    from conversion.commands import demo
+
+    cache = tmp_path / "with space" / "cache"
+    lines = demo.next_steps(str(cache)).strip().splitlines()
+    assert shlex.split(lines[0].split("python -m conversion ", 1)[1], comments=True) == ["report", str(cache)]
+    assert f"## {demo.README_NEXT}\n" in (REPO / "README.md").read_text()
+    assert f'section "{demo.README_NEXT}"' in lines[1]
 
 
 def test_demo_progress_bars_have_totals_hide_with_no_progress_and_cache_is_said(tmp_path):

@@ -95,6 +95,12 @@ def test_an_error_is_one_line_and_debug_shows_the_traceback(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (("export-imagefolder", "--data-dir", ".", "--config", "sdv41", "--out", "x"),
      "argument --config: unknown config 'sdv41'; closest: sdv15, sdv14; configs: adm "),
+    (("demo", "--config", "stable_diffusion_v_1_4"),
+     "argument --config: unknown config 'stable_diffusion_v_1_4'; that is GenImage's name for generator 'sdv14': "
+     "use 'sdv14'; configs: "),
+    (("verify-downloads", ".", "--generators", "imagenet_ai_0419_vqdm"),
+     "argument --generators: 'imagenet_ai_0419_vqdm' is not a generator key; that is GenImage's name for generator "
+     "'vqdm': use 'vqdm'; generators: adm, "),
     (("demo", "--num-proc", "0"), "argument --num-proc: must be a positive integer, got '0'"),
     (("publish", "--data-dir", ".", "--part", "sdv41"),
      "argument --part: unknown config 'sdv41'; closest: sdv15, sdv14"),

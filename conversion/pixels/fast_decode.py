@@ -1,6 +1,6 @@
 """Pillow's exact pixels, decoded faster by imagecodecs where that is proven to give them.
 
-imagecodecs (optional: ``pip install genimage-cl[fast]``) decodes PNGs with libpng and zlib-ng,
+imagecodecs (optional: ``pip install -e '.[fast]'`` in the checkout) decodes PNGs with libpng and zlib-ng,
 1.4-1.9x faster than Pillow, and JPEGs with libjpeg-turbo, a few percent faster than Pillow 13 (which
 uses libjpeg-turbo too). It is used only for files whose header, as Pillow reads it, puts them where
 its output equals Pillow's bit for bit (tests/pixels/test_fast_decode.py):

@@ -21,16 +21,28 @@ COMMANDS = (
 """Modules that each define ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``; they import
 heavy modules (datasets, torch, huggingface_hub) only inside ``run``, so that help is quick."""
 DEBUG_HELP = "show full tracebacks and debug logs"
+DISTRIBUTION = "genimage-cl"
+"""The installed distribution whose version ``--version`` prints (``pip install -e .`` installs it)."""
+
+
+def version() -> str:
+    from importlib import metadata
+
+    try:
+        return f"{DISTRIBUTION} {metadata.version(DISTRIBUTION)}"
+    except metadata.PackageNotFoundError:
+        return f"{DISTRIBUTION} (version unknown: not installed; pip install -e . in the checkout)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m conversion",
         description="GenImage-CL: build, check and publish the GenImage continual-learning benchmark.",
-        epilog="Example: python -m conversion demo",
+        epilog="Example: python -m conversion demo (or genimage-cl demo, the console script pip install -e . adds)",
     )
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMANDS:
         module = importlib.import_module(module_name)
         command = sub.add_parser(
@@ -64,7 +76,11 @@ def _without_path(err: OSError, args) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # no command: the help, as a successful request for it
+        parser.print_help()
+        sys.exit(0)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         code = args.run(args)

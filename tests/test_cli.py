@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +28,43 @@ def test_main_help_lists_every_command_with_an_example():
     for module_name in cli.COMMANDS:
         assert importlib.import_module(module_name).NAME in result.stdout
     assert "Example: python -m conversion " in result.stdout
+
+
+def test_no_command_prints_the_help_and_succeeds():
+    result = _run()
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout == _run("--help").stdout
+
+
+def test_version_is_the_installed_distributions():
+    result = _run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"genimage-cl {importlib.metadata.version('genimage-cl')}"
+
+
+def test_the_genimage_cl_console_script_runs_the_command_line():
+    """pyproject.toml's [project.scripts], as the installed distribution declares it."""
+    (script,) = importlib.metadata.entry_points(group="console_scripts", name="genimage-cl")
+    assert script.value == "conversion.__main__:main"
+    assert script.load() is cli.main
+
+
+@pytest.mark.parametrize("command", ["publish", "export-imagefolder"])
+def test_help_names_the_data_dir_and_out_by_their_metavars(command, capsys):
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    text = capsys.readouterr().out
+    assert "--data-dir DATA_DIR" in text and "--out OUT" in text
+    assert not re.search(r"\b(DIR|FOLDER)\b", text)
+
+
+def test_sample_release_says_it_writes_the_releases_6_of_the_8_generators():
+    from conversion.commands import sample_release
+    from conversion.contract import tables
+
+    assert (len(tables.task_order()), len(tables.generators())) == (6, 8)
+    assert "the release's 6 of the 8 generators" in sample_release.HELP
+    assert "six generators of GenImage's eight" in sample_release.__doc__
 
 
 @pytest.mark.parametrize("module_name", cli.COMMANDS)
@@ -56,6 +95,12 @@ def test_an_error_is_one_line_and_debug_shows_the_traceback(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (("export-imagefolder", "--data-dir", ".", "--config", "sdv41", "--out", "x"),
      "argument --config: unknown config 'sdv41'; closest: sdv15, sdv14; configs: adm "),
+    (("demo", "--config", "stable_diffusion_v_1_4"),
+     "argument --config: unknown config 'stable_diffusion_v_1_4'; that is GenImage's name for generator 'sdv14': "
+     "use 'sdv14'; configs: "),
+    (("verify-downloads", ".", "--generators", "imagenet_ai_0419_vqdm"),
+     "argument --generators: 'imagenet_ai_0419_vqdm' is not a generator key; that is GenImage's name for generator "
+     "'vqdm': use 'vqdm'; generators: adm, "),
     (("demo", "--num-proc", "0"), "argument --num-proc: must be a positive integer, got '0'"),
     (("publish", "--data-dir", ".", "--part", "sdv41"),
      "argument --part: unknown config 'sdv41'; closest: sdv15, sdv14"),
@@ -219,11 +264,27 @@ def test_report_reads_a_publish_folder(sample_root, tmp_path, capsys):
     reports = tmp_path / "genimage-cl" / publish.STATE_DIR / "reports"
     reports.mkdir(parents=True)
     (reports / "sdv14-task3.json").write_text((Path(builder.cache_dir) / build_report.REPORT_FILE).read_text())
+    (reports / "sdv14-task4.json").write_text((Path(builder.cache_dir) / build_report.REPORT_FILE).read_text())
     with pytest.raises(SystemExit) as exit_:
         cli.main(["report", str(tmp_path / "genimage-cl")])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert f"# {reports / 'sdv14-task3.json'}" in out and "genimage-cl sdv14-task3: " in out
+    assert out.count("\nimages: 64x64 PNG (the release's pixels)\n") == 2
+    s = build_report.sums(build_report.load(reports / "sdv14-task3.json"))
+    assert out.rstrip().splitlines()[-1] == (
+        f"grand total of 2 reports: {2 * s['found']} files found, {2 * s['kept']} kept, {2 * s['skipped']} skipped, "
+        f"{2 * s['excluded']} excluded by class, 0 kept that the release dropped") and s["kept"]
+
+
+def test_demo_next_steps_quote_the_report_path_and_name_a_readme_section(tmp_path):
+    from conversion.commands import demo
+
+    cache = tmp_path / "with space" / "cache"
+    lines = demo.next_steps(str(cache)).strip().splitlines()
+    assert shlex.split(lines[0].split("python -m conversion ", 1)[1], comments=True) == ["report", str(cache)]
+    assert f"## {demo.README_NEXT}\n" in (REPO / "README.md").read_text()
+    assert f'section "{demo.README_NEXT}"' in lines[1]
 
 
 def test_demo_progress_bars_have_totals_hide_with_no_progress_and_cache_is_said(tmp_path):

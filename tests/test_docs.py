@@ -20,6 +20,9 @@ DOCS_CITATION = re.compile(r"docs/([A-Za-z0-9_.-]+\.md)(?:#([A-Za-z0-9_-]+))?")
 RELATIVE_LINK = re.compile(r"\]\(([A-Za-z0-9_.-]+\.md)?(?:#([A-Za-z0-9_-]+))?\)")
 """A Markdown link from one docs page to another (``[text](labels.md#notations)``) or within it (``(#files)``)."""
 
+INDEX_INSTALL = re.compile(r"pip install\s+['\"]?genimage-cl\b")
+"""An install from a package index: genimage-cl is on none yet, so installs name the checkout (``pip install -e .``)."""
+
 HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
@@ -104,6 +107,12 @@ def test_nothing_cites_the_internal_design_notes():
     hits = [f"{path.relative_to(REPO)}:{number}: {line.strip()}" for path, number, line in tracked_lines()
             if INTERNAL_NOTES.search(line)]
     assert not hits, "cite docs/<page>.md#<anchor> instead of the internal notes:\n" + "\n".join(hits)
+
+
+def test_installs_name_the_checkout_until_the_package_is_on_an_index():
+    hits = [f"{path.relative_to(REPO)}:{number}: {line.strip()}" for path, number, line in tracked_lines()
+            if INDEX_INSTALL.search(line)]
+    assert not hits, "say pip install -e '.[extra]' (from the checkout):\n" + "\n".join(hits)
 
 
 def test_every_cited_docs_page_and_anchor_exists():

@@ -22,6 +22,7 @@ from pathlib import Path, PurePath
 from conversion import atomic_files, regular_files
 from conversion.contract import tables
 from conversion.pixels import decode
+from conversion.sources.raw_tree import ORIGINAL
 
 logger = logging.getLogger(__name__)
 
@@ -122,12 +123,21 @@ def plan_record(plan, root: str, split: str, num_shards: int, strict: bool) -> d
     }
 
 
+def describe_images(image_size, check: str = "decode") -> str:
+    """The images of a build (or a publish part) with ``image_size`` and ``check``, in a few words."""
+    if image_size == ORIGINAL:
+        return f"the original files at full resolution (check {check})"
+    if image_size == tables.release_pixels()["image_size"]:
+        return f"{image_size}x{image_size} PNG (the release's pixels)"
+    return f"{image_size}x{image_size} PNG"
+
+
 def _reason_kind(reason: str) -> str:
     return reason.split(":", 1)[0]
 
 
 def assemble(parts_dir: str | os.PathLike, plans: list[dict], rows_written: dict[str, int], config: str,
-             data_dir: str, check: str = "decode") -> dict:
+             data_dir: str, check: str = "decode", image_size=64) -> dict:
     """Merge the plan and shard records into the report; raise :class:`ReportMismatch` if it does not add up."""
     parts_dir = Path(parts_dir)
     totals: dict[str, dict] = {}
@@ -166,7 +176,8 @@ def assemble(parts_dir: str | os.PathLike, plans: list[dict], rows_written: dict
                                  f"+ excluded {t['excluded']}")
     skips.sort(key=lambda r: (r["split"], r["generator"], r["source"], r["path"]))
     differences.sort(key=lambda r: (r["split"], r["generator"], r["source"], r["path"]))
-    return {"config": config, "data_dir": data_dir, "check": check, "totals": dict(sorted(totals.items())),
+    return {"config": config, "data_dir": data_dir, "image_size": image_size, "check": check,
+            "totals": dict(sorted(totals.items())),
             "skipped": skips, "differences": differences, "empty": empty}
 
 
@@ -225,8 +236,9 @@ def format_report(report: dict) -> str:
     rows = [(cell, *(str(t[k]) for k in head[1:])) for cell, t in report["totals"].items()]
     rows.append(("total", *(str(sums(report)[k]) for k in head[1:])))
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    lines = [f"config {report['config']} from {printable(report['data_dir'])}, files checked by: "
-             f"{report.get('check', 'decode')}", ""]
+    images = (describe_images(report["image_size"], report.get("check", "decode")) if "image_size" in report
+              else f"size not recorded (a report of an older build), files checked by: {report.get('check', 'decode')}")
+    lines = [f"config {report['config']} from {printable(report['data_dir'])}", f"images: {images}", ""]
     lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
               for r in [head, *rows]]
     for title, key in (("skipped", "skipped"), (f"kept where the release dropped ({decode.RELEASE_DROPPED})",
@@ -259,10 +271,10 @@ def start(output_dir: str) -> str:
 
 
 def finish(output_dir: str, plans: list[dict], rows_written: dict[str, int], config: str, data_dir: str,
-           check: str = "decode") -> dict:
+           check: str = "decode", image_size=64) -> dict:
     """Assemble, check and write the report into ``output_dir``; log the one-line summary."""
     parts = Path(output_dir) / PARTS_DIR
-    report = assemble(parts, plans, rows_written, config, str(data_dir), check)
+    report = assemble(parts, plans, rows_written, config, str(data_dir), check, image_size)
     write(report, output_dir)
     shutil.rmtree(parts)
     final = Path(str(output_dir).removesuffix(".incomplete")) / REPORT_FILE

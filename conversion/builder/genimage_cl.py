@@ -244,4 +244,4 @@ class GenImageCL(datasets.GeneratorBasedBuilder):
             super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
         rows = {name: info.num_examples for name, info in self.info.splits.items()}
         build_report.finish(self._output_dir, self._report_plans, rows, self.config.name, self.config.data_dir,
-                            self.config.check)
+                            self.config.check, self.config.image_size)

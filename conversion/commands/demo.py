@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from conversion.contract import configs
 
 NAME = "demo"
 HELP = "build a config from a generated sample GenImage tree and print its count table"
+README_NEXT = "Continual learning"
+"""The README section the demo points to next: its examples run on the demo's sample tree."""
 
 
 def add_arguments(parser) -> None:
@@ -60,4 +63,12 @@ def run(args) -> int:
     if args.defects:
         print()
         print(build_report.format_report(build_report.load(Path(builder.cache_dir) / build_report.REPORT_FILE)))
+    print(next_steps(builder.cache_dir))
     return 0
+
+
+def next_steps(cache_dir: str) -> str:
+    """Where to go from here: the build report command (quoted for the shell) and the README section that
+    loads this sample tree."""
+    return (f"\nnext: python -m conversion report {shlex.quote(str(cache_dir))}   # the build report\n"
+            f'      README.md, section "{README_NEXT}": train on this tree (task streams, Avalanche, Continuum, timm)')

@@ -23,6 +23,9 @@ Examples:
       --image-size original --out sdv14-detect
 Load the result with datasets' imagefolder (or torchvision.datasets.ImageFolder on <out>/train):
   datasets.load_dataset("imagefolder", data_dir="sdv14-t0")
+With --layout class, each split folder also holds datasets' metadata.jsonl (file_name and the row's
+label, task_label, source, generator and task, as the project stores them), so imagefolder gives the
+project's columns instead of labels numbered over the wnid folders present.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def add_arguments(parser) -> None:
                         help="images to export: both, ai or nature (default: both)")
     parser.add_argument("--layout", choices=sorted(imagefolder.LAYOUTS), default="class",
                         help="class: <split>/<wnid>/; source: <split>/{0_nature,1_ai}/ (default: class)")
-    parser.add_argument("--image-size", type=options.image_size, default=64, metavar="SIZE",
+    parser.add_argument("--image-size", type=options.image_size, default=64, metavar="IMAGE_SIZE",
                         help="64 (the release's pixels, default), another size, or 'original'")
     parser.add_argument("--files", choices=imagefolder.FILE_MODES, default="auto",
                         help="original size from a raw tree: hard-link, copy, or link where possible (default: auto)")
@@ -159,6 +162,8 @@ def run(args) -> int:
         record_export(args)
         start = time.perf_counter()
         outcome = export(args, source)
+        if args.layout == "class":
+            imagefolder.write_metadata(args.out, outcome.metadata)
         skipped = imagefolder.write_skip_list(args.out, outcome.skipped)
     print(summary(args, outcome, time.perf_counter() - start, skipped))
     return 0
@@ -186,5 +191,5 @@ def summary(args, outcome: imagefolder.Outcome, seconds: float, skipped_file) ->
         lines.append(f"  {split}: {sum(folders.values())} images in {len(folders)} folders")
     if skipped_file:
         lines.append(f"skipped {len(outcome.skipped)} unreadable file(s), listed in {skipped_file}")
-    lines.append(f'load it with: datasets.load_dataset("imagefolder", data_dir="{args.out}")')
+    lines.append(f'load it with: datasets.load_dataset("imagefolder", data_dir={str(args.out)!r})')
     return "\n".join(lines)

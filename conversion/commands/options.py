@@ -104,7 +104,7 @@ def generator_key(text: str) -> str:
     if key not in known:
         kind = "a config, not a generator" if key in configs.config_parts() else "not a generator key"
         raise argparse.ArgumentTypeError(
-            f"{key!r} is {kind}{configs.closest(key, known)}; generators: {', '.join(known)}")
+            f"{key!r} is {kind}{configs.suggestion(key, known)}; generators: {', '.join(known)}")
     return key
 
 

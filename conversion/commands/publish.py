@@ -1,12 +1,12 @@
 """Build the Hub copy of GenImage-CL (Parquet shards + README.md) and optionally upload it.
 
-DIR is a raw GenImage tree or the CL tensor release (detected). Each generator-task present is
-built once into FOLDER/data/<generator>/task<k>/; README.md declares every config whose tasks are
-all present (each generator, each generator-task, disjoint, disjoint-reversed) as a view over those files. Re-running
-skips finished parts. With --repo-id the copy is uploaded with huggingface_hub (token from
+DATA_DIR is a raw GenImage tree or the CL tensor release (detected). Each generator-task present is
+built once into OUT/data/<generator>/task<k>/; README.md declares every config whose tasks are
+all present (each generator, each generator-task, disjoint, disjoint-reversed) as a view over those
+files. Re-running skips finished parts. With --repo-id the copy is uploaded with huggingface_hub (token from
 `hf auth login` or HF_TOKEN) in one commit that makes the repository equal to it: the copy's files
 (README.md, data/, figures/, reports/) are added, remote files in those folders that the copy lacks
-are deleted, nothing else is touched or sent (other files in FOLDER stay local). --dry-run prints
+are deleted, nothing else is touched or sent (other files in OUT stay local). --dry-run prints
 that commit instead (deletions only if the repository can be listed without writing).
 
 Images are the release's 64x64 pixels; from a raw tree, --image-size builds every part at another
@@ -14,10 +14,10 @@ size or as the original files (full resolution; --check says how each file is ch
 says which. A part built before with the same source, shard size, image size and check is kept
 (--overwrite rebuilds it); one built otherwise is rebuilt, so a card never mixes sizes.
 
-One publish at a time per FOLDER: a second one fails at once naming the holder, or waits with
+One publish at a time per OUT: a second one fails at once naming the holder, or waits with
 --wait-lock. README.md is written last, only once every part it declares is complete.
 
-On a cluster, a job array builds the parts in parallel into the same FOLDER (--job-index N builds
+On a cluster, a job array builds the parts in parallel into the same OUT (--job-index N builds
 the N-th part present, --part a named part or config; no card, no upload); a final plain run with the
 same --image-size and --check then finds every part done, writes the card and uploads. --list-jobs
 prints the jobs, "INDEX GEN-taskK" a line (slurm/publish-array.sbatch runs one per array task).
@@ -50,7 +50,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the upload plan; upload nothing")
     parser.add_argument("--private", action="store_true", help="create the repository private")
     parser.add_argument("--wait-lock", action="store_true",
-                        help="if another publish is writing FOLDER, wait for it instead of failing")
+                        help="if another publish is writing OUT, wait for it instead of failing")
     parser.add_argument("--max-shard-size", default=parts.MAX_SHARD_SIZE,
                         help=f"largest Parquet shard, as push_to_hub counts it (default {parts.MAX_SHARD_SIZE})")
     parser.add_argument("--num-proc", type=options.positive_int, default=None, help="processes per build")
@@ -95,7 +95,7 @@ def run(args) -> int:
             print(index, configs.task_config_name(generator, task))
         return 0
     if args.out is None:
-        raise ValueError("publish needs --out FOLDER (all but --list-jobs do)")
+        raise ValueError("publish needs --out OUT (all but --list-jobs do)")
     progress.configure(not args.no_progress)
     publish.check_paths(args.data_dir, args.out)  # before anything is written, the lock included
     source = kinds.open_source(args.data_dir)

@@ -1,8 +1,9 @@
 """Print the build report of a built config: totals per generator/split/source, skipped files, differences.
 
-DIR may be a built config's folder (``builder.cache_dir``), a ``build_report.json`` file, a folder
+DIR_OR_FILE may be a built config's folder (``builder.cache_dir``), a ``build_report.json`` file, a folder
 written by ``publish`` (its parts' reports are in ``.publish/reports/``), or any folder above
-them, such as the datasets cache: every report found below it is printed.
+them, such as the datasets cache: every report found below it is printed, each with its image size
+and check, then (for more than one) a grand total.
 
 Example:
   python -m conversion report ~/.cache/huggingface/datasets/genimage_cl
@@ -65,4 +66,17 @@ def run(args) -> int:
         print(f"# {path}")
         print(build_report.format_report(report))
         print(build_report.summary_line(report, path))
+    if len(reports) > 1:
+        print(f"\n{grand_total([report for _, report in reports])}")
     return 0
+
+
+def grand_total(reports: list[dict]) -> str:
+    """One line summing the totals of every report printed (a publish folder holds one per part)."""
+    from conversion.builder import build_report
+
+    sums = [build_report.sums(report) for report in reports]
+    total = {key: sum(s[key] for s in sums) for key in sums[0]}
+    return (f"grand total of {len(reports)} reports: {total['found']} files found, {total['kept']} kept, "
+            f"{total['skipped']} skipped, {total['excluded']} excluded by class, "
+            f"{total['kept_release_dropped']} kept that the release dropped")

@@ -1,5 +1,8 @@
 """Write a sample GenImage tree and, from it, a CL tensor release laid out like the original scripts'.
 
+Both hold the release's six generators of GenImage's eight (ADM, BigGAN, Midjourney, GLIDE, SD v1.4, VQDM;
+the release dropped SD v1.5 and never used Wukong), as the real release does.
+
 The release is made exactly as the original CL scripts made theirs (release pixels, ToTensor, Normalize,
 y = clsloc id - 1), so it can be published and checked without the 60 GB. The
 GenImage-Disjoint test parts get the four corrupted copies (X_<corruption>.pt), made
@@ -20,7 +23,7 @@ from conversion.samples import tensor_release
 
 SAMPLE_IMAGES_PER_CLASS = 6
 NAME = "sample-release"
-HELP = "write a sample GenImage tree and an original-style tensor release of it"
+HELP = "write a sample GenImage tree and an original-style tensor release of it (the release's 6 of the 8 generators)"
 
 
 def add_arguments(parser) -> None:
@@ -37,11 +40,13 @@ def run(args) -> int:
     from conversion.samples import genimage_tree
 
     tree = args.workdir / "GenImage"
+    kept = tables.task_order()
+    print(f"the release's {len(kept)} of GenImage's {len(tables.generators())} generators: {', '.join(kept)}")
     if not tree.exists():
         print(f"writing sample GenImage tree to {tree}")
         # the release's six generators; 12 test images per task and source, so that the corrupted copies
         # (the first floor(N/10)*10 rows) are not empty
-        genimage_tree.make_sample_tree(tree, generators=list(tables.task_order()),
+        genimage_tree.make_sample_tree(tree, generators=list(kept),
                                        images_per_class=SAMPLE_IMAGES_PER_CLASS)
     out = args.workdir / "release"
     tensor_release.make_sample_release(tree, out, layout=args.layout, corrupted=not args.no_corruptions)

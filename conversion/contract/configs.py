@@ -48,15 +48,40 @@ def listing(corrupted: bool = False) -> str:
     return line + (f", <config>-<corruption> ({', '.join(corruption_recipe.CORRUPTIONS)})" if corrupted else "")
 
 
+def keyed(name: str, names) -> str | None:
+    """The name among ``names`` that ``name`` means when it starts with one of GenImage's own names of a
+    generator (its top or inner folder, display name or file tag, e.g. ``stable_diffusion_v_1_4-task3``
+    means ``sdv14-task3``); ``None`` otherwise. Compared without case."""
+    lowered = name.lower()
+    for key, generator in tables.generators().items():
+        for alias in (generator.top_folder, generator.inner_folder, generator.display_name, generator.tag):
+            alias = alias.lower()
+            if alias != key and (lowered == alias or lowered.startswith(alias + "-")):
+                candidate = key + lowered[len(alias):]
+                if candidate in names:
+                    return candidate
+    return None
+
+
+def suggestion(name: str, names) -> str:
+    """``"; that is GenImage's name for generator 'sdv14': use 'sdv14'"`` for one of GenImage's own names
+    (:func:`keyed`), else the closest names (:func:`closest`)."""
+    key = keyed(name, names)
+    if key:
+        return f"; that is GenImage's name for generator {key.split('-')[0]!r}: use {key!r}"
+    return closest(name, names)
+
+
 def resolve(name, corrupted: bool = False) -> str:
-    """The config called ``name``, compared without case; an unknown name fails naming the closest ones.
+    """The config called ``name``, compared without case; an unknown name fails naming the closest ones
+    (for GenImage's own folder name of a generator, the config with its key).
     With ``corrupted``, the corrupted test copies' configs (``<config>-<corruption>``) are names too."""
     names = set(config_parts()) | (set(corrupted_configs()) if corrupted else set())
     if not isinstance(name, str):
         raise ValueError(f"a config name is needed (e.g. config_name='sdv14'), one of: {listing(corrupted)}")
     if name.lower() in names:
         return name.lower()
-    raise ValueError(f"unknown config {name!r}{closest(name, names)}; configs: {listing(corrupted)}")
+    raise ValueError(f"unknown config {name!r}{suggestion(name, names)}; configs: {listing(corrupted)}")
 
 
 def corrupted_config_name(name: str, corruption: str) -> str:

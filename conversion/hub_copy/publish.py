@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,7 @@ from huggingface_hub import DatasetCardData
 
 from conversion import atomic_files, folder_lock, local_paths, progress, regular_files
 from conversion.builder import build_report, corrupted_rows
+from conversion.builder.build_report import describe_images
 from conversion.contract import configs, features, tables
 from conversion.hub_copy import card, card_differences, copy_figures, figure_drawing, owned_files, parquet_pages
 from conversion.hub_copy.parts import (
@@ -214,15 +216,6 @@ def check_options(source, image_size=64, check: str = "decode", corruption_names
                              f"--image-size must be {size} (got {image_size}); publish from the raw GenImage tree "
                              f"for other sizes or the original files")
     return image_size
-
-
-def describe_images(image_size, check: str = "decode") -> str:
-    """The images of parts built with ``image_size`` and ``check``, in a few words."""
-    if image_size == raw_tree.ORIGINAL:
-        return f"the original files at full resolution (check {check})"
-    if image_size == tables.release_pixels()["image_size"]:
-        return f"{image_size}x{image_size} PNG (the release's pixels)"
-    return f"{image_size}x{image_size} PNG"
 
 
 MANAGED = (CARD, DATA, copy_figures.FIGURES_DIR, LISTING.split("/")[0])
@@ -675,7 +668,7 @@ def summary(mirror: Mirror) -> str:
         f"tensors: {tensor:,} bytes as the release's float32 X + int64 y",
         f"ratio:   {parquet / tensor:.3f} (Parquet copy / release tensors)" if tensor else "ratio:   n/a (no rows)",
         f"skipped: {sum(len(r['skipped']) for r in reports):,} files; build reports in "
-        f"{mirror.out / STATE_DIR / 'reports'} (python -m conversion report {mirror.out})",
+        f"{mirror.out / STATE_DIR / 'reports'} (python -m conversion report {shlex.quote(str(mirror.out))})",
     ]
     empty = [line for report in reports for line in report.get("empty", [])]
     if empty:

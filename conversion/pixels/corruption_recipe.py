@@ -4,7 +4,7 @@ One run per corruption, task and source: seed ``random``, NumPy and torch with 1
 loader's first floor(N / 10) * 10 rows of ``X``; unnormalize them in float32 torch ops; then
 corrupt image by image, in order, at severity 3, writing each result into a float32 tensor. The
 values are float32 in [0, 1] (noise: unbounded), not uint8 pixels. scikit-image (the library the
-recipe uses) is an optional extra: ``pip install genimage-cl[corruptions]``.
+recipe uses) is an optional extra: ``pip install -e '.[corruptions]'`` in the checkout.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ NOISE_STD = 0.18
 BLUR_SIGMA = 3
 SATURATE = (2, 0)
 ROTATE_RADIANS = 0.6
-EXTRA = "pip install 'genimage-cl[corruptions]'"
+EXTRA = "pip install -e '.[corruptions]' in the checkout (or pip install scikit-image)"
 
 DESCRIPTIONS = {
     "gaussian_noise": f"adds torch.normal(0, {NOISE_STD}) noise to every value (not clipped)",

@@ -13,12 +13,18 @@ Every file is written to a short temporary name (any valid file name fits) and r
 (:mod:`conversion.atomic_files`), so a file under its final name is complete. A re-run keeps a file
 only if it is the source file itself (a hard link) or holds exactly the bytes it would write (a
 repaired source of the same size is written again), and finishes the rest.
+
+The class layout also writes datasets' ``metadata.jsonl`` into each split folder (``file_name`` relative to
+it, and the row's ``label``, ``task_label``, ``source``, ``generator`` and ``task`` as the project stores them),
+so that ``load_dataset("imagefolder", data_dir=out)`` gives the project's columns, not labels dense over the
+wnid folders present.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +36,9 @@ from conversion.sources import file_names
 LAYOUTS = {"class": "one folder per wnid (classification)", "source": "0_nature/ and 1_ai/ (detection)"}
 FILE_MODES = ("auto", "link", "copy")
 SKIP_LIST = "skipped.txt"
+METADATA_FILE = "metadata.jsonl"
+"""datasets' ImageFolder metadata, one per split folder of the class layout."""
+METADATA_COLUMNS = ("label", "task_label", "source", "generator", "task")
 _FORMAT_EXTENSIONS = {"PNG": ".png", "JPEG": ".JPEG", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tiff"}
 _FORMAT_OF_EXTENSION = {".png": "PNG", ".jpeg": "JPEG", ".jpg": "JPEG", ".webp": "WEBP", ".gif": "GIF", ".bmp": "BMP",
                         ".tif": "TIFF", ".tiff": "TIFF"}
@@ -44,6 +53,14 @@ class Outcome:
     bytes: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     targets: set = field(default_factory=set)
+    metadata: dict = field(default_factory=lambda: defaultdict(dict))
+    """{split: {file_name relative to the split folder: the row's project columns}}."""
+
+    def note(self, split: str, target: Path, label: int, source: int, generator: int) -> None:
+        """Record the project's columns of the image written to ``target`` (under ``<out>/<split>/``)."""
+        task, task_label = tables.task_of_label()[label]
+        values = (label, task_label, source, generator, task)
+        self.metadata[split][f"{target.parent.name}/{target.name}"] = dict(zip(METADATA_COLUMNS, values))
 
     def claim(self, target: Path) -> Path:
         """Refuse a second row for the same file: an export never overwrites its own output."""
@@ -150,17 +167,19 @@ def export_dataset(views: dict[str, list], out: Path, layout: str, progress: boo
         total = sum(len(v) for v in parts)
         with tqdm(total=total, desc=f"export {split}", unit="img", disable=not progress) as bar:
             for view in parts:
-                raw = view.select_columns(["image", "label", "source", "file_name"]).cast_column(
+                raw = view.select_columns(["image", "label", "source", "generator", "file_name"]).cast_column(
                     "image", datasets.Image(decode=False)
                 )
                 for batch in raw.iter(batch_size=256):
-                    for image, label, source, name in zip(batch["image"], batch["label"], batch["source"],
-                                                          batch["file_name"]):
+                    columns = (batch[c] for c in ("image", "label", "source", "generator", "file_name"))
+                    for image, label, source, generator, name in zip(*columns):
                         data = image["bytes"] if image["bytes"] is not None else Path(image["path"]).read_bytes()
                         folder = folder_name(layout, label, source)
                         directory = out / split / folder
                         directory.mkdir(parents=True, exist_ok=True)
-                        outcome.actions[write_bytes(outcome.claim(directory / file_name_for(name, data)), data)] += 1
+                        target = outcome.claim(directory / file_name_for(name, data))
+                        outcome.actions[write_bytes(target, data)] += 1
+                        outcome.note(split, target, label, source, generator)
                         outcome.folders[split, folder] += 1
                         outcome.bytes += len(data)
                     bar.update(len(batch["file_name"]))
@@ -186,7 +205,9 @@ def export_source_files(source, selected: dict[str, tuple[list, list]], out: Pat
             folder = folder_name(layout, item.label, item.source)
             directory = out / split / folder
             directory.mkdir(parents=True, exist_ok=True)
-            outcome.actions[place_file(path, data, read, outcome.claim(directory / item.file_name), mode)] += 1
+            target = outcome.claim(directory / item.file_name)
+            outcome.actions[place_file(path, data, read, target, mode)] += 1
+            outcome.note(split, target, item.label, item.source, tables.generator_index(item.generator))
             outcome.folders[split, folder] += 1
             outcome.bytes += len(data)
     return outcome
@@ -227,3 +248,21 @@ def write_skip_list(out: Path, skipped: list[tuple[str, str]]) -> Path | None:
         return None
     write_bytes(path, "".join(f"{p}\t{reason}\n" for p, reason in skipped).encode())
     return path
+
+
+def write_metadata(out: Path, metadata: dict[str, dict[str, dict]]) -> list[Path]:
+    """``<out>/<split>/metadata.jsonl`` for each split of ``metadata`` (see :class:`Outcome`), sorted by file
+    name; rows an earlier export wrote there (``--merge``, a resumed run) are kept while their file exists."""
+    written = []
+    for split, rows in sorted(metadata.items()):
+        path = out / split / METADATA_FILE
+        merged = {}
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                if (path.parent / row["file_name"]).is_file():
+                    merged[row["file_name"]] = row
+        merged.update({name: {"file_name": name, **columns} for name, columns in rows.items()})
+        write_bytes(path, "".join(json.dumps(merged[name]) + "\n" for name in sorted(merged)).encode())
+        written.append(path)
+    return written

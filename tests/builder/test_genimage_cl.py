@@ -169,6 +169,9 @@ def test_config_name_is_needed_and_misspellings_get_the_closest(sample_root):
         GenImageCL(data_dir=str(sample_root))
     with pytest.raises(ValueError, match=r"unknown config 'sdv14-tsak3'; closest: sdv14-task3"):
         GenImageCL(config_name="sdv14-tsak3", data_dir=str(sample_root))
+    with pytest.raises(ValueError, match=r"unknown config 'stable_diffusion_v_1_4'; that is GenImage's name for "
+                                         r"generator 'sdv14': use 'sdv14'"):
+        GenImageCL(config_name="stable_diffusion_v_1_4", data_dir=str(sample_root))
 
 
 def test_num_proc_gives_the_same_rows(sample_root, build, tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -358,7 +359,7 @@ def test_list_jobs_numbers_the_parts_as_job_index_builds_them(small_release, tmp
     assert not (tmp_path / "unwritten").exists()
     capsys.readouterr()
     assert cli_status(["publish", "--data-dir", str(small_release)]) == 1
-    assert capsys.readouterr().err.strip() == "error: publish needs --out FOLDER (all but --list-jobs do)"
+    assert capsys.readouterr().err.strip() == "error: publish needs --out OUT (all but --list-jobs do)"
 
 
 @pytest.fixture(scope="module")
@@ -462,11 +463,17 @@ def test_summary_gives_the_skip_total_and_where_the_reports_are(mirror, tmp_path
     import dataclasses
     import json
 
-    out = tmp_path / "genimage-cl"
+    out = tmp_path / "my copies" / "genimage-cl"  # a space: the suggested command quotes the path
     shutil.copytree(mirror.out / publish.STATE_DIR / "reports", out / publish.STATE_DIR / "reports")
     reports = out / publish.STATE_DIR / "reports"
-    assert f"skipped: 0 files; build reports in {reports} (python -m conversion report {out})" in publish.summary(
-        dataclasses.replace(mirror, out=out))
+    summary = publish.summary(dataclasses.replace(mirror, out=out))
+    assert f"skipped: 0 files; build reports in {reports} (python -m conversion report '{out}')" in summary
+    line = next(line for line in summary.splitlines() if line.startswith("skipped:"))
+    command = shlex.split(line.split("(python -m conversion ", 1)[1].removesuffix(")"))
+    assert command == ["report", str(out)]
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(command)
+    assert exit_.value.code == 0
     report_file = sorted(reports.glob("*.json"))[0]
     report = json.loads(report_file.read_text())
     report["skipped"] = [

@@ -234,7 +234,7 @@ def test_publish_leaves_out_a_bad_part_only(corrupted_release, tmp_path, capsys)
 
 def test_missing_extra_is_one_line(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "skimage", None)
-    with pytest.raises(corruption_recipe.MissingExtra, match=r"genimage-cl\[corruptions\]"):
+    with pytest.raises(corruption_recipe.MissingExtra, match=r"pip install -e '\.\[corruptions\]' in the checkout"):
         corruption_recipe.require(["rotate"])
     assert corruption_recipe.require(["gaussian_noise"]) == ("gaussian_noise",)  # torch only
 

@@ -99,8 +99,8 @@ def test_full_resolution_build_records_its_check(sample_root, tmp_path, check):
                          image_size="original", check=check)
     builder.download_and_prepare()
     report = build_report.load(Path(builder.cache_dir) / build_report.REPORT_FILE)
-    assert report["check"] == check and not report["skipped"]
-    assert "files checked by: " + check in build_report.format_report(report)
+    assert report["check"] == check and report["image_size"] == "original" and not report["skipped"]
+    assert f"images: the original files at full resolution (check {check})" in build_report.format_report(report)
     rows = builder.as_dataset("train").cast_column("image", datasets.Image(decode=False))
     adm = sample_root / tables.generators()["adm"].top_folder
     folder = {p.name: p for p in adm.rglob("*") if p.is_file() and "train" in p.parts}

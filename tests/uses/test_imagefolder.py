@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -25,8 +26,9 @@ def _export(*args) -> None:
 
 
 def _images(out: Path) -> list[Path]:
-    """The exported files (not the export's record of itself, nor its lock)."""
-    return sorted(p for p in out.rglob("*") if p.is_file() and p.name != export_imagefolder.MARKER
+    """The exported files (not the export's record of itself, its metadata files, nor its lock)."""
+    return sorted(p for p in out.rglob("*") if p.is_file()
+                  and p.name not in (export_imagefolder.MARKER, imagefolder.METADATA_FILE)
                   and folder_lock.STATE_DIR not in p.relative_to(out).parts)
 
 
@@ -42,7 +44,8 @@ def _rows(dataset) -> list[tuple[str, str, str]]:
 
 def _imagefolder(out: Path, split: str) -> list[tuple[str, str, str]]:
     loaded = datasets.load_dataset("imagefolder", data_dir=str(out), split=split, cache_dir=str(out.parent / "hf"))
-    names = loaded.features["label"].names
+    # folder labels (source layout), or the standard label from the class layout's metadata.jsonl
+    names = getattr(loaded.features["label"], "names", tables.wnids())
     raw = loaded.cast_column("image", datasets.Image(decode=False))
     return [(names[r["label"]], Path(r["image"]["path"]).stem, _digest(Path(r["image"]["path"]).read_bytes()))
             for r in raw]
@@ -55,6 +58,36 @@ def test_class_layout_loads_back_with_imagefolder(sample_root, build, tmp_path):
     for split in ("train", "test"):
         assert sorted(_imagefolder(out, split)) == sorted(_rows(ds[split]))
     assert all(p.suffix == ".png" for p in _images(out))
+
+
+def _project_columns(rows) -> list[tuple]:
+    """(file stem, label, task_label, source, generator, task) of rows, sorted."""
+    return sorted((Path(r["file_name"] if "file_name" in r else r["image"]["path"]).stem,
+                   *(r[c] for c in imagefolder.METADATA_COLUMNS)) for r in rows)
+
+
+@pytest.mark.parametrize("size", ["64", "original"])
+def test_class_layout_metadata_gives_the_project_columns(sample_root, build, tmp_path, size):
+    out = tmp_path / "sdv14"
+    _export("--data-dir", sample_root, "--config", "sdv14", "--image-size", size, "--out", out,
+            "--cache-dir", tmp_path / "cache")
+    ds = build("sdv14", sample_root)
+    for split in ("train", "test"):
+        loaded = datasets.load_dataset("imagefolder", data_dir=str(out), split=split, cache_dir=str(tmp_path / "hf"))
+        assert set(loaded.column_names) == {"image", *imagefolder.METADATA_COLUMNS}
+        raw = loaded.cast_column("image", datasets.Image(decode=False))
+        assert _project_columns(raw) == _project_columns(ds[split].remove_columns("image")) and len(raw)
+
+
+def test_merged_class_exports_keep_both_metadata_rows(sample_root, build, tmp_path):
+    out = tmp_path / "merged"
+    base = ("--data-dir", sample_root, "--split", "train", "--out", out, "--cache-dir", tmp_path / "cache")
+    _export(*base, "--config", "sdv14-task0")
+    _export(*base, "--config", "sdv14-task3", "--merge")
+    lines = (out / "train" / imagefolder.METADATA_FILE).read_text().splitlines()
+    train = build("sdv14", sample_root)["train"]
+    assert len(lines) == sum(1 for task in train["task"] if task in (0, 3)) == len(_images(out))
+    assert {json.loads(line)["task"] for line in lines} == {0, 3}
 
 
 def test_source_layout_one_task_one_source(sample_root, build, tmp_path):

@@ -290,3 +290,21 @@ def test_a_corrupted_config_that_would_be_empty_fails_in_one_line(sample_root, t
     with pytest.raises(ValueError, match="has 10 or more test images") as err:
         builder.download_and_prepare()
     assert "\n" not in str(err.value)
+
+
+def test_the_cards_corrupted_configs_are_a_table_and_its_code_fits_the_hubs_boxes(hub):
+    body = (hub.out / "README.md").read_text().split("\n---\n", 1)[1]
+    section = body.split("## Corrupted test copies (robustness)\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(hub.corrupted_configs) == 28
+    parts = hub.corrupted_configs["disjoint-rotate"]
+    expected = sum(p.corrupted["rotate"]["num_examples"] for p in parts)
+    assert f"| `disjoint-rotate` | `disjoint` | rotate | {expected:,} |" in rows
+    assert "Configs: `" not in section, "no run-on line of inline code"
+    code, inside = [], False
+    for line in body.splitlines():
+        if line.startswith("```"):
+            inside = not inside
+        elif inside:
+            code.append(line)
+    assert [line for line in code if len(line) > 100] == []

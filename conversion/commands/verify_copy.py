@@ -46,6 +46,8 @@ def run(args) -> int:
 
     remote = None
     if args.repo_id:
+        if upload.constants.HF_HUB_OFFLINE:
+            raise ValueError("--repo-id reads the Hub repository's file list, but HF_HUB_OFFLINE is set: unset it")
         api = upload.HfApi(token=upload.get_token() or False)
         remote = shard_digests.hub_digests(api, args.repo_id, DATA, args.revision)
     elif args.revision:

@@ -297,6 +297,19 @@ def _part_rows(copy: Path) -> int:
     return sum(s["num_examples"] for s in _manifest(copy)["splits"].values())
 
 
+def test_verify_copy_against_the_hub_offline_is_one_line(copy, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    from conversion import cli
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["verify-copy", str(copy), "--no-progress", "--repo-id", "me/genimage-cl"])
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: --repo-id reads the Hub repository's file list, but HF_HUB_OFFLINE is set: unset it"]
+
+
 @pytest.fixture
 def uploaded(copy, tmp_path, monkeypatch):
     """The copy's shards in a stand-in Hub repository, which every HfApi that verify-copy makes reaches."""
@@ -308,6 +321,7 @@ def uploaded(copy, tmp_path, monkeypatch):
     hub = StandInHub(tmp_path / "hub")
     monkeypatch.setattr(upload, "HfApi", lambda *args, **kwargs: hub)
     monkeypatch.setattr(upload, "get_token", lambda: None)
+    monkeypatch.setattr(upload.constants, "HF_HUB_OFFLINE", False)
     hub.create_repo("me/genimage-cl", repo_type="dataset")
     hub.create_commit("me/genimage-cl", [CommitOperationAdd(p, str(copy / p)) for p in (SHARD, TRAIN_SHARD)],
                       commit_message="shards")

@@ -75,19 +75,12 @@ def _image_words(cell: dict | None) -> str:
 
 
 def data_instance(mirror, config: str | None) -> str:
-    """The first train row of ``config`` as ``ds["train"][0]`` gives it, each class-label value named."""
-    import pyarrow.parquet as pq
-
-    parts = mirror.configs.get(config) or []
-    files = [f for p in parts for f in p.splits["train"]["files"]]
-    table = None
-    for entry in files:
-        table = pq.read_table(mirror.out / entry["path"]).slice(0, 1)
-        if table.num_rows:
-            break
-    if table is None or not table.num_rows:
+    """The first train row of ``config`` as ``ds["train"][0]`` gives it, each class-label value named (read
+    from the first pages of its first non-empty shard, not the whole shard)."""
+    row = next(filter(None, (_first_row(mirror.out / f["path"]) for p in mirror.configs.get(config) or []
+                             for f in p.splits["train"]["files"])), None)
+    if row is None:
         return "This copy holds no train row to show."
-    row = table.to_pylist()[0]
     names = features.features()
     lines = [f"The first train row of `{config}` (`ds[\"train\"][0]`):", "", "```python", "{"]
     for column, value in row.items():
@@ -102,6 +95,14 @@ def data_instance(mirror, config: str | None) -> str:
                 comment += f" ({tables.readable_names()[value]})"
         lines.append(f'    "{column}": {json.dumps(value)},{comment}')
     return "\n".join([*lines, "}", "```"])
+
+
+def _first_row(path) -> dict | None:
+    from conversion.hub_copy import parquet_pages
+
+    with parquet_pages.open_checked(path) as shard:
+        batch = next(shard.iter_batches(batch_size=1), None)
+    return batch.to_pylist()[0] if batch is not None and batch.num_rows else None
 
 
 def corrupted_table(corrupted_configs: dict) -> str:

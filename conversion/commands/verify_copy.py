@@ -41,11 +41,13 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from conversion.hub_copy import shard_digests, upload, verify_copy
+    from conversion.hub_copy import shard_digests, verify_copy
     from conversion.hub_copy.parts import DATA
 
     remote = None
     if args.repo_id:
+        from conversion.hub_copy import upload  # its client (imports publish: only when the Hub is asked)
+
         if upload.constants.HF_HUB_OFFLINE:
             raise ValueError("--repo-id reads the Hub repository's file list, but HF_HUB_OFFLINE is set: unset it")
         api = upload.HfApi(token=upload.get_token() or False)

@@ -5,11 +5,11 @@ built once into FOLDER/data/<generator>/task<k>/; README.md declares every confi
 all present (each generator, each generator-task, disjoint) as a view over those files. Re-running
 skips finished parts. --repo-id names the repository in the card's snippets, and the copy is
 uploaded to it with huggingface_hub (token from `hf auth login` or HF_TOKEN) in one commit that
-makes the repository equal to it: the copy's files
-(README.md, data/, figures/, reports/) are added, remote files in those folders that the copy lacks
-are deleted, nothing else is touched or sent (other files in FOLDER stay local). --dry-run prints
-that commit instead (deletions only if the repository can be listed without writing): with --repo-id
-and --dry-run the card names the future repository and nothing is uploaded.
+makes the repository equal to it: the copy's files (README.md, data/, figures/, reports/) are
+added, remote files in those folders that the copy lacks are deleted, nothing else is touched or
+sent (other files in FOLDER stay local). --dry-run prints that commit instead (deletions only if
+the repository can be listed without writing): with --repo-id and --dry-run the card names the
+future repository and nothing is uploaded.
 
 Images are the release's 64x64 pixels; from a raw tree, --image-size builds every part at another
 size or as the original files (full resolution; --check says how each file is checked), and the card

@@ -2,7 +2,8 @@
 
 It implements the ``HfApi`` calls the upload makes, with the Hub's rules: ``create_repo`` (a new
 repository holds a ``.gitattributes``), ``repo_info`` / ``list_repo_files`` / ``list_repo_tree`` (and
-``RepositoryNotFoundError`` for an unknown repository), and ``create_commit``, which applies
+``RepositoryNotFoundError`` for an unknown repository; the tree as huggingface_hub's ``RepoFile`` made from
+the JSON the Hub sends, with each ``*.parquet`` file's LFS sha256), and ``create_commit``, which applies
 ``CommitOperationAdd`` / ``Delete`` / ``Copy`` all at once or not at all: a delete of a missing file,
 a copy from a missing file, a stale ``parent_commit`` or a README.md whose YAML front matter does
 not parse (or is not a mapping) is refused and the repository is left as it was. Each repository
@@ -23,6 +24,7 @@ import httpx2
 import yaml
 from huggingface_hub import CommitOperationAdd, CommitOperationCopy, CommitOperationDelete
 from huggingface_hub.errors import BadRequestError, HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.hf_api import RepoFile
 
 GITATTRIBUTES = "*.parquet filter=lfs diff=lfs merge=lfs -text\n"
 
@@ -95,14 +97,29 @@ class StandInHub:
             raise HfHubHTTPError(f"404 Revision Not Found: {revision}", response=_response(404, self._url(repo_id)))
         return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
-    def list_repo_tree(self, repo_id: str, path_in_repo=None, *, recursive=False, repo_type=None, revision=None,
-                       token=None, **kwargs):
+    def list_repo_tree(self, repo_id: str, path_in_repo=None, *, recursive=False, expand=False, repo_type=None,
+                       revision=None, token=None):
         prefix = f"{path_in_repo.strip('/')}/" if path_in_repo else ""
         files = [f for f in self.list_repo_files(repo_id, revision=revision) if f.startswith(prefix)]
         if not recursive:
             files = [f for f in files if "/" not in f[len(prefix):]]
         folder = self.folder(repo_id)
-        return [SimpleNamespace(path=f, size=(folder / f).stat().st_size) for f in files]
+        return [RepoFile(**self._tree_entry(folder, f, expand)) for f in files]
+
+    @staticmethod
+    def _tree_entry(folder: Path, path: str, expand: bool) -> dict:
+        """A file as the Hub's tree API sends it: git blob id, size, and for an LFS file (``*.parquet`` by the
+        ``.gitattributes``) its LFS object: sha256 of the content, its size and the pointer's size."""
+        content = (folder / path).read_bytes()
+        entry = {"type": "file", "path": path, "size": len(content),
+                 "oid": hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()}
+        if path.endswith(".parquet"):
+            sha = hashlib.sha256(content).hexdigest()
+            pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {len(content)}\n"
+            entry["lfs"] = {"oid": sha, "size": len(content), "pointerSize": len(pointer)}
+        if expand:
+            entry["lastCommit"] = {"id": "0" * 40, "title": "stand-in", "date": "2026-01-01T00:00:00.000Z"}
+        return entry
 
     # --- commits ---
     @staticmethod

@@ -3,11 +3,13 @@
 DATA_DIR is a raw GenImage tree or the CL tensor release (detected). Each generator-task present is
 built once into OUT/data/<generator>/task<k>/; README.md declares every config whose tasks are
 all present (each generator, each generator-task, disjoint, disjoint-reversed) as a view over those
-files. Re-running skips finished parts. With --repo-id the copy is uploaded with huggingface_hub (token from
-`hf auth login` or HF_TOKEN) in one commit that makes the repository equal to it: the copy's files
-(README.md, data/, figures/, reports/) are added, remote files in those folders that the copy lacks
-are deleted, nothing else is touched or sent (other files in OUT stay local). --dry-run prints
-that commit instead (deletions only if the repository can be listed without writing).
+files. Re-running skips finished parts. --repo-id names the repository in the card's snippets, and
+the copy is uploaded to it with huggingface_hub (token from `hf auth login` or HF_TOKEN) in one
+commit that makes the repository equal to it: the copy's files (README.md, data/, figures/,
+reports/) are added, remote files in those folders that the copy lacks are deleted, nothing else is
+touched or sent (other files in OUT stay local). --dry-run prints that commit instead (deletions
+only if the repository can be listed without writing): with --repo-id and --dry-run the card names
+the future repository and nothing is uploaded.
 
 Images are the release's 64x64 pixels; from a raw tree, --image-size builds every part at another
 size or as the original files (full resolution; --check says how each file is checked), and the card
@@ -46,8 +48,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", type=options.local_path, default=None,
                         help="folder to write (the dataset repository's content); needed by all but --list-jobs")
     parser.add_argument("--repo-id", type=options.repo_id, default=None, metavar="USER/NAME",
-                        help="upload to this Hub dataset repository")
-    parser.add_argument("--dry-run", action="store_true", help="print the upload plan; upload nothing")
+                        help="the Hub dataset repository: the card's snippets name it (without it they say "
+                             "<user>/genimage-cl), and the copy is uploaded to it unless --dry-run")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the upload plan; upload nothing (with --repo-id: write the card naming that "
+                             "repository, e.g. before it exists)")
     parser.add_argument("--private", action="store_true", help="create the repository private")
     parser.add_argument("--wait-lock", action="store_true",
                         help="if another publish is writing OUT, wait for it instead of failing")
@@ -87,7 +92,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from conversion import folder_lock, progress
     from conversion.contract import configs
-    from conversion.hub_copy import publish, upload
+    from conversion.hub_copy import card, publish, upload
     from conversion.sources import kinds
 
     if args.list_jobs:  # the enumeration build_parts_only takes --job-index from
@@ -120,6 +125,8 @@ def run(args) -> int:
                                       **images)
         print()
         print(publish.summary(mirror))
+        for note in card.publisher_notes(args.repo_id):
+            print(note)
         if args.dry_run:
             remote = upload.list_remote_read_only(args.repo_id)
             print()

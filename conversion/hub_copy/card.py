@@ -1,4 +1,5 @@
-"""The Hub copy's README.md: YAML metadata (configs, dataset_info) and the body from ``dataset_card/``."""
+"""The Hub copy's README.md: YAML metadata (configs, dataset_info, license and gate) and the body from
+``dataset_card/``, with facts from ``dictionaries/dataset.json``."""
 
 from __future__ import annotations
 
@@ -6,17 +7,35 @@ import string
 from pathlib import Path
 
 from conversion.contract import tables
+from conversion.hub_copy import card_tables
 from conversion.sources import kinds, raw_tree
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "dataset_card" / "template.md"
 DEFAULT_REPO_ID = "<user>/genimage-cl"
+"""What the card's snippets say when publish is given no ``--repo-id`` (``--repo-id`` with ``--dry-run``
+names the repository without uploading)."""
 
+_FACTS = tables.dataset_facts()
 METADATA = {
-    "pretty_name": "GenImage-CL",
-    "license": tables.dataset_facts()["hub_license"],
-    "task_categories": ["image-classification"],
-    "tags": ["continual-learning", "ai-generated-image-detection", "imagenet", "genimage"],
+    **_FACTS["card_metadata"],
+    "license": _FACTS["hub_license"],
+    "license_name": _FACTS["license_name"],
+    "license_link": _FACTS["license_link"],
+    "extra_gated_prompt": tables.gate_prompt(),
 }
+
+
+def publisher_notes(repo_id: str | None) -> list[str]:
+    """What the card could not say, with what to do: one line each (printed after publish's summary)."""
+    notes = []
+    if not repo_id:
+        notes.append(f"card: its snippets say {DEFAULT_REPO_ID}: name the repository with --repo-id USER/NAME "
+                     f"--dry-run (writes the card, uploads nothing)")
+    if card_tables.project_url(card_tables.project_urls()) is None:
+        notes.append("card: the project sets no [project.urls] in pyproject.toml, so the card cannot say where the "
+                     "genimage-cl code is: add e.g. Repository = \"https://...\", pip install -e . again, re-run "
+                     "publish")
+    return notes
 
 
 DEFAULT_CONFIG = "disjoint"
@@ -95,8 +114,9 @@ TORCH_USAGE = """```python
 import torch
 from torch.utils.data import DataLoader
 
-train = load_dataset("$repo_id", "sdv14-task0", split="train").with_format("torch")
-loader = DataLoader(train, batch_size=256, shuffle=True)
+repo = "$repo_id"
+train = load_dataset(repo, "sdv14-task0", split="train")
+loader = DataLoader(train.with_format("torch"), batch_size=256, shuffle=True)
 batch = next(iter(loader))    # "image": uint8 [256, 3, $size, $size]; "label", "task_label", ...
 ```"""
 PAPER_TENSORS = """To get the release's tensors back (normalized float32 `X`, `y` = clsloc id - 1, per task and
@@ -115,9 +135,12 @@ import torch
 from torch.utils.data import DataLoader
 from conversion.uses.collate import images_as_list
 
-train = load_dataset("$repo_id", "sdv14-task0", split="train").with_format("torch")
-loader = DataLoader(train, batch_size=256, shuffle=True, collate_fn=images_as_list)
-batch = next(iter(loader))    # "image": a list of 256 uint8 tensors (sizes differ); "label", "task_label", ...
+repo = "$repo_id"
+train = load_dataset(repo, "sdv14-task0", split="train")
+loader = DataLoader(train.with_format("torch"), batch_size=256, shuffle=True,
+                    collate_fn=images_as_list)
+batch = next(iter(loader))
+# "image": a list of 256 uint8 tensors (sizes differ); "label", "task_label", ... stacked
 ```"""
 
 
@@ -197,7 +220,9 @@ def corrupted_section(mirror) -> str:
         "",
         *[f"- `{name}`: {corruption_recipe.DESCRIPTIONS[name]}" for name in corruption_recipe.CORRUPTIONS],
         "",
-        "Configs: " + ", ".join(f"`{n}`" for n in names) + ".",
+        f"The {len(names)} configs:",
+        "",
+        card_tables.corrupted_table(mirror.corrupted_configs),
         "",
         f"Stored as Parquet with BYTE_STREAM_SPLIT and zstd: {mirror.corrupted_bytes():,} bytes for "
         f"{mirror.corrupted_rows():,} rows.",
@@ -205,7 +230,8 @@ def corrupted_section(mirror) -> str:
         "```python",
         "from conversion.uses.tensors import paper_tensors",
         "",
-        f'noisy = load_dataset("$repo_id", "{example}", split="test")',
+        'repo = "$repo_id"',
+        f'noisy = load_dataset(repo, "{example}", split="test")',
         f'X, y = paper_tensors(noisy)[{mirror.corrupted_configs[example][0].task}, "ai"]'
         '   # X as X_<corruption>.pt, y its rows of y.pt',
         "```",
@@ -235,7 +261,12 @@ def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str |
         differences=(differences or NO_DIFFERENCES).strip(),
         corrupted=string.Template(corrupted_section(mirror)).safe_substitute(repo_id=repo_id),
         **{"built_from": BUILT_FROM[mirror.source_kind], **image_text(mirror.image_size, mirror.check, repo_id)},
-        license=tables.dataset_facts()["license"],
+        license=_FACTS["license"],
+        terms=card_tables.terms_list(_FACTS["terms"]),
+        sources=card_tables.sources_list(_FACTS["sources"]),
+        project=card_tables.project_text(),
+        class_names=card_tables.class_names_table(sorted({p.task for p in mirror.parts})),
+        data_instance=card_tables.data_instance(mirror, default_config(mirror.configs)),
         citation=tables.citation().strip(),
     )
     return f"---\n{card_data.to_yaml()}\n---\n\n{body}"

@@ -61,7 +61,15 @@ from conversion import atomic_files, folder_lock, local_paths, progress, regular
 from conversion.builder import build_report, corrupted_rows
 from conversion.builder.build_report import describe_images
 from conversion.contract import configs, features, tables
-from conversion.hub_copy import card, card_differences, copy_figures, figure_drawing, owned_files, parquet_pages
+from conversion.hub_copy import (
+    card,
+    card_differences,
+    copy_figures,
+    figure_drawing,
+    owned_files,
+    parquet_pages,
+    shard_digests,
+)
 from conversion.hub_copy.parts import (
     CARD,
     DATA,
@@ -231,7 +239,7 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
     """Parquet shards of ``ds`` as push_to_hub writes them: same count, contiguous, same row groups
     (``write(shard, path, batch_size)`` writes one; default ``to_parquet``). Unlike push_to_hub, never
     more shards than rows (a row larger than ``max_shard_size`` is a shard of its own); an empty split
-    is one empty shard, as push_to_hub writes it."""
+    is one empty shard, as push_to_hub writes it. Each file's name, size and sha256 are returned."""
     nbytes = ds._estimate_nbytes()  # the estimate push_to_hub shards by
     num_shards = max(1, min(len(ds), int(nbytes / max_shard_size) + 1))
     batch_size = (get_writer_batch_size_from_features(ds.features)
@@ -244,7 +252,8 @@ def write_shards(ds: datasets.Dataset, folder: Path, split: str, max_shard_size:
             shard.to_parquet(folder / name, batch_size=batch_size, **parquet_pages.WRITE_OPTIONS)
         else:
             write(shard, folder / name, batch_size)
-        files.append({"name": name, "size": (folder / name).stat().st_size})
+        files.append({"name": name, "size": (folder / name).stat().st_size,
+                      shard_digests.KEY: shard_digests.file_sha256(folder / name)})
     return files
 
 
@@ -270,7 +279,8 @@ def build_corrupted(source: base.Source, out: Path, part: Part, corruption: str,
         files = write_shards(ds, staging, corrupted_rows.SPLIT, part.max_shard_size, write_float_parquet)
         entry["num_bytes"] = ds._estimate_nbytes()
         folder = target.relative_to(out).as_posix()
-        entry["files"] = [{"path": f"{folder}/{f['name']}", "size": f["size"]} for f in files]
+        entry["files"] = [{"path": f"{folder}/{f['name']}", "size": f["size"], shard_digests.KEY: f[shard_digests.KEY]}
+                          for f in files]
         del ds
         owned.claim(part.name, [f["path"] for f in entry["files"]])
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -317,7 +327,8 @@ def _build_part(source: base.Source, out: Path, generator: str, task: int, finge
             "num_examples": len(ds),
             "num_bytes": ds._estimate_nbytes(),
             "sources": {s: sources_col.count(i) for i, s in enumerate(tables.SOURCES)},
-            "files": [{"path": f"{part_dir(generator, task)}/{f['name']}", "size": f["size"]} for f in files],
+            "files": [{"path": f"{part_dir(generator, task)}/{f['name']}", "size": f["size"],
+                       shard_digests.KEY: f[shard_digests.KEY]} for f in files],
         }
     del built
     target = out / part_dir(generator, task)
@@ -524,6 +535,9 @@ def ensure_parts(source: base.Source, out: Path, wanted: list[tuple[str, int]], 
                         f"{', '.join(names) or 'none'}")
                 else:
                     log(f"{step}: done before ({done.rows()} rows), kept")
+                if shard_digests.fill_missing(done.all_files(), out):
+                    _write_atomic(manifest_path(out, generator, task), json.dumps(done.__dict__, indent=1))
+                    log(f"{step}: shard digests (sha256) recorded in its manifest")
                 parts.append(done)
                 continue
             withdraw_card(out)

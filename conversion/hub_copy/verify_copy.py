@@ -1,7 +1,10 @@
-"""Check a Parquet copy made by ``publish``: every shard's page checksums and row counts.
+"""Check a Parquet copy made by ``publish``: every shard's digest, page checksums and row counts.
 
 Every shard under ``data/`` is read in full, one row group at a time, with page checksum
-verification, so a flipped bit anywhere (a label, a pixel) fails and names its shard. Then, for
+verification, so a flipped bit in a page (a label, a pixel) fails and names its shard. Its sha256
+is compared with the one its part's manifest recorded (``.publish/parts/``, in the folder publish
+wrote) and, when a Hub repository is given, with the LFS sha256 the Hub holds for it
+(:mod:`conversion.hub_copy.shard_digests`): a flipped byte anywhere, the footer included, fails. Then, for
 every config of the card (README.md), its ``data_files`` patterns are resolved by datasets' own
 resolution (:func:`datasets.data_files.resolve_pattern`, as ``load_dataset`` resolves them for this
 folder or for the Hub repository holding it: ``*`` stops at ``/``, hidden and ``__`` folders are
@@ -27,8 +30,8 @@ from pathlib import Path
 from huggingface_hub import DatasetCard
 from tqdm.auto import tqdm
 
-from conversion import regular_files
-from conversion.hub_copy import parquet_pages
+from conversion import folder_lock, regular_files
+from conversion.hub_copy import parquet_pages, shard_digests
 from conversion.hub_copy.parts import CARD, DATA
 
 
@@ -198,7 +201,41 @@ def _entries(data: Path) -> tuple[list[Path], list[str]]:
     return sorted(shards), problems
 
 
-def verify(folder: str | os.PathLike, progress: bool = True) -> CopyCheck:
+def _digest_problems(result: CopyCheck, digests: dict[str, str], recorded: dict[str, str],
+                     remote: dict[str, str | None] | None, remote_name: str | None) -> None:
+    """One line per shard whose sha256 differs from its manifest's or the Hub's, and per shard that only one
+    side holds (a shard the Hub lacks, a Hub shard the copy lacks, a Hub shard stored without LFS). A shard
+    whose digest differs is no longer counted intact."""
+    for name, digest in digests.items():
+        if name in recorded and recorded[name] != digest:
+            result.rows.pop(name, None)
+            result.problems.append(f"{name}: damaged: its sha256 is {digest}, its part's manifest recorded "
+                                   f"{recorded[name]}")
+    if remote is None:
+        return
+    for name in sorted(set(digests) | set(remote)):
+        if name not in remote:
+            result.problems.append(f"{name}: not in {remote_name}")
+        elif name not in digests:
+            if name.endswith(".parquet"):
+                result.problems.append(f"{name}: in {remote_name}, not in {result.folder}")
+        elif remote[name] is None:
+            result.problems.append(f"{name}: stored without LFS in {remote_name}: no sha256 to compare with")
+        elif remote[name] != digests[name]:
+            result.rows.pop(name, None)
+            result.problems.append(f"{name}: differs from {remote_name}: sha256 {digests[name]} here, "
+                                   f"{remote[name]} on the Hub")
+
+
+def recorded_digests(folder: Path) -> tuple[dict[str, str], list[str]]:
+    """The shard digests the part manifests of ``folder`` (publish's state) recorded, and unreadable manifests."""
+    return shard_digests.recorded(sorted((folder / folder_lock.STATE_DIR / "parts").glob("*.json")))
+
+
+def verify(folder: str | os.PathLike, progress: bool = True, remote: dict[str, str | None] | None = None,
+           remote_name: str | None = None) -> CopyCheck:
+    """Check ``folder``; ``remote``: {path: LFS sha256} of the Hub repository ``remote_name`` holding the copy
+    (:func:`shard_digests.hub_digests` of its ``data/``), to compare every shard with."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise NotADirectoryError(f"{folder} is not a directory")
@@ -209,13 +246,20 @@ def verify(folder: str | os.PathLike, progress: bool = True) -> CopyCheck:
     shards, problems = _entries(data)
     if not shards and not problems:
         raise FileNotFoundError(f"no Parquet shard under {data}: not a copy made by publish")
-    result = CopyCheck(folder, problems=problems)
+    recorded, unreadable = recorded_digests(folder)
+    result = CopyCheck(folder, problems=problems + unreadable)
+    digests = {}
     for path in tqdm(shards, desc="shards", unit="shard", disable=not progress):
         name = path.relative_to(folder).as_posix()
         try:
+            digests[name] = shard_digests.file_sha256(path)
             result.rows[name] = shard_rows(path)
         except (OSError, ValueError) as err:  # checksum, decompression, footer: one line per bad shard
             result.problems.append(f"{name}: damaged: {err}")
+    _digest_problems(result, digests, recorded, remote, remote_name)
+    if digests and not recorded and remote is None:
+        result.notes.append(f"no shard digest recorded in {folder_lock.STATE_DIR}/parts/ (a downloaded copy, or one "
+                            f"published before digests): sha256 not compared; give --repo-id to compare with the Hub's")
     card = folder / CARD
     if not os.path.lexists(card):
         result.notes.append(f"no {CARD} in {folder}: page checksums checked, row counts not compared with a card")

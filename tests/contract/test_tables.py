@@ -66,11 +66,24 @@ def test_task_order_and_generators():
 
 
 def test_hand_maintained_license_and_citation():
+    import re
+
     facts = tables.dataset_facts()
-    assert facts["hub_license"] == "cc-by-nc-sa-4.0" and facts["license"].startswith("CC BY-NC-SA 4.0")
+    assert facts["hub_license"] == "other" and facts["license"].startswith("CC BY-NC-SA 4.0")
+    assert re.fullmatch(r"[a-z0-9-]+", facts["license_name"]), "the Hub takes a lowercase, dash-separated name"
+    urls = [t["url"] for t in facts["terms"]]
+    assert facts["license_link"] in urls and "https://image-net.org/download.php" in urls
+    prompt = tables.gate_prompt()
+    assert all(url in prompt for url in urls[1:]), "the gate quotes GenImage's License and ImageNet's terms"
+    assert "We prohibits You from using the dataset or any derivative works for commercial purposes" in prompt
+    assert "1. Researcher shall use the Database only for non-commercial research and educational purposes." in prompt
     citation = tables.citation()
     assert citation.startswith("@inproceedings{zhu2023genimage,") and "@misc{genimage_cl," in citation
     assert citation.count("{") == citation.count("}")
+    cl_entry = citation[citation.index("@misc{genimage_cl,"):]
+    assert "url          = {https://openreview.net/forum?id=CRyJiF03eT}" in cl_entry and "year" in cl_entry
+    assert "https://github.com/JoshuaAndle/EpochLoss_CL" in cl_entry and "author" not in cl_entry, (
+        "no author list that no public source checked here gives")
 
 
 def test_paper_orders_and_their_configs():

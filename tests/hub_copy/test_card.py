@@ -17,7 +17,7 @@ from conversion.hub_copy import card, owned_files, publish
 from conversion.pixels import decode
 from conversion.samples import tensor_release as release_writer
 from conversion.samples.genimage_tree import KEPT, inject_defects, make_sample_tree
-from conversion.sources import kinds
+from conversion.sources import kinds, raw_tree
 from tests.helpers import render_figures
 
 PARTS = [("sdv14", t) for t in range(6)] + [("adm", 0), ("biggan", 1)]
@@ -53,10 +53,11 @@ def _body(mirror) -> str:
 
 
 def _local_links(mirror) -> list[str]:
-    """Targets of every Markdown link and image, and of every HTML src/href, in the card's body; no URLs."""
+    """Targets of every Markdown link and image, and of every HTML src/href, in the card's body; no URLs and no
+    links to a heading of the card itself."""
     body = _body(mirror)
     links = re.findall(r"\]\(([^)\s]+)\)", body) + re.findall(r"(?:src|href)=\"([^\"]+)\"", body)
-    return [link for link in links if not re.match(r"[a-z]+://", link)]
+    return [link for link in links if not re.match(r"[a-z]+://", link) and not link.startswith("#")]
 
 
 def test_card_links_only_files_in_the_folder(release_mirror):
@@ -180,3 +181,116 @@ def test_raw_tree_copy_lists_each_file_left_out_or_kept_differently(defect_mirro
              for path, reason in listed.items()}
     assert kinds == \
         {path: kind for path, kind in expected.items() if kind != KEPT}
+
+
+# --- the card a Hub visitor reads: license and gate, fields, code boxes, readable names, where the code is ---
+
+LONG_REPO_ID = "a-research-group-name/genimage-cl-release-pixels"
+
+
+def _code_lines(text: str) -> list[str]:
+    """Every line inside the card's fenced code blocks (the Hub's code boxes)."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            inside = not inside
+        elif inside:
+            lines.append(line)
+    assert not inside, "a code block is not closed"
+    return lines
+
+
+def _render(mirror, repo_id: str) -> str:
+    data = publish.card_data(mirror.configs, True, mirror.corrupted_configs)
+    return card.render(data, mirror, repo_id)
+
+
+def test_card_declares_the_terms_gates_access_and_links_each(release_mirror):
+    from huggingface_hub import DatasetCard
+
+    _, mirror = release_mirror
+    text = (mirror.out / "README.md").read_text()
+    data = DatasetCard(text).data.to_dict()
+    facts = tables.dataset_facts()
+    assert (data["license"], data["license_name"], data["license_link"]) == (
+        "other", facts["license_name"], "https://github.com/GenImage-Dataset/GenImage/blob/main/License")
+    assert data["extra_gated_prompt"] == tables.gate_prompt()
+    license_section = _body(mirror).split("## License\n", 1)[1].split("\n## ", 1)[0]
+    for url in ("https://creativecommons.org/licenses/by-nc-sa/4.0/legalcode",
+                "https://github.com/GenImage-Dataset/GenImage/blob/main/License", "https://image-net.org/download.php"):
+        assert f"]({url})" in license_section, url
+
+
+def test_card_declares_the_fields_image_datasets_declare(release_mirror):
+    from huggingface_hub import DatasetCard
+
+    _, mirror = release_mirror
+    data = DatasetCard((mirror.out / "README.md").read_text()).data.to_dict()
+    assert data["task_categories"] == ["image-classification"]
+    assert data["task_ids"] == ["multi-class-image-classification"]
+    assert data["pretty_name"] == "GenImage-CL" and data["multilinguality"] == ["monolingual"]
+    assert "extended|imagenet-1k" in data["source_datasets"]
+    assert data["annotations_creators"] and data["language_creators"]
+    rows = mirror.rows()
+    assert rows < 1_000 and data["size_categories"] == ["n<1K"], rows  # from the copy's rows, not a constant
+    assert [card.size_category(n) for n in (999, 1_000, 99_999, 100_000, 1_500_000, 10_000_000)] == [
+        "n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M", "1M<n<10M", "10M<n<100M"]
+    body = _body(mirror)
+    for heading in ("## Dataset Sources", "## Uses", "## Dataset Creation", "## Bias, Risks, and Limitations",
+                    "## Data instance"):
+        assert f"\n{heading}\n" in body, heading
+    sources = body.split("## Dataset Sources\n", 1)[1].split("\n## ", 1)[0]
+    assert "<https://github.com/GenImage-Dataset/GenImage>" in sources
+    assert "<https://openreview.net/forum?id=CRyJiF03eT>" in sources
+
+
+def test_every_code_line_fits_the_hubs_code_box_and_names_the_repository(release_mirror):
+    _, mirror = release_mirror
+    text = _render(mirror, LONG_REPO_ID)
+    assert "<user>" not in text and text.count(LONG_REPO_ID) == 3  # the usage, timm and torch snippets
+    for image_size in (raw_tree.ORIGINAL, 128):  # the torch snippets of copies of other images
+        text += "\n" + card.image_text(image_size, "decode", LONG_REPO_ID)["torch_usage"]
+    long = [line for line in _code_lines(text) if len(line) > 100]
+    assert long == [], long
+
+
+def test_the_data_instance_is_the_default_configs_first_train_row(release_mirror, tmp_path):
+    _, mirror = release_mirror
+    body = _body(mirror)
+    default = card.default_config(mirror.configs)
+    first = datasets.load_dataset(str(mirror.out), default, split="train", cache_dir=str(tmp_path / "cache"))[0]
+    instance = body.split("## Data instance\n", 1)[1].split("\n## ", 1)[0]
+    assert f"The first train row of `{default}`" in instance
+    wnid = tables.wnids()[first["label"]]
+    assert f'    "label": {first["label"]},  # {wnid} ({tables.readable_names()[first["label"]]})' in instance
+    assert f'    "file_name": "{first["file_name"]}",' in instance
+    assert f"size={first['image'].width}x{first['image'].height}>" in instance
+
+
+def test_readable_names_are_a_collapsed_table_and_a_documented_call(release_mirror):
+    _, mirror = release_mirror
+    body = _body(mirror)
+    table = body.split("<summary>Readable names of the", 1)[1].split("</details>", 1)[0]
+    rows = [line for line in table.splitlines() if re.match(r"\| \d", line)]
+    assert len(rows) == 100 * len({p.task for p in mirror.parts}) == 600
+    assert "| 1 | 0 | 217 | n02102040 | English_springer |" in rows  # ImageNet-1k's class 217
+    assert "| 3 | 45 | 134 | n02012849 | crane |" in rows  # one of the two classes named crane
+    assert "from conversion.contract.tables import readable_names" in body
+    assert tables.readable_names()[217] == "English_springer"
+
+
+def test_the_card_says_where_the_project_is_or_what_to_do(release_mirror, monkeypatch):
+    from conversion.hub_copy import card_tables
+
+    _, mirror = release_mirror
+    monkeypatch.setattr(card_tables, "project_urls", lambda: [])
+    assert card_tables.NO_PROJECT_URL in _render(mirror, LONG_REPO_ID)
+    assert [note.split(":")[0] for note in card.publisher_notes(None)] == ["card", "card"]
+    assert "--repo-id USER/NAME --dry-run" in card.publisher_notes(None)[0]
+    assert "[project.urls]" in card.publisher_notes(LONG_REPO_ID)[0]
+    url = "https://github.com/example/genimage-cl"
+    monkeypatch.setattr(card_tables, "project_urls", lambda: ["Homepage, https://example.org", f"Repository, {url}"])
+    text = _render(mirror, LONG_REPO_ID)
+    assert card_tables.NO_PROJECT_URL not in text and text.count(f"<{url}>") == 2
+    assert card.publisher_notes(LONG_REPO_ID) == []
+    assert card_tables.project_url(["Source, https://a.example", "Homepage, https://b.example"]) == "https://a.example"

@@ -637,6 +637,9 @@ def test_dry_run_without_a_listable_remote(small_release, mirror, tmp_path, monk
     assert _publish("--data-dir", small_release, "--out", out, "--repo-id", REPO_ID, "--dry-run") == 0
     printed = capsys.readouterr().out
     assert "remote not listed (HF_HUB_OFFLINE is set)" in printed and "dry run: nothing uploaded" in printed
+    written = (out / "README.md").read_text()  # --repo-id with --dry-run: the card names the future repository
+    assert "<user>" not in written and f'repo = "{REPO_ID}"' in written and "card: its snippets say" not in printed
+    assert "<user>" in (mirror.out / "README.md").read_text(), "a copy published without --repo-id says <user>"
     adds = [line.split()[2] for line in printed.splitlines() if line.split()[:1] == ["add"]]
     assert sorted(adds) == [p for p, _ in sorted(mirror.files())] and ".env" not in adds
     rows = sum(p.rows() for p in mirror.parts)

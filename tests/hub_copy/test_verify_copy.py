@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -229,3 +230,126 @@ def test_a_card_without_configs_uses_datasets_default_patterns(copy):
     assert "**/test[-._ 0-9]*" in verify_copy.default_patterns(copy)["test"]
     assert verify_copy.verify(copy, progress=False).problems == [
         "config default test: the card's dataset_info gives no row count"]
+
+
+# --- every shard's sha256: recorded in its part's manifest, compared with it and with the Hub's LFS digest ---
+
+def _flip_in_footer(shard: Path) -> None:
+    """Flip one bit of the writer's name in the footer (Thrift metadata, which page checksums do not cover)."""
+    data = bytearray(shard.read_bytes())
+    at = data.rindex(b"parquet-cpp-arrow")
+    assert at > len(data) - 4 - int.from_bytes(data[-8:-4], "little"), "the writer's name lies in the footer"
+    data[at] ^= 0x01
+    shard.write_bytes(bytes(data))
+
+
+def _manifest(copy: Path) -> dict:
+    import json
+
+    return json.loads((copy / publish.STATE_DIR / "parts" / f"{PART}.json").read_text())
+
+
+def test_the_manifest_records_each_shards_sha256(built):
+    files = [f for s in _manifest(built)["splits"].values() for f in s["files"]]
+    assert [f["path"] for f in files] == [TRAIN_SHARD, SHARD]
+    for entry in files:
+        assert entry["sha256"] == hashlib.sha256((built / entry["path"]).read_bytes()).hexdigest()
+
+
+def test_a_flipped_byte_in_a_footer_fails_verify_copy(copy, capsys):
+    from conversion import cli
+    from conversion.hub_copy import verify_copy
+
+    recorded = next(f["sha256"] for f in _manifest(copy)["splits"]["test"]["files"])
+    _flip_in_footer(copy / SHARD)
+    verify_copy.shard_rows(copy / SHARD)  # the pages and the footer still read: only the digest finds it
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["verify-copy", str(copy), "--no-progress"])
+    assert exit_.value.code == 1
+    now = hashlib.sha256((copy / SHARD).read_bytes()).hexdigest()
+    assert capsys.readouterr().out.splitlines() == [
+        f"{copy}: 1 shard(s) intact, {verify_copy.shard_rows(copy / TRAIN_SHARD)} rows",
+        f"  note: no README.md in {copy}: page checksums checked, row counts not compared with a card",
+        f"  problem: {SHARD}: damaged: its sha256 is {now}, its part's manifest recorded {recorded}",
+        "1 problem(s)"]
+
+
+def test_a_part_published_before_digests_gets_them_on_its_next_run(copy, source):
+    import json
+
+    manifest = copy / publish.STATE_DIR / "parts" / f"{PART}.json"
+    with_digests = manifest.read_text()
+    shards = {p: (copy / p).read_bytes() for p in (SHARD, TRAIN_SHARD)}
+    old = json.loads(with_digests)  # as a run before digests wrote it
+    for split in old["splits"].values():
+        for entry in split["files"]:
+            del entry["sha256"]
+    manifest.write_text(json.dumps(old, indent=1))
+    lines = []
+    publish.build_parts_only(kinds.open_source(source), copy, [PART], log=lines.append)
+    assert lines == [f"part 1 of 1: {PART}: done before ({_part_rows(copy)} rows), kept",
+                     f"part 1 of 1: {PART}: shard digests (sha256) recorded in its manifest"]
+    assert manifest.read_text() == with_digests
+    assert {p: (copy / p).read_bytes() for p in shards} == shards, "kept, not rebuilt"
+
+
+def _part_rows(copy: Path) -> int:
+    return sum(s["num_examples"] for s in _manifest(copy)["splits"].values())
+
+
+def test_verify_copy_against_the_hub_offline_is_one_line(copy, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    from conversion import cli
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["verify-copy", str(copy), "--no-progress", "--repo-id", "me/genimage-cl"])
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: --repo-id reads the Hub repository's file list, but HF_HUB_OFFLINE is set: unset it"]
+
+
+@pytest.fixture
+def uploaded(copy, tmp_path, monkeypatch):
+    """The copy's shards in a stand-in Hub repository, which every HfApi that verify-copy makes reaches."""
+    from huggingface_hub import CommitOperationAdd
+
+    from conversion.hub_copy import upload
+    from tests.hub_stand_in import StandInHub
+
+    hub = StandInHub(tmp_path / "hub")
+    monkeypatch.setattr(upload, "HfApi", lambda *args, **kwargs: hub)
+    monkeypatch.setattr(upload, "get_token", lambda: None)
+    monkeypatch.setattr(upload.constants, "HF_HUB_OFFLINE", False)
+    hub.create_repo("me/genimage-cl", repo_type="dataset")
+    hub.create_commit("me/genimage-cl", [CommitOperationAdd(p, str(copy / p)) for p in (SHARD, TRAIN_SHARD)],
+                      commit_message="shards")
+    return hub
+
+
+def test_verify_copy_compares_every_shard_with_the_hubs_lfs_sha256(copy, uploaded, capsys):
+    from conversion import cli
+
+    downloaded = copy.parent / "downloaded"  # as a download holds it: no publish state, no manifests
+    shutil.copytree(copy, downloaded, ignore=shutil.ignore_patterns(publish.STATE_DIR))
+
+    def verify(folder: Path) -> tuple[int, list[str]]:
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["verify-copy", str(folder), "--no-progress", "--repo-id", "me/genimage-cl"])
+        return exit_.value.code, [line for line in capsys.readouterr().out.splitlines() if "problem: " in line]
+
+    first = verify(copy)
+    assert first == (0, []), first
+    assert verify(downloaded) == (0, [])
+    _flip_in_footer(downloaded / SHARD)
+    code, problems = verify(downloaded)
+    assert code == 1 and len(problems) == 1
+    assert problems[0].startswith(f"  problem: {SHARD}: differs from me/genimage-cl: sha256 ")
+    _flip_in_footer(uploaded.folder("me/genimage-cl") / TRAIN_SHARD)  # damaged on the Hub's side
+    (copy / "data/sdv14/task3/test-00000-of-00001.parquet").rename(copy / "data/sdv14/task3/test-x.parquet")
+    code, problems = verify(copy)
+    assert code == 1 and problems[0] == f"  problem: {SHARD}: in me/genimage-cl, not in {copy}", problems
+    assert problems[1] == "  problem: data/sdv14/task3/test-x.parquet: not in me/genimage-cl"
+    assert problems[2].startswith(f"  problem: {TRAIN_SHARD}: differs from me/genimage-cl: sha256 ")
+    assert len(problems) == 3

@@ -345,3 +345,21 @@ def test_disjoint_reversed_corrupted_copies_made_with_the_recipe(corrupted_relea
             x = torch.load(_test_pair(root, generator, task, s).x_path, weights_only=True)
             assert same_bits(tensors[task, s].X, literal_recipe(x, "rotate")), (generator, task, s)
     assert verify_copy.verify(out.out, progress=False).problems == []
+
+
+def test_the_cards_corrupted_configs_are_a_table_and_its_code_fits_the_hubs_boxes(hub):
+    body = (hub.out / "README.md").read_text().split("\n---\n", 1)[1]
+    section = body.split("## Corrupted test copies (robustness)\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(hub.corrupted_configs) == 28
+    parts = hub.corrupted_configs["disjoint-rotate"]
+    expected = sum(p.corrupted["rotate"]["num_examples"] for p in parts)
+    assert f"| `disjoint-rotate` | `disjoint` | rotate | {expected:,} |" in rows
+    assert "Configs: `" not in section, "no run-on line of inline code"
+    code, inside = [], False
+    for line in body.splitlines():
+        if line.startswith("```"):
+            inside = not inside
+        elif inside:
+            code.append(line)
+    assert [line for line in code if len(line) > 100] == []

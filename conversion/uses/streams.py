@@ -29,6 +29,7 @@ import numpy as np
 from conversion.contract import tables
 from conversion.pixels import corruption_recipe
 from conversion.sources import release
+from conversion.uses import validation as validation_split
 
 ORDERS = ("standard", "reverse")
 SOURCE_CHOICES = ("both", "ai", "nature")
@@ -65,6 +66,11 @@ class Task:
     @property
     def test(self):
         return self.splits["test"]
+
+    @property
+    def validation(self):
+        """The validation rows carved from train (``tasks(..., validation=fraction)``)."""
+        return self.splits["validation"]
 
     @property
     def task_label_of(self) -> dict[int, int]:
@@ -169,6 +175,13 @@ def _sources_per_split(splits, source: str, sources: Sequence[str] | None, test_
     return {split: [test_source] * count if split == "test" else per_task for split in splits}
 
 
+def _with_validation(views: dict, ranks, fraction: float, seed: int, index: int):
+    """``views`` with train split into train and validation (train's paper ranks hold for both)."""
+    train, held = validation_split.carve(views["train"], fraction, seed, index)
+    views = {**views, "train": views["train"].select(train), "validation": views["train"].select(held)}
+    return views, (None if ranks is None else {**ranks, "validation": ranks["train"]})
+
+
 def tasks(
     dataset_dict,
     order: str = "standard",
@@ -177,6 +190,8 @@ def tasks(
     sources: Sequence[str] | None = None,
     test_source: str | None = None,
     paper_loader: bool = False,
+    validation: float = 0.0,
+    validation_seed: int = 0,
 ) -> list[Task]:
     """The tasks of a loaded config in stream order, each with a view per split.
 
@@ -190,6 +205,8 @@ def tasks(
         test_source: the test views' source; default ``source``, or ``"nature"`` when ``sources`` is given.
         paper_loader: the paper loader's exact view (docs/paper-loader.md#loader-rules): each task, split and
             source keeps its first floor(N / 10) * 10 rows, and ``Task.ranks`` gives its labels.
+        validation: a fraction of each task's train rows moved to a ``"validation"`` view, class-stratified
+            and the same on every machine for one ``validation_seed`` (:mod:`conversion.uses.validation`).
     """
     if not isinstance(dataset_dict, Mapping):
         raise StreamError(f"tasks() takes the whole DatasetDict (e.g. ds), not one split such as ds['train'] "
@@ -197,6 +214,9 @@ def tasks(
     if order not in ORDERS:
         raise StreamError(f"order must be one of {ORDERS}, got {order!r}")
     _check_sources(source, sources, test_source)
+    validation_split.check(validation, validation_seed)
+    if validation and "train" not in splits:
+        raise StreamError(f"validation is carved from train, which splits={tuple(splits)} leaves out")
     missing = [s for s in splits if s not in dataset_dict]
     if missing:
         raise StreamError(f"split(s) {missing} not in the dataset, which has {list(dataset_dict)}")
@@ -216,6 +236,8 @@ def tasks(
         else:
             views = {split: _view(dataset_dict[split], found[split].ranges.get(index, {}), per_split[split][position])
                      for split in splits}
+        if validation:
+            views, ranks = _with_validation(views, ranks, validation, validation_seed, index)
         generator_id = next(found[s].generator[index] for s in splits if index in found[s].generator)
         labels = tables.task_classes()[index]
         stream.append(

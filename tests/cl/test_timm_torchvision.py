@@ -15,7 +15,7 @@ from timm.data import create_dataset  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
 from conversion.contract import tables  # noqa: E402
-from conversion.uses import cl_libraries, streams
+from conversion.uses import cl_libraries, paper_inputs, streams  # noqa: E402
 from conversion.uses.torch_pairs import Pairs  # noqa: E402
 
 TO_FLOAT = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
@@ -88,6 +88,6 @@ def test_avalanche_takes_v2_transforms(ds):
     assert torch.allclose(x, torch.from_numpy(np.array(row["image"])).permute(2, 0, 1).flip(-1).float() / 255,
                           atol=1e-6)
     eval_x, _, _ = cl_libraries.avalanche_benchmark(
-        ds, transform=augment, eval_transform=cl_libraries.to_float).test_stream[1].dataset[0]
+        ds, transform=augment, eval_transform=paper_inputs.unit).test_stream[1].dataset[0]
     test_row = streams.tasks(ds)[1].test[0]
     assert torch.equal(eval_x, torch.from_numpy(np.array(test_row["image"])).permute(2, 0, 1).float() / 255)

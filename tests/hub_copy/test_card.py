@@ -180,3 +180,14 @@ def test_raw_tree_copy_lists_each_file_left_out_or_kept_differently(defect_mirro
              for path, reason in listed.items()}
     assert kinds == \
         {path: kind for path, kind in expected.items() if kind != KEPT}
+
+
+def test_card_gives_timm_every_tasks_folder_and_the_target_keys(release_mirror):
+    _, mirror = release_mirror
+    text = (mirror.out / "README.md").read_text()
+    folders = sorted(p.relative_to(mirror.out).as_posix() for p in (mirror.out / "data").glob("*/task*"))
+    assert folders == sorted(f"data/{generator}/task{task}" for generator, task in PARTS)
+    listed = [line for line in text.splitlines() if line.startswith("- ") and "`data/" in line]
+    assert sorted(f for line in listed for f in line.split("`")[1::2]) == folders
+    for key in ('`"label"`', '`"task_label"`', '`"source"`'):
+        assert f"{key} (" in text

@@ -43,6 +43,17 @@ def test_timm_reads_a_task_folder_in_a_dataloader(hub_copy):
     assert torch.equal(images, expected_images)
 
 
+@pytest.mark.parametrize("target_key", ["label", "task_label", "source"])
+def test_timm_target_keys_give_the_columns_labels(hub_copy, target_key):
+    """What the README says of target_key: label the ImageNet-1k index, task_label 0..99, source 0 nature / 1 ai."""
+    folder = hub_copy / "data" / "sdv14" / "task2"
+    dataset = create_dataset(f"hfds/{folder}", root=None, split="test", target_key=target_key)
+    rows = datasets.load_dataset(str(folder), split="test")
+    assert [dataset[i][1] for i in range(len(dataset))] == list(rows[target_key])
+    if target_key == "source":
+        assert sorted(dataset.reader.class_to_idx.items()) == [("ai", 1), ("nature", 0)]
+
+
 def _default_config(hub_copy):
     card = (hub_copy / "README.md").read_text().split("---")[1]
     return next((c["config_name"] for c in yaml.safe_load(card)["configs"] if c.get("default")), None)

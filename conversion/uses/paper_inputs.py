@@ -17,7 +17,12 @@ always does.
 
 from __future__ import annotations
 
+import functools
+
 from conversion.pixels import release_pipeline
+
+_normalization = functools.cache(release_pipeline.normalization)
+"""The release's mean and std, made once per process (they are only read: every transform works on its own copy)."""
 
 
 def unit(image):
@@ -29,13 +34,13 @@ def unit(image):
 
 def normalized(image):
     """uint8 -> float32 as the release's ``X.pt``: ``ToTensor`` then ``Normalize(mean, std)``."""
-    mean, std = release_pipeline.normalization()
+    mean, std = _normalization()
     return unit(image).sub_(mean).div_(std)
 
 
 def unnormalized(image):
     """uint8 -> float32 as the paper's ``preprocess="Unnormalized"``: ``X.pt * std + mean``."""
-    mean, std = release_pipeline.normalization()
+    mean, std = _normalization()
     return normalized(image).mul_(std).add_(mean)
 
 

@@ -79,7 +79,7 @@ def _transforms(transform, eval_transform, preprocess: str | None):
 def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", sources=None, transform=None,
                         eval_transform=None, source: str = "both", test_source: str | None = None,
                         paper_loader: bool = False, preprocess: str | None = None, validation: float = 0.0,
-                        validation_seed: int = 0):
+                        validation_seed: int = 0, decoded: bool = True):
     """An Avalanche benchmark with one train and one test experience per task (6 of each for a generator),
     and a ``valid_stream`` of one experience per task when ``validation`` is given.
 
@@ -88,7 +88,8 @@ def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", so
     (``task_label`` = position in the stream) for ``MultiTaskModule`` heads such as
     ``MultiHeadClassifier``. Images are uint8 CxHxW tensors passed through ``transform`` (training)
     or ``eval_transform`` (evaluation; default ``transform``); without them, through the ``preprocess``
-    transform (default ``"unit"``).
+    transform (default ``"unit"``). They come from the decoded uint8 column (:class:`Pairs`); ``decoded=False``
+    decodes them row by row instead, for configs of original-size images (then resize them in ``transform``).
     """
     from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
     from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
@@ -108,7 +109,7 @@ def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", so
     for task in stream:
         for name, split, group in splits:
             if name in experiences:
-                pairs = task_pairs(task, split, scenario)
+                pairs = task_pairs(task, split, scenario, decoded=decoded)
                 experiences[name].append(_make_taskaware_classification_dataset(
                     pairs, targets=pairs.targets, task_labels=task.position if scenario == "task" else 0,
                     transform_groups=groups, initial_transform_group=group))

@@ -13,6 +13,7 @@ from avalanche.evaluation.metrics import accuracy_metrics  # noqa: E402
 from avalanche.models import IncrementalClassifier, MultiHeadClassifier, MultiTaskModule  # noqa: E402
 from avalanche.training import EWC, LwF, Naive, Replay  # noqa: E402
 from avalanche.training.plugins import EvaluationPlugin  # noqa: E402
+from torchvision.transforms import v2  # noqa: E402
 
 from conversion.contract import tables  # noqa: E402
 from conversion.uses import cl_libraries, streams
@@ -190,3 +191,14 @@ def test_replay_buffers_get_position_and_source_from_pairs(ds):
     assert images.dtype == torch.uint8 and positions.tolist() == [1] * 4
     assert targets.tolist() == [100 + t for t in stream[1].train["task_label"]]
     assert sources.tolist() == list(stream[1].train["source"])
+
+
+def test_original_size_images_need_decoded_false(sample_root, build):
+    original = build("sdv14-task1", sample_root, image_size=None)
+    with pytest.raises(ValueError, match="images must all have one size"):
+        cl_libraries.avalanche_benchmark(original)
+    resize = v2.Compose([v2.Resize((32, 32)), v2.ToDtype(torch.float32, scale=True)])
+    benchmark = cl_libraries.avalanche_benchmark(original, transform=resize, decoded=False)
+    x, y, _ = benchmark.train_stream[0].dataset[0]
+    assert x.shape == (3, 32, 32) and x.dtype == torch.float32
+    assert y == streams.tasks(original)[0].train[0]["task_label"]

@@ -14,4 +14,5 @@ import avalanche, continuum, datasets, skimage, timm, torch, torchvision
 from torchvision.ops import nms
 print('CL environment: torch', torch.__version__, 'torchvision', torchvision.__version__, 'avalanche-lib', avalanche.__version__,
       'timm', timm.__version__, 'scikit-image', skimage.__version__, 'datasets', datasets.__version__)"
-.venv-cl/bin/python -m pytest -q tests/cl tests/uses/test_streams.py tests/uses/test_tensors.py tests/uses/test_paper_loader.py
+.venv-cl/bin/python -m pytest -q tests/cl tests/uses/test_streams.py tests/uses/test_tensors.py tests/uses/test_paper_loader.py \
+  tests/uses/test_torch_pairs.py tests/uses/test_paper_inputs.py tests/uses/test_validation.py

@@ -150,13 +150,14 @@ class ImageFolder(torch.utils.data.Dataset):
         return torch.from_numpy(pixels.copy()).permute(2, 0, 1), target
 
 
-def _epoch(loader, start: float) -> dict:
-    """One epoch; also the throughput after the first batch (the steady state a training loop sees)."""
+def _epoch(loader, start: float, dtypes=(torch.uint8, torch.float32)) -> dict:
+    """One epoch of batches of ``dtypes`` images; also the throughput after the first batch (the steady state a
+    training loop sees)."""
     first = None
     items = first_items = 0
     for batch in loader:
         images = batch[0] if isinstance(batch, (list, tuple)) else batch["image"]
-        if images.dtype not in (torch.uint8, torch.float32) or images.shape[1:] != (3, 64, 64):
+        if images.dtype not in dtypes or images.shape[1:] != (3, 64, 64):
             raise TypeError(f"unexpected images {images.dtype} {tuple(images.shape)}")
         items += len(images)
         if first is None:
@@ -375,3 +376,74 @@ def publish_release(data_dir: str, out: str, torch_threads: int = 0, encoder: st
     release.exact_uint8 = watched
     mirror = publish.build_mirror(kinds.open_source(data_dir), out, log=lambda *args: None)
     return {"items": mirror.rows(), "process_threads": process_threads, "row_threads": sorted(seen)}
+
+
+# (h): one task's epoch through the CL builders vs the paper's TensorDataset (CL environment)
+
+def _task_config(release: str, cache: str, config: str):
+    return GenImageCL(config_name=config, data_dir=release, cache_dir=cache).as_dataset()
+
+
+def _task_view(release: str, cache: str, config: str):
+    from conversion.uses import streams
+
+    return streams.tasks(_task_config(release, cache, config), splits=("train",))[0].train
+
+
+def _float_epoch(loader, start: float) -> dict:
+    return _epoch(loader, start, dtypes=(torch.float32,))
+
+
+@case
+def task_tensors(x_paths: list[str], y_paths: list[str]) -> dict:
+    """The paper's way: the task's normalized float32 X.pt (both sources) in memory, TensorDataset."""
+    start = time.perf_counter()
+    x = torch.cat([torch.load(path, weights_only=True) for path in x_paths])
+    y = torch.cat([torch.load(path, weights_only=True) for path in y_paths])
+    return _epoch(_loader(TensorDataset(x, y)), start)
+
+
+@case
+def task_decode(release: str, cache: str, config: str) -> dict:
+    """The one-time decode of the task's train view into the cached uint8 column (what the loaders below read)."""
+    start = time.perf_counter()
+    view = _task_view(release, cache, config)
+    uint8_batches.decoded_uint8(view)
+    return {"items": len(view), "first_batch_s": time.perf_counter() - start}
+
+
+@case
+def task_pairs(release: str, cache: str, config: str, preprocess: str | None = "normalized") -> dict:
+    """Pairs over the task's train view: normalized float32 (X.pt's values), or uint8 with ``preprocess=None``."""
+    from conversion.uses import paper_inputs
+    from conversion.uses.torch_pairs import Pairs
+
+    start = time.perf_counter()
+    view = _task_view(release, cache, config)
+    if preprocess is None:
+        return _epoch(_loader(Pairs(view)), start, dtypes=(torch.uint8,))
+    return _float_epoch(_loader(Pairs(view, transform=paper_inputs.transform(preprocess))), start)
+
+
+@case
+def task_avalanche(release: str, cache: str, config: str) -> dict:
+    """The task's train experience of avalanche_benchmark(preprocess="normalized")."""
+    import avalanche.benchmarks.scenarios  # noqa: F401 (imported before the clock, as the other cases' imports)
+
+    from conversion.uses import cl_libraries
+
+    start = time.perf_counter()
+    benchmark = cl_libraries.avalanche_benchmark(_task_config(release, cache, config), preprocess="normalized")
+    return _float_epoch(_loader(benchmark.train_stream[0].dataset), start)
+
+
+@case
+def task_continuum(release: str, cache: str, config: str) -> dict:
+    """The task's train task set of continuum_scenario(preprocess="normalized")."""
+    import continuum  # noqa: F401 (imported before the clock, as the other cases' imports)
+
+    from conversion.uses import cl_libraries
+
+    start = time.perf_counter()
+    scenario = cl_libraries.continuum_scenario(_task_config(release, cache, config), preprocess="normalized")
+    return _float_epoch(_loader(scenario[0]), start)

@@ -11,6 +11,8 @@ release in one process (Pillow's PNG encoder vs libspng; torch at its default th
 OMP_NUM_THREADS=1). Every case runs in its own process (benchmarks/measure.py). Groups e-g need no
 image corpus but their own trees (--listing-files, --release-rows; f also a one-task corpus of --images
 images).
+h) one epoch of one task (--task-rows train rows from a sample release) through Pairs, Avalanche and
+Continuum vs the paper's TensorDataset; it needs the CL environment (requirements-cl.txt).
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ import shutil
 from pathlib import Path
 
 from benchmarks import corpus as corpus_module
-from benchmarks import listing_tree, release_corpus
+from benchmarks import listing_tree, release_corpus, task_release
 from benchmarks.measure import run_case
 from conversion.contract import configs
 
 IMAGE_GROUPS = ("a", "b", "c", "d")
 """Groups on the image corpus (``--images`` images of ``--config``)."""
-GROUPS = (*IMAGE_GROUPS, "e", "f", "g")
+GROUPS = (*IMAGE_GROUPS, "e", "f", "g", "h")
 
 
 class Bench:
@@ -227,6 +229,19 @@ TARGET_MEMORY_NUM_PROC = 1.3
 TARGET_RELEASE_ROWS_PER_S = 1000
 
 
+def bench_training(bench: Bench, manifest: dict) -> None:
+    """(h) one epoch of one task's train rows through each CL builder vs the paper's TensorDataset of them."""
+    baseline = "the paper's TensorDataset of X.pt in memory (normalized float32)"
+    task = {"release": manifest["release"], "cache": manifest["cache"], "config": manifest["config"]}
+    bench.run("h", baseline, "task_tensors", x_paths=manifest["x"], y_paths=manifest["y"])
+    bench.run("h", "decode once to the uint8 column (one-time, cached)", "task_decode", **task)
+    bench.run("h", "Pairs, normalized float32", "task_pairs", baseline, **task)
+    bench.run("h", "avalanche_benchmark(preprocess='normalized'), train experience", "task_avalanche", baseline, **task)
+    bench.run("h", "continuum_scenario(preprocess='normalized'), task set", "task_continuum", baseline, **task)
+    bench.run("h", "Pairs, uint8 (no transform: normalize on the device)", "task_pairs", baseline, preprocess=None,
+              **task)
+
+
 def scaling_targets(bench: Bench) -> list[tuple[str, float, float | None, str, bool | None]]:
     """Issue 17's targets for the rows of groups e-g that were run (same shape as :func:`targets`)."""
     checks = []
@@ -350,12 +365,15 @@ def targets(bench: Bench) -> list[tuple[str, float, float | None, str, bool]]:
         if row.get("first_batch_s") is not None and row["label"].startswith("ours"):
             checks.append((f"time to first batch, {row['label']}", row["first_batch_s"], None, "< 2 s",
                            row["first_batch_s"] < 2))
+        if row["group"] == "h" and row["baseline"] and "normalized" in row["label"]:
+            check(f"(h) {row['label']} vs TensorDataset", row["label"], row["baseline"], ">= 1.0x",
+                  lambda v: v >= 1.0, cpu=False)
     return checks
 
 
 def markdown(bench: Bench, titles: dict[str, str]) -> str:
     lines = []
-    for group in IMAGE_GROUPS:
+    for group in (*IMAGE_GROUPS, "h"):
         rows = [row for row in bench.rows if row["group"] == group]
         if not rows:
             continue
@@ -418,6 +436,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="(e, f) files the generator-shaped tree lists (default 336000, one real generator)")
     parser.add_argument("--release-rows", type=int, default=17_280,
                         help="(g) rows of the tensor release (default 17280)")
+    parser.add_argument("--task-rows", type=int, default=10_000,
+                        help="(h) train rows of the one task trained on (default 10000)")
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--render", action="store_true",
                         help="run nothing: print the tables of the last run in --workdir")
@@ -470,6 +490,12 @@ def main(argv: list[str] | None = None) -> None:
         corpora["Release (g)"] = f"{made['rows']:,} rows of {generator} (24 X.pt/y.pt pairs)"
         print("release:", corpora["Release (g)"], flush=True)
         bench_release(bench, Path(made["release"]))
+    if "h" in args.groups:
+        made = task_release.make_task_release(args.workdir / f"task-release-{generator}-{args.task_rows}",
+                                              args.task_rows, generator)
+        corpora["Task (h)"] = f"{made['rows']:,} train rows of {made['config']}, built from a sample release"
+        print("task:", corpora["Task (h)"], flush=True)
+        bench_training(bench, made)
     titles = {
         "a": "a) 64-px conversion (baseline: the original three-step pipeline)",
         "b": "b) full-resolution conversion (baseline: plain reading of every file)",
@@ -479,6 +505,8 @@ def main(argv: list[str] | None = None) -> None:
         "e": "e) planning the train split of a generator's six parts (baseline: a source opened per part)",
         "f": "f) one task built with num_proc 2 vs 1 from a tree listing a whole generator (baseline: num_proc 1)",
         "g": "g) publishing from a tensor release in one process (baselines: Pillow's PNG encoder; OMP_NUM_THREADS=1)",
+        "h": "h) one epoch of one task through the CL builders: DataLoader, 2 workers, shuffled batches of 256, "
+             "float32 normalized images (baseline: the paper's TensorDataset); images/s after the first batch",
     }
     table = markdown(bench, titles)
     header = f"Machine: {machine()}.\n" + "".join(f"{name}: {text}.\n" for name, text in corpora.items())

@@ -153,3 +153,17 @@ def test_scaling_groups_run_and_print_ratios(tmp_path, capsys):
     assert re.search(r"\| one open_source, one split_plan of the 6 parts \| [\d,]+ \| [\d.]+ \| [\d.]+x \|", printed)
     assert re.search(r"num_proc 2 / num_proc 1: CPU s \(process \+ children\) \| [\d.]+ \|", printed)
     assert re.search(r"publish, default threads vs publish, OMP_NUM_THREADS=1: rows/s \| [\d.]+ \| [\d.]+ \|", printed)
+
+
+def test_task_release_has_the_train_rows_asked_for_and_its_config_built(tmp_path):
+    from benchmarks import task_release
+    from genimage_cl import GenImageCL
+
+    made = task_release.make_task_release(tmp_path, 50)
+    builder = GenImageCL(config_name=made["config"], data_dir=made["release"], cache_dir=made["cache"])
+    train = builder.as_dataset("train")
+    assert made["rows"] == len(train) == 50 and made["config"] == "sdv14-task0" and set(train["task"]) == {0}
+    assert sum(len(torch.load(path, weights_only=True)) for path in made["x"]) == 50
+    assert task_release.make_task_release(tmp_path, 50) == made  # made once
+    with pytest.raises(ValueError, match="holds a different release"):
+        task_release.make_task_release(tmp_path, 60)

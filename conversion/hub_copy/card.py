@@ -241,6 +241,24 @@ def corrupted_section(mirror) -> str:
     return "\n".join(lines)
 
 
+def timm_folders_text(mirror) -> str:
+    """The card's list of every task's folder, what timm's ``hfds/`` reader (which takes no configuration
+    name) is pointed at to read one task, and which ``target_key`` gives which label."""
+    parts = sorted({(p.generator, p.task) for parts in mirror.configs.values() for p in parts})
+    folders = {}
+    for generator, task in parts:
+        folders.setdefault(generator, []).append(f"data/{generator}/task{task}")
+    example = folders[parts[0][0]][0] if parts else "data/<generator>/task<k>"
+    return "\n".join([
+        "To read one task with timm, point `hfds/` at its folder in a local copy (`huggingface-cli download "
+        f"$repo_id --repo-type dataset --local-dir genimage-cl`, then `create_dataset(\"hfds/genimage-cl/{example}\", "
+        "split=\"train\")`). Every task's folder:", "",
+        *(f"- {generator}: " + ", ".join(f"`{folder}`" for folder in found) for generator, found in folders.items()),
+        "", "`target_key` picks the label: `\"label\"` (default, the ImageNet-1k index), `\"task_label\"` (0..99 "
+        "within the task) or `\"source\"` (0 nature, 1 ai: real-versus-generated detection).",
+    ])
+
+
 def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str | None = None) -> str:
     """README.md text: ``card_data`` as YAML front matter, then the template filled in from ``mirror``.
 
@@ -260,6 +278,7 @@ def render(card_data, mirror, repo_id: str = DEFAULT_REPO_ID, differences: str |
         figures=figures_section(mirror),
         differences=(differences or NO_DIFFERENCES).strip(),
         corrupted=string.Template(corrupted_section(mirror)).safe_substitute(repo_id=repo_id),
+        timm_folders=string.Template(timm_folders_text(mirror)).safe_substitute(repo_id=repo_id),
         **{"built_from": BUILT_FROM[mirror.source_kind], **image_text(mirror.image_size, mirror.check, repo_id)},
         license=_FACTS["license"],
         terms=card_tables.terms_list(_FACTS["terms"]),

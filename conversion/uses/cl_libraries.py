@@ -8,7 +8,14 @@ Both cut the config into its six tasks with :func:`conversion.uses.streams.tasks
 - ``scenario="task"`` (task-incremental): ``task_label`` (0..99 within the task) and the task's
   position in the stream as task label.
 
-With ``paper_loader=True`` the paper loader's ranks replace ``task_label`` in both.
+With ``paper_loader=True`` the paper loader's ranks replace ``task_label`` in both. The same class has
+the same id in every split and library, whatever rows a split holds.
+
+``preprocess`` chooses the model inputs (:mod:`conversion.uses.paper_inputs`): ``"unit"`` (x / 255, the
+default), ``"normalized"`` (the release's ``X.pt`` values) or ``"unnormalized"`` (the paper's training
+inputs). ``validation=fraction`` carves a validation split from train (:mod:`conversion.uses.validation`).
+Images come from the uint8 column decoded once and memory-mapped (:class:`conversion.uses.torch_pairs.Pairs`),
+so memory does not grow with the config.
 
 Avalanche, Continuum and torchvision are imported only by the functions that need them (they live in
 the CL environment, ``requirements-cl.txt``).
@@ -16,10 +23,12 @@ the CL environment, ``requirements-cl.txt``).
 
 from __future__ import annotations
 
+import datasets
 import numpy as np
 
 from conversion.contract import tables
-from conversion.uses import streams
+from conversion.uses import paper_inputs, streams, uint8_batches
+from conversion.uses.decoded_rows import DecodedRows
 from conversion.uses.torch_pairs import Pairs
 
 SCENARIOS = ("class", "task")
@@ -39,11 +48,6 @@ def class_order(stream=None) -> list[int]:
     return [label for task_labels in labels for label in task_labels]
 
 
-def to_float(image):
-    """uint8 image tensor -> float32 in [0, 1] (the default transform)."""
-    return image.float().div(255)
-
-
 def task_targets(task, split: str, scenario: str) -> dict[int, int]:
     """``task_label`` -> the task's target in ``scenario`` (paper ranks when the stream has them)."""
     ranks = task.ranks[split] if task.ranks is not None else {label: label for label in range(len(task.labels))}
@@ -56,23 +60,36 @@ def _check(scenario: str) -> None:
         raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
 
 
-def task_pairs(task, split: str, scenario: str) -> Pairs:
-    """The task's view of ``split`` as (image, target) pairs with the scenario's targets."""
-    return Pairs(task.splits[split], target="task_label",
-                 target_transform=task_targets(task, split, scenario).__getitem__)
+def task_pairs(task, split: str, scenario: str, **pairs_options) -> Pairs:
+    """The task's view of ``split`` as (image, target) pairs with the scenario's targets (``pairs_options``:
+    more :class:`Pairs` arguments, e.g. ``extras=("position", "source")``)."""
+    targets = task_targets(task, split, scenario)
+    return Pairs(task.splits[split], target="task_label", target_transform=targets.__getitem__,
+                 position=task.position, **pairs_options)
+
+
+def _transforms(transform, eval_transform, preprocess: str | None):
+    """(training, evaluation) transforms: the ones given, or the ``preprocess`` transform (default ``"unit"``)."""
+    if preprocess is not None and (transform or eval_transform):
+        raise ValueError("give preprocess= or transform=/eval_transform=, not both")
+    train = transform or paper_inputs.transform(preprocess or "unit")
+    return train, eval_transform or train
 
 
 def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", sources=None, transform=None,
                         eval_transform=None, source: str = "both", test_source: str | None = None,
-                        paper_loader: bool = False):
-    """An Avalanche benchmark with one train and one test experience per task (6 of each for a generator).
+                        paper_loader: bool = False, preprocess: str | None = None, validation: float = 0.0,
+                        validation_seed: int = 0, decoded: bool = True):
+    """An Avalanche benchmark with one train and one test experience per task (6 of each for a generator),
+    and a ``valid_stream`` of one experience per task when ``validation`` is given.
 
     Experiences carry ``classes_in_this_experience`` (and the rest of Avalanche's class timeline),
     so ``IncrementalClassifier`` grows with them; with ``scenario="task"`` they carry task labels
     (``task_label`` = position in the stream) for ``MultiTaskModule`` heads such as
     ``MultiHeadClassifier``. Images are uint8 CxHxW tensors passed through ``transform`` (training)
-    or ``eval_transform`` (evaluation; default ``transform``); both default to :func:`to_float`.
-    Rows are read lazily from the dataset, nothing is loaded up front.
+    or ``eval_transform`` (evaluation; default ``transform``); without them, through the ``preprocess``
+    transform (default ``"unit"``). They come from the decoded uint8 column (:class:`Pairs`); ``decoded=False``
+    decodes them row by row instead, for configs of original-size images (then resize them in ``transform``).
     """
     from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
     from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
@@ -84,16 +101,18 @@ def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", so
 
     _check(scenario)
     stream = streams.tasks(ds, order=order, source=source, sources=sources, test_source=test_source,
-                           paper_loader=paper_loader)
-    train_transform = transform or to_float
-    groups = {"train": train_transform, "eval": eval_transform or train_transform}
-    experiences = {"train": [], "test": []}
+                           paper_loader=paper_loader, validation=validation, validation_seed=validation_seed)
+    train_transform, evaluation = _transforms(transform, eval_transform, preprocess)
+    groups = {"train": train_transform, "eval": evaluation}
+    splits = (("train", "train", "train"), ("valid", "validation", "eval"), ("test", "test", "eval"))
+    experiences = {name: [] for name, split, _ in splits if split in stream[0].splits}
     for task in stream:
-        for split, group in (("train", "train"), ("test", "eval")):
-            pairs = task_pairs(task, split, scenario)
-            experiences[split].append(_make_taskaware_classification_dataset(
-                pairs, targets=pairs.targets, task_labels=task.position if scenario == "task" else 0,
-                transform_groups=groups, initial_transform_group=group))
+        for name, split, group in splits:
+            if name in experiences:
+                pairs = task_pairs(task, split, scenario, decoded=decoded)
+                experiences[name].append(_make_taskaware_classification_dataset(
+                    pairs, targets=pairs.targets, task_labels=task.position if scenario == "task" else 0,
+                    transform_groups=groups, initial_transform_group=group))
     benchmark = with_classes_timeline(benchmark_from_datasets(**experiences))
     for avalanche_stream in benchmark.streams.values():
         for experience in avalanche_stream:
@@ -102,51 +121,67 @@ def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", so
     return with_task_labels(benchmark) if scenario == "task" else benchmark
 
 
-def _images(views, total: int, batch_size: int = 1000) -> np.ndarray:
-    """The views' images in one preallocated uint8 [N, H, W, 3] array, decoded batch by batch."""
-    x, at = None, 0
+def _pixels(views) -> DecodedRows:
+    """The views' images, decoded once into datasets' cache, as one memory-mapped array of HxWx3 rows."""
+    decoded = []
     for task, view in views:
-        for batch in view.with_format("numpy", columns=["image"]).iter(batch_size=batch_size):
-            images = batch["image"]
-            if x is None:
-                x = np.empty((total, *images.shape[1:]), dtype=np.uint8)
-            if images.dtype == object or images.shape[1:] != x.shape[1:]:
-                raise ValueError(f"task {task.index}: images of different sizes cannot be held in one array; "
-                                 f"build the config with one image_size (64 reproduces the release)")
-            x[at: at + len(images)] = images
-            at += len(images)
-    return x
+        try:
+            decoded.append(uint8_batches.decoded_uint8(view).select_columns(["image"]))
+        except ValueError as err:
+            if uint8_batches.ONE_SIZE not in str(err):
+                raise
+            raise ValueError(f"task {task.index}: images of different sizes cannot be held in one array; "
+                             f"build the config with one image_size (64 reproduces the release)") from None
+    sizes = {part.features["image"].shape for part in decoded}
+    if len(sizes) > 1:
+        raise ValueError(f"tasks hold images of sizes {sorted(sizes)}: {uint8_batches.ONE_SIZE}")
+    return DecodedRows(uint8_batches.ArrowBatches(datasets.concatenate_datasets(decoded)))
+
+
+def _continuum_transformations(transformations, preprocess: str | None):
+    """Continuum's transformations (applied to each image as Pillow gives it): the ones given, or the
+    ``preprocess`` transform after ``PILToTensor`` (default: Continuum's own ``ToTensor``, i.e. ``"unit"``)."""
+    if preprocess is None:
+        return transformations
+    if transformations is not None:
+        raise ValueError("give preprocess= or transformations=, not both")
+    from torchvision.transforms import PILToTensor
+
+    return [PILToTensor(), paper_inputs.transform(preprocess)]
 
 
 def continuum_scenario(ds, split: str = "train", scenario: str = "class", order: str = "standard", sources=None,
                        source: str = "both", test_source: str | None = None, paper_loader: bool = False,
-                       transformations=None):
-    """A Continuum scenario over one split: one task set per task, of disjoint classes.
+                       transformations=None, preprocess: str | None = None, validation: float = 0.0,
+                       validation_seed: int = 0):
+    """A Continuum ``ContinualScenario`` over one split (``"train"``, ``"test"``, or ``"validation"`` carved
+    from train with ``validation=fraction``): one task set per task, task id = stream position.
 
-    ``"class"``: ``continuum.ClassIncremental`` with one increment per task; class ids are the
-    class-incremental ids made dense over the classes present (the same as :func:`avalanche_benchmark`'s
-    0..599 when every class is present). ``"task"``: ``continuum.ContinualScenario`` with
-    ``task_label`` targets and the stream position as task id.
-
-    Memory: Continuum keeps a split in memory, so this decodes the split's images into one uint8
-    array, 12,288 bytes per 64-px image (about 1.2 GB per 100,000 images), plus 16 bytes of labels
-    per image; it is filled 1,000 images at a time, so decoding adds little on top. Build the config
-    at ``image_size=64`` (images must share one size).
+    Targets: ``"class"``: the class-incremental ids of :func:`avalanche_benchmark` (position * 100 +
+    ``task_label``, 0..599), the same ids for a class in every split whatever rows a split holds;
+    ``"task"``: ``task_label``. Images are HxWx3 uint8 rows read from the decoded column cached and
+    memory-mapped by datasets (:class:`conversion.uses.decoded_rows.DecodedRows`): a task set holds row
+    indices, not pixels, so memory stays flat. Build the config at one ``image_size`` (64 is the release's).
     """
-    from continuum import ClassIncremental, ContinualScenario
+    from continuum import ContinualScenario
     from continuum.datasets import InMemoryDataset
 
     _check(scenario)
+    base = "train" if split == "validation" else split
     stream = streams.tasks(ds, order=order, source=source, sources=sources, test_source=test_source,
-                           paper_loader=paper_loader, splits=(split,))
-    views = [(task, task.splits[split]) for task in stream if len(task.splits[split])]
-    if not views:
+                           paper_loader=paper_loader, splits=(base,), validation=validation,
+                           validation_seed=validation_seed)
+    if split not in stream[0].splits:
+        raise streams.StreamError(f"split {split!r}: the 'validation' split needs validation=fraction")
+    empty = [task.index for task in stream if not len(task.splits[split])]
+    if len(empty) == len(stream):
         raise streams.StreamError(f"the {split!r} split holds no rows for these options")
-    x = _images(views, sum(len(view) for _, view in views))
-    y = np.concatenate([task_pairs(task, split, scenario).targets for task, _ in views]).astype(np.int64)
+    if empty:
+        raise streams.StreamError(f"the {split!r} split holds no rows of task(s) {empty} for these options; "
+                                  f"Continuum numbers tasks by the rows it holds, so every task needs some")
+    views = [(task, task.splits[split]) for task in stream]
+    x = _pixels(views)
+    y = np.concatenate([task_pairs(task, split, scenario, decoded=False).targets for task, _ in views])
     t = np.concatenate([np.full(len(view), task.position, dtype=np.int64) for task, view in views])
-    if scenario == "task":
-        return ContinualScenario(InMemoryDataset(x, y, t), transformations=transformations)
-    present, dense = np.unique(y, return_inverse=True)
-    increments = [int(np.count_nonzero(present // CLASSES_PER_TASK == p)) for p in np.unique(t)]
-    return ClassIncremental(InMemoryDataset(x, dense, t), increment=increments, transformations=transformations)
+    dataset = InMemoryDataset(x, y.astype(np.int64), t)
+    return ContinualScenario(dataset, transformations=_continuum_transformations(transformations, preprocess))

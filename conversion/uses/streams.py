@@ -34,6 +34,7 @@ import numpy as np
 from conversion.contract import tables
 from conversion.pixels import corruption_recipe
 from conversion.sources import release
+from conversion.uses import validation as validation_split
 
 ORDERS = ("standard", "reversed", "backwards")
 """``standard``: the config's tasks, task 0 first; ``reversed``: the paper's reversed benchmark (needs the
@@ -72,6 +73,11 @@ class Task:
     @property
     def test(self):
         return self.splits["test"]
+
+    @property
+    def validation(self):
+        """The validation rows carved from train (``tasks(..., validation=fraction)``)."""
+        return self.splits["validation"]
 
     @property
     def task_label_of(self) -> dict[int, int]:
@@ -217,6 +223,13 @@ def _check_paper_reversed(generator_of: dict[int, str]) -> None:
                           f"this dataset holds {g} on task {k} (order='backwards' plays its tasks from the last)")
 
 
+def _with_validation(views: dict, ranks, fraction: float, seed: int, index: int):
+    """``views`` with train split into train and validation (train's paper ranks hold for both)."""
+    train, held = validation_split.carve(views["train"], fraction, seed, index)
+    views = {**views, "train": views["train"].select(train), "validation": views["train"].select(held)}
+    return views, (None if ranks is None else {**ranks, "validation": ranks["train"]})
+
+
 def tasks(
     dataset_dict,
     order: str = "standard",
@@ -225,6 +238,8 @@ def tasks(
     sources: Sequence[str] | None = None,
     test_source: str | Sequence[str] | None = None,
     paper_loader: bool = False,
+    validation: float = 0.0,
+    validation_seed: int = 0,
 ) -> list[Task]:
     """The tasks of a loaded config in stream order, each with a view per split.
 
@@ -243,12 +258,17 @@ def tasks(
             default ``source``, or ``"nature"`` when ``sources`` is given.
         paper_loader: the paper loader's exact view (docs/paper-loader.md#loader-rules): each task, split and
             source keeps its first floor(N / 10) * 10 rows, and ``Task.ranks`` gives its labels.
+        validation: a fraction of each task's train rows moved to a ``"validation"`` view, class-stratified
+            and the same on every machine for one ``validation_seed`` (:mod:`conversion.uses.validation`).
     """
     if not isinstance(dataset_dict, Mapping):
         raise StreamError(f"tasks() takes the whole DatasetDict (e.g. ds), not one split such as ds['train'] "
                           f"(got {type(dataset_dict).__name__}); choose splits with splits=(...)")
     _check_order(order)
     _check_sources(source, sources, test_source)
+    validation_split.check(validation, validation_seed)
+    if validation and "train" not in splits:
+        raise StreamError(f"validation is carved from train, which splits={tuple(splits)} leaves out")
     missing = [s for s in splits if s not in dataset_dict]
     if missing:
         raise StreamError(f"split(s) {missing} not in the dataset, which has {list(dataset_dict)}")
@@ -271,6 +291,8 @@ def tasks(
         else:
             views = {split: _view(dataset_dict[split], found[split].ranges.get(index, {}), per_split[split][position])
                      for split in splits}
+        if validation:
+            views, ranks = _with_validation(views, ranks, validation, validation_seed, index)
         generator_id = next(found[s].generator[index] for s in splits if index in found[s].generator)
         labels = tables.task_classes()[index]
         stream.append(

@@ -176,25 +176,33 @@ class ArrowBatches:
     def __getitem__(self, indices) -> dict:
         import torch
 
+        return {name: torch.from_numpy(self.gather(name, indices)) for name in self.columns}
+
+    def gather(self, name: str, indices) -> np.ndarray:
+        """Column ``name`` of rows ``indices`` as one new numpy array."""
         if self._views is None:
             self._make_views()
         indices = np.asarray(indices, dtype=np.int64)
         chunk_of = np.searchsorted(self._starts, indices, side="right") - 1
         rows = indices - self._starts[chunk_of]
-        batch = {}
-        for name, views in self._views.items():
-            if self.columns[name] == "image":
-                try:
-                    out = _decode_images([views[c][r].as_py() for c, r in zip(chunk_of, rows)], indices)
-                except BadRow as err:
-                    raise ValueError(f"{describe_row(self.ds, err.row)}: {err.reason}") from None
-            else:
-                out = np.empty((len(indices), *views[0].shape[1:]), dtype=views[0].dtype)
-                for chunk in np.unique(chunk_of):
-                    selected = chunk_of == chunk
-                    out[selected] = views[chunk][rows[selected]]
-            batch[name] = torch.from_numpy(out)
-        return batch
+        views = self._views[name]
+        if self.columns[name] == "image":
+            try:
+                return _decode_images([views[c][r].as_py() for c, r in zip(chunk_of, rows)], indices)
+            except BadRow as err:
+                raise ValueError(f"{describe_row(self.ds, err.row)}: {err.reason}") from None
+        out = np.empty((len(indices), *views[0].shape[1:]), dtype=views[0].dtype)
+        for chunk in np.unique(chunk_of):
+            selected = chunk_of == chunk
+            out[selected] = views[chunk][rows[selected]]
+        return out
+
+    def row(self, name: str, index: int) -> np.ndarray:
+        """Array column ``name`` of row ``index``: a read-only view of the memory-mapped file, no copy."""
+        if self._views is None:
+            self._make_views()
+        chunk = int(np.searchsorted(self._starts, index, side="right")) - 1
+        return self._views[name][chunk][index - self._starts[chunk]]
 
     def __getstate__(self):
         return {**self.__dict__, "_views": None}

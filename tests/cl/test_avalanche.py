@@ -13,6 +13,7 @@ from avalanche.evaluation.metrics import accuracy_metrics  # noqa: E402
 from avalanche.models import IncrementalClassifier, MultiHeadClassifier, MultiTaskModule  # noqa: E402
 from avalanche.training import EWC, LwF, Naive, Replay  # noqa: E402
 from avalanche.training.plugins import EvaluationPlugin  # noqa: E402
+from torchvision.transforms import v2  # noqa: E402
 
 from conversion.contract import tables  # noqa: E402
 from conversion.uses import cl_libraries, streams
@@ -161,3 +162,60 @@ def test_papers_reversed_benchmark_tested_on_each_tasks_own_source(sample_root, 
             assert list(experience.dataset.targets) == view["task_label"]
     with pytest.raises(streams.StreamError, match="load the config 'disjoint-reversed'"):
         cl_libraries.avalanche_benchmark(ds, order="reversed")
+
+
+def test_a_valid_stream_carved_from_train(ds, tmp_path_factory, build):
+    from conversion.samples.genimage_tree import make_sample_tree
+
+    three = build("sdv14", make_sample_tree(tmp_path_factory.mktemp("a") / "GenImage", generators=["sdv14"],
+                                            images_per_class=3))
+    benchmark = cl_libraries.avalanche_benchmark(three, validation=0.34, validation_seed=2)
+    stream = streams.tasks(three, validation=0.34, validation_seed=2)
+    assert len(benchmark.valid_stream) == 6
+    for position, (train, valid) in enumerate(zip(benchmark.train_stream, benchmark.valid_stream)):
+        assert len(valid.dataset) == len(stream[position].validation) == 4 and len(train.dataset) == 8
+        assert list(valid.dataset.targets) == [position * 100 + t for t in stream[position].validation["task_label"]]
+        assert valid.classes_in_this_experience == train.classes_in_this_experience
+    assert not hasattr(cl_libraries.avalanche_benchmark(three), "valid_stream")
+
+
+@pytest.mark.parametrize("preprocess", ["normalized", "unnormalized"])
+def test_the_papers_inputs(paper_release, paper_ds, preprocess):  # noqa: F811 (the fixtures imported above)
+    """Training and evaluation images: X.pt's rows exactly (normalized), the paper's X * std + mean (unnormalized)."""
+    from conversion.samples.tensor_release import release_folder
+    from conversion.sources import release
+
+    benchmark = cl_libraries.avalanche_benchmark(paper_ds, source="nature", test_source="nature", preprocess=preprocess)
+    constants = tables.release_pixels()
+    mean, std = (torch.tensor(constants[k], dtype=torch.float32).view(1, 3, 1, 1) for k in ("mean", "std"))
+    for name, split in (("train_stream", "train"), ("test_stream", "test")):
+        experience = getattr(benchmark, name)[1]
+        x_pt = torch.load(release_folder(paper_release, "original", "sdv14", 1, split, "nature") / "X.pt",
+                          weights_only=True)
+        expected = x_pt if preprocess == "normalized" else x_pt * std + mean
+        view = streams.tasks(paper_ds, source="nature")[1].splits[split]
+        for i, file_name in enumerate(view["file_name"]):
+            assert torch.equal(experience.dataset[i][0], expected[release.release_index(file_name)])
+    with pytest.raises(ValueError, match="preprocess= or transform="):
+        cl_libraries.avalanche_benchmark(paper_ds, preprocess="unit", transform=lambda x: x)
+
+
+def test_replay_buffers_get_position_and_source_from_pairs(ds):
+    stream = streams.tasks(ds, order="backwards")
+    pairs = cl_libraries.task_pairs(stream[1], "train", "class", extras=("position", "source"))
+    batch = next(iter(torch.utils.data.DataLoader(pairs, batch_size=4, num_workers=2)))
+    images, targets, positions, sources = batch
+    assert images.dtype == torch.uint8 and positions.tolist() == [1] * 4
+    assert targets.tolist() == [100 + t for t in stream[1].train["task_label"]]
+    assert sources.tolist() == list(stream[1].train["source"])
+
+
+def test_original_size_images_need_decoded_false(sample_root, build):
+    original = build("sdv14-task1", sample_root, image_size=None)
+    with pytest.raises(ValueError, match="images must all have one size"):
+        cl_libraries.avalanche_benchmark(original)
+    resize = v2.Compose([v2.Resize((32, 32)), v2.ToDtype(torch.float32, scale=True)])
+    benchmark = cl_libraries.avalanche_benchmark(original, transform=resize, decoded=False)
+    x, y, _ = benchmark.train_stream[0].dataset[0]
+    assert x.shape == (3, 32, 32) and x.dtype == torch.float32
+    assert y == streams.tasks(original)[0].train[0]["task_label"]

@@ -15,7 +15,7 @@ from timm.data import create_dataset  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
 from conversion.contract import tables  # noqa: E402
-from conversion.uses import cl_libraries, streams
+from conversion.uses import cl_libraries, paper_inputs, streams  # noqa: E402
 from conversion.uses.torch_pairs import Pairs  # noqa: E402
 
 TO_FLOAT = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
@@ -41,6 +41,17 @@ def test_timm_reads_a_task_folder_in_a_dataloader(hub_copy):
     assert len(dataset) == len(expected_labels) == 4
     assert labels == expected_labels and set(labels) <= set(tables.task_classes()[3])
     assert torch.equal(images, expected_images)
+
+
+@pytest.mark.parametrize("target_key", ["label", "task_label", "source"])
+def test_timm_target_keys_give_the_columns_labels(hub_copy, target_key):
+    """What the README says of target_key: label the ImageNet-1k index, task_label 0..99, source 0 nature / 1 ai."""
+    folder = hub_copy / "data" / "sdv14" / "task2"
+    dataset = create_dataset(f"hfds/{folder}", root=None, split="test", target_key=target_key)
+    rows = datasets.load_dataset(str(folder), split="test")
+    assert [dataset[i][1] for i in range(len(dataset))] == list(rows[target_key])
+    if target_key == "source":
+        assert sorted(dataset.reader.class_to_idx.items()) == [("ai", 1), ("nature", 0)]
 
 
 def _default_config(hub_copy):
@@ -88,6 +99,6 @@ def test_avalanche_takes_v2_transforms(ds):
     assert torch.allclose(x, torch.from_numpy(np.array(row["image"])).permute(2, 0, 1).flip(-1).float() / 255,
                           atol=1e-6)
     eval_x, _, _ = cl_libraries.avalanche_benchmark(
-        ds, transform=augment, eval_transform=cl_libraries.to_float).test_stream[1].dataset[0]
+        ds, transform=augment, eval_transform=paper_inputs.unit).test_stream[1].dataset[0]
     test_row = streams.tasks(ds)[1].test[0]
     assert torch.equal(eval_x, torch.from_numpy(np.array(test_row["image"])).permute(2, 0, 1).float() / 255)

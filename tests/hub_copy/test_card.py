@@ -294,3 +294,14 @@ def test_the_card_says_where_the_project_is_or_what_to_do(release_mirror, monkey
     assert card_tables.NO_PROJECT_URL not in text and text.count(f"<{url}>") == 2
     assert card.publisher_notes(LONG_REPO_ID) == []
     assert card_tables.project_url(["Source, https://a.example", "Homepage, https://b.example"]) == "https://a.example"
+
+
+def test_card_gives_timm_every_tasks_folder_and_the_target_keys(release_mirror):
+    _, mirror = release_mirror
+    text = (mirror.out / "README.md").read_text()
+    folders = sorted(p.relative_to(mirror.out).as_posix() for p in (mirror.out / "data").glob("*/task*"))
+    assert folders == sorted(f"data/{generator}/task{task}" for generator, task in PARTS)
+    listed = [line for line in text.splitlines() if line.startswith("- ") and "`data/" in line]
+    assert sorted(f for line in listed for f in line.split("`")[1::2]) == folders
+    for key in ('`"label"`', '`"task_label"`', '`"source"`'):
+        assert f"{key} (" in text

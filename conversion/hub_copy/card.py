@@ -250,7 +250,7 @@ def timm_folders_text(mirror) -> str:
         folders.setdefault(generator, []).append(f"data/{generator}/task{task}")
     example = folders[parts[0][0]][0] if parts else "data/<generator>/task<k>"
     return "\n".join([
-        "To read one task with timm, point `hfds/` at its folder in a local copy (`huggingface-cli download "
+        "To read one task with timm, point `hfds/` at its folder in a local copy (`hf download "
         f"$repo_id --repo-type dataset --local-dir genimage-cl`, then `create_dataset(\"hfds/genimage-cl/{example}\", "
         "split=\"train\")`). Every task's folder:", "",
         *(f"- {generator}: " + ", ".join(f"`{folder}`" for folder in found) for generator, found in folders.items()),

@@ -247,7 +247,8 @@ def test_card_declares_the_fields_image_datasets_declare(release_mirror):
 def test_every_code_line_fits_the_hubs_code_box_and_names_the_repository(release_mirror):
     _, mirror = release_mirror
     text = _render(mirror, LONG_REPO_ID)
-    assert "<user>" not in text and text.count(LONG_REPO_ID) == 3  # the usage, timm and torch snippets
+    # the usage, timm and torch snippets, and the download command beside the timm task folders
+    assert "<user>" not in text and text.count(LONG_REPO_ID) == 4
     for image_size in (raw_tree.ORIGINAL, 128):  # the torch snippets of copies of other images
         text += "\n" + card.image_text(image_size, "decode", LONG_REPO_ID)["torch_usage"]
     long = [line for line in _code_lines(text) if len(line) > 100]

@@ -27,7 +27,7 @@ import datasets
 import numpy as np
 
 from conversion.contract import tables
-from conversion.uses import paper_inputs, streams, uint8_batches
+from conversion.uses import avalanche_batches, continuum_batches, paper_inputs, streams, uint8_batches
 from conversion.uses.decoded_rows import DecodedRows
 from conversion.uses.torch_pairs import Pairs
 
@@ -87,9 +87,12 @@ def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", so
     so ``IncrementalClassifier`` grows with them; with ``scenario="task"`` they carry task labels
     (``task_label`` = position in the stream) for ``MultiTaskModule`` heads such as
     ``MultiHeadClassifier``. Images are uint8 CxHxW tensors passed through ``transform`` (training)
-    or ``eval_transform`` (evaluation; default ``transform``); without them, through the ``preprocess``
-    transform (default ``"unit"``). They come from the decoded uint8 column (:class:`Pairs`); ``decoded=False``
+    or ``eval_transform`` (evaluation; default ``transform``), Avalanche's transform groups; without them,
+    through the ``preprocess`` transform (default ``"unit"``), which :class:`Pairs` applies (before any
+    transform group added later). They come from the decoded uint8 column (:class:`Pairs`); ``decoded=False``
     decodes them row by row instead, for configs of original-size images (then resize them in ``transform``).
+    A DataLoader over an experience's dataset fetches each batch at once while no transform group is active
+    (:mod:`conversion.uses.avalanche_batches`).
     """
     from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
     from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
@@ -103,16 +106,18 @@ def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", so
     stream = streams.tasks(ds, order=order, source=source, sources=sources, test_source=test_source,
                            paper_loader=paper_loader, validation=validation, validation_seed=validation_seed)
     train_transform, evaluation = _transforms(transform, eval_transform, preprocess)
-    groups = {"train": train_transform, "eval": evaluation}
+    # the paper's inputs (the same for training and evaluation) are made by Pairs, a batch at a time
+    inputs = train_transform if transform is None and eval_transform is None else None
+    groups = None if inputs else {"train": train_transform, "eval": evaluation}
     splits = (("train", "train", "train"), ("valid", "validation", "eval"), ("test", "test", "eval"))
     experiences = {name: [] for name, split, _ in splits if split in stream[0].splits}
     for task in stream:
         for name, split, group in splits:
             if name in experiences:
-                pairs = task_pairs(task, split, scenario, decoded=decoded)
-                experiences[name].append(_make_taskaware_classification_dataset(
+                pairs = task_pairs(task, split, scenario, decoded=decoded, transform=inputs)
+                experiences[name].append(avalanche_batches.batched(_make_taskaware_classification_dataset(
                     pairs, targets=pairs.targets, task_labels=task.position if scenario == "task" else 0,
-                    transform_groups=groups, initial_transform_group=group))
+                    transform_groups=groups, initial_transform_group=group)))
     benchmark = with_classes_timeline(benchmark_from_datasets(**experiences))
     for avalanche_stream in benchmark.streams.values():
         for experience in avalanche_stream:
@@ -184,4 +189,5 @@ def continuum_scenario(ds, split: str = "train", scenario: str = "class", order:
     y = np.concatenate([task_pairs(task, split, scenario, decoded=False).targets for task, _ in views])
     t = np.concatenate([np.full(len(view), task.position, dtype=np.int64) for task, view in views])
     dataset = InMemoryDataset(x, y.astype(np.int64), t)
-    return ContinualScenario(dataset, transformations=_continuum_transformations(transformations, preprocess))
+    return continuum_batches.scenario(
+        ContinualScenario(dataset, transformations=_continuum_transformations(transformations, preprocess)))

@@ -18,12 +18,34 @@ from pathlib import Path
 import torch
 
 from benchmarks.corpus import made_before
-from conversion.contract import configs, tables
 from conversion.samples import genimage_tree, tensor_release
 from conversion.sources import kinds
 
 MANIFEST = "release-corpus.json"
-PAIRS = configs.NUM_TASKS * 2 * len(tables.SOURCES)
+
+
+def sample_release(root: Path, generator: str, classes_per_task: int, images_per_class: int) -> Path:
+    """A sample release of ``generator`` written to ``root/release`` through a sample tree (removed after)."""
+    tree = genimage_tree.make_sample_tree(root / "tree", generators=[generator], classes_per_task=classes_per_task,
+                                          images_per_class=images_per_class, ai_scale=8)
+    out = tensor_release.make_sample_release(tree, root / "release", generators=[generator])
+    shutil.rmtree(tree)
+    return out
+
+
+def repeat_rows(pairs, rows: int) -> int:
+    """Repeat the rows of each ``X.pt``/``y.pt`` pair in place until ``pairs`` hold ``rows`` rows in all, as
+    evenly as possible (earlier pairs one more); return the rows written."""
+    per_pair, extra = divmod(rows, len(pairs))
+    written = 0
+    for number, pair in enumerate(pairs):
+        x = torch.load(pair.x_path, weights_only=True)
+        y = torch.load(pair.y_path, weights_only=True)
+        index = torch.arange(per_pair + (number < extra)) % len(x)
+        torch.save(x[index].clone(), pair.x_path)
+        torch.save(y[index].clone(), pair.y_path)
+        written += len(index)
+    return written
 
 
 def make_release(root: str | os.PathLike, rows: int, generator: str = "sdv14") -> dict:
@@ -36,20 +58,8 @@ def make_release(root: str | os.PathLike, rows: int, generator: str = "sdv14") -
     if done is not None:
         return done
     shutil.rmtree(root, ignore_errors=True)
-    tree = genimage_tree.make_sample_tree(root / "tree", generators=[generator], classes_per_task=2,
-                                          images_per_class=2, ai_scale=8)
-    out = tensor_release.make_sample_release(tree, root / "release", generators=[generator])
-    shutil.rmtree(tree)
-    per_pair, extra = divmod(rows, PAIRS)
-    written = 0
-    for number, pair in enumerate(kinds.open_source(out, [generator]).pairs):
-        x = torch.load(pair.x_path, weights_only=True)
-        y = torch.load(pair.y_path, weights_only=True)
-        wanted = per_pair + (number < extra)
-        index = torch.arange(wanted) % len(x)
-        torch.save(x[index].clone(), pair.x_path)
-        torch.save(y[index].clone(), pair.y_path)
-        written += wanted
+    out = sample_release(root, generator, classes_per_task=2, images_per_class=2)
+    written = repeat_rows(kinds.open_source(out, [generator]).pairs, rows)
     manifest = {"arguments": arguments, "rows": written, "release": str(out)}
     manifest_path.write_text(json.dumps(manifest, indent=1))
     return manifest

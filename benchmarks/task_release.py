@@ -14,11 +14,9 @@ import os
 import shutil
 from pathlib import Path
 
-import torch
-
 from benchmarks.corpus import made_before
+from benchmarks.release_corpus import repeat_rows, sample_release
 from conversion.contract import configs, tables
-from conversion.samples import genimage_tree, tensor_release
 from conversion.sources import kinds
 
 MANIFEST = "task-release.json"
@@ -37,18 +35,10 @@ def make_task_release(root: str | os.PathLike, rows: int, generator: str = "sdv1
     if done is not None:
         return done
     shutil.rmtree(root, ignore_errors=True)
-    tree = genimage_tree.make_sample_tree(root / "tree", generators=[generator], classes_per_task=4,
-                                          images_per_class=4, ai_scale=8)
-    out = tensor_release.make_sample_release(tree, root / "release", generators=[generator])
-    shutil.rmtree(tree)
+    out = sample_release(root, generator, classes_per_task=4, images_per_class=4)
     pairs = [pair for pair in kinds.open_source(out, [generator]).pairs if pair.task == 0 and pair.split == "train"]
     pairs.sort(key=lambda pair: tables.SOURCES.index(pair.source), reverse=True)
-    for number, pair in enumerate(pairs):
-        x = torch.load(pair.x_path, weights_only=True)
-        y = torch.load(pair.y_path, weights_only=True)
-        index = torch.arange(rows // len(pairs) + (number < rows % len(pairs))) % len(x)
-        torch.save(x[index].clone(), pair.x_path)
-        torch.save(y[index].clone(), pair.y_path)
+    repeat_rows(pairs, rows)
     config = configs.task_config_name(generator, 0)
     builder = GenImageCL(config_name=config, data_dir=str(out), cache_dir=str(root / "cache"))
     builder.download_and_prepare()

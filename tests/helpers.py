@@ -37,3 +37,15 @@ def render_figures(dataset_dict, out_dir: str | os.PathLike, split: str = "train
                 counts, figure_drawing.balance_title(generator, task, split),
                 figure_drawing.balance_path(out_dir, generator, task))
     return figures
+
+
+def code_lines(text: str) -> list[str]:
+    """Every line inside the fenced code blocks of a card's markdown (the Hub's code boxes)."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            inside = not inside
+        elif inside:
+            lines.append(line)
+    assert not inside, "a code block is not closed"
+    return lines

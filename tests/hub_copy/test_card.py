@@ -18,7 +18,7 @@ from conversion.pixels import decode
 from conversion.samples import tensor_release as release_writer
 from conversion.samples.genimage_tree import KEPT, inject_defects, make_sample_tree
 from conversion.sources import kinds, raw_tree
-from tests.helpers import render_figures
+from tests.helpers import code_lines, render_figures
 
 PARTS = [("sdv14", t) for t in range(6)] + [("adm", 0), ("biggan", 1)]
 DEFECT_GENERATORS = ["adm", "biggan", "glide", "sdv14", "sdv15"]
@@ -188,18 +188,6 @@ def test_raw_tree_copy_lists_each_file_left_out_or_kept_differently(defect_mirro
 LONG_REPO_ID = "a-research-group-name/genimage-cl-release-pixels"
 
 
-def _code_lines(text: str) -> list[str]:
-    """Every line inside the card's fenced code blocks (the Hub's code boxes)."""
-    lines, inside = [], False
-    for line in text.splitlines():
-        if line.startswith("```"):
-            inside = not inside
-        elif inside:
-            lines.append(line)
-    assert not inside, "a code block is not closed"
-    return lines
-
-
 def _render(mirror, repo_id: str) -> str:
     data = publish.card_data(mirror.configs, True, mirror.corrupted_configs)
     return card.render(data, mirror, repo_id)
@@ -251,7 +239,7 @@ def test_every_code_line_fits_the_hubs_code_box_and_names_the_repository(release
     assert "<user>" not in text and text.count(LONG_REPO_ID) == 4
     for image_size in (raw_tree.ORIGINAL, 128):  # the torch snippets of copies of other images
         text += "\n" + card.image_text(image_size, "decode", LONG_REPO_ID)["torch_usage"]
-    long = [line for line in _code_lines(text) if len(line) > 100]
+    long = [line for line in code_lines(text) if len(line) > 100]
     assert long == [], long
 
 

@@ -23,6 +23,7 @@ from conversion.pixels import corruption_recipe
 from conversion.samples import genimage_tree, tensor_release
 from conversion.sources import kinds, release
 from conversion.uses.tensors import paper_tensors  # noqa: E402
+from tests.helpers import code_lines  # noqa: E402
 
 ORDER = list(tables.task_order())
 
@@ -356,10 +357,4 @@ def test_the_cards_corrupted_configs_are_a_table_and_its_code_fits_the_hubs_boxe
     expected = sum(p.corrupted["rotate"]["num_examples"] for p in parts)
     assert f"| `disjoint-rotate` | `disjoint` | rotate | {expected:,} |" in rows
     assert "Configs: `" not in section, "no run-on line of inline code"
-    code, inside = [], False
-    for line in body.splitlines():
-        if line.startswith("```"):
-            inside = not inside
-        elif inside:
-            code.append(line)
-    assert [line for line in code if len(line) > 100] == []
+    assert [line for line in code_lines(body) if len(line) > 100] == []

@@ -333,14 +333,23 @@ def _pillow_png(pixels) -> bytes:
     return buffer.getvalue()
 
 
+def _spng_png(pixels) -> bytes:
+    """The stored PNG as libspng encoded it before libpng's Paeth filter did: each row's filter chosen."""
+    return imagecodecs.spng_encode(np.ascontiguousarray(pixels, dtype=np.uint8))
+
+
+ENCODERS = {"pillow": _pillow_png, "spng": _spng_png}
+"""The encoders of the stored PNGs before the package's own (``release_pipeline.png_bytes``), by name."""
+
+
 @case
-def encode_release_pngs(data_dir: str, encoder: str = "spng") -> dict:
-    """Every row of the release turned back into uint8 and stored as PNG (nothing else): libspng, the package's
-    encoder (``release_pipeline.png_bytes``), or Pillow (``encoder="pillow"``), the encoder before."""
+def encode_release_pngs(data_dir: str, encoder: str = "") -> dict:
+    """Every row of the release turned back into uint8 and stored as PNG (nothing else): by the package's
+    encoder (``release_pipeline.png_bytes``), or by one of :data:`ENCODERS`, the encoders before."""
     from conversion.pixels import release_pipeline
     from conversion.sources import release
 
-    encode = _pillow_png if encoder == "pillow" else release_pipeline.png_bytes
+    encode = ENCODERS[encoder] if encoder else release_pipeline.png_bytes
     rows = stored = 0
     for pair in kinds.open_source(data_dir).pairs:
         x = torch.load(pair.x_path, weights_only=True)
@@ -351,17 +360,17 @@ def encode_release_pngs(data_dir: str, encoder: str = "spng") -> dict:
 
 
 @case
-def publish_release(data_dir: str, out: str, torch_threads: int = 0, encoder: str = "spng") -> dict:
+def publish_release(data_dir: str, out: str, torch_threads: int = 0, encoder: str = "") -> dict:
     """``publish.build_mirror`` of the release (opened here) into ``out`` in this process (card, figures and all);
-    ``torch_threads`` > 0 sets ``torch.set_num_threads`` first; ``encoder="pillow"`` stores PNGs made by Pillow,
-    the encoder used before libspng. Records torch's thread count in the per-row torch work
+    ``torch_threads`` > 0 sets ``torch.set_num_threads`` first; ``encoder`` (a name in :data:`ENCODERS`) stores
+    PNGs made by an encoder used before the package's. Records torch's thread count in the per-row torch work
     (``release.exact_uint8``, each batch of rows turned back into uint8 and checked)."""
     from conversion.hub_copy import publish
     from conversion.pixels import release_pipeline
     from conversion.sources import release
 
-    if encoder == "pillow":
-        release_pipeline.png_bytes = _pillow_png
+    if encoder:
+        release_pipeline.png_bytes = ENCODERS[encoder]
 
     if torch_threads:
         torch.set_num_threads(torch_threads)

@@ -7,8 +7,8 @@ Groups: a) 64-px conversion vs the original pipeline and decode-only; b) full-re
 conversion vs plain reading; c) training-style loading at two dataset sizes; d) the Parquet copy,
 streamed vs read fully; e) planning a generator's six parts (one source opened per part vs once);
 f) num_proc 2 vs 1 on one task of a tree listing a whole generator; g) publishing from a tensor
-release in one process (Pillow's PNG encoder vs libspng; torch at its default threads vs
-OMP_NUM_THREADS=1). Every case runs in its own process (benchmarks/measure.py). Groups e-g need no
+release in one process (the PNG encoders: Pillow, libspng, libpng's Paeth filter; torch at its default
+threads vs OMP_NUM_THREADS=1). Every case runs in its own process (benchmarks/measure.py). Groups e-g need no
 image corpus but their own trees (--listing-files, --release-rows; f also a one-task corpus of --images
 images).
 h) one epoch of one task (--task-rows train rows from a sample release) through Pairs, Avalanche and
@@ -205,19 +205,24 @@ def bench_num_proc(bench: Bench, tree: Path, config: str) -> None:
 
 
 def bench_release(bench: Bench, release_dir: Path) -> None:
-    """(g) publish from the release in one process: with Pillow's PNG encoder (the encoder before, baseline),
-    with libspng (the package's), each at OMP_NUM_THREADS=1, and with libspng at torch's default threads."""
+    """(g) publish from the release in one process: with Pillow's PNG encoder (the first, baseline), with
+    libspng (the next), with the package's (libpng, Paeth filter), each at OMP_NUM_THREADS=1, and with the
+    package's at torch's default threads. Before them, the PNG encoding alone with each encoder."""
     work = bench.workdir / "work"
     one = {"OMP_NUM_THREADS": 1}
-    bench.run("g", "PNG encoding alone, Pillow", "encode_release_pngs", extra_env=one, data_dir=release_dir,
-              encoder="pillow")
-    bench.run("g", "PNG encoding alone, libspng", "encode_release_pngs", "PNG encoding alone, Pillow", extra_env=one,
+    alone = "PNG encoding alone, Pillow"
+    bench.run("g", alone, "encode_release_pngs", extra_env=one, data_dir=release_dir, encoder="pillow")
+    bench.run("g", "PNG encoding alone, libspng", "encode_release_pngs", alone, extra_env=one,
+              data_dir=release_dir, encoder="spng")
+    bench.run("g", "PNG encoding alone, libpng Paeth", "encode_release_pngs", alone, extra_env=one,
               data_dir=release_dir)
     before, single = "publish, Pillow's PNG encoder, OMP_NUM_THREADS=1", "publish, OMP_NUM_THREADS=1"
     out, digests = work / "publish-release", work / "digests-publish"
     one_thread = {"OMP_NUM_THREADS": 1, "GENIMAGE_CL_DIGESTS": digests}
     bench.run("g", before, "publish_release", fresh=[out, digests], extra_env=one_thread, data_dir=release_dir,
               out=out, encoder="pillow")
+    bench.run("g", "publish, libspng, OMP_NUM_THREADS=1", "publish_release", before, fresh=[out, digests],
+              extra_env=one_thread, data_dir=release_dir, out=out, encoder="spng")
     bench.run("g", single, "publish_release", before, fresh=[out, digests], extra_env=one_thread,
               data_dir=release_dir, out=out)
     bench.run("g", "publish, default threads", "publish_release", single, fresh=[out, digests],

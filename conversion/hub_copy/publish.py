@@ -57,7 +57,7 @@ from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCardData
 
-from conversion import atomic_files, folder_lock, local_paths, progress, regular_files
+from conversion import atomic_files, folder_lock, local_paths, progress, regular_files, torch_workers
 from conversion.builder import build_report, corrupted_rows
 from conversion.builder.build_report import describe_images
 from conversion.contract import configs, features, tables
@@ -618,10 +618,11 @@ def build_mirror(source: base.Source, out, max_shard_size=MAX_SHARD_SIZE, num_pr
     kept, unless ``overwrite``.
 
     Holds ``out``'s lock throughout: a second writer fails at once naming the holder, or waits (``wait_lock``).
+    Runs torch on one thread (``torch_workers``): its work here is per row, too small to share.
     """
     _, out = check_paths(source.root, out)
     image_size = check_options(source, image_size, check, corruption_names)
-    with folder_lock.exclusive(out, wait=wait_lock, log=log):
+    with folder_lock.exclusive(out, wait=wait_lock, log=log), torch_workers.single_threaded():
         records(out).refuse_foreign(MANAGED)
         return _build_mirror(source, out, convert_file_size_to_int(max_shard_size), num_proc, repo_id,
                              yaml_aliases, log, corruption_names, wait_lock, image_size, check, overwrite)

@@ -483,9 +483,10 @@ class ReleaseSource:
             for start in range(0, len(run), BATCH_ROWS):
                 batch = run[start : start + BATCH_ROWS]
                 indices = torch.tensor([item.index for item in batch], dtype=torch.int64)
-                with torch_workers.single_threaded():
+                with torch_workers.single_threaded():  # reading, checking and the HWC copy alike
                     u8 = exact_uint8(x.rows(indices), path, indices=indices)
-                for item, image in zip(batch, u8.permute(0, 2, 3, 1).contiguous().numpy()):
+                    hwc = u8.permute(0, 2, 3, 1).contiguous().numpy()
+                for item, image in zip(batch, hwc):
                     example = raw_tree.row(item, release_pipeline.png_bytes(image))
                     if log is not None:
                         log.kept(item)  # after the conversion: an error names this item (ShardLog.done)

@@ -66,8 +66,25 @@ def test_uint8_round_trip_of_normalization_is_exact():
     assert torch.equal((back.float() / 255 - MEAN) / STD, x)
 
 
+def _row_filters(data: bytes, height: int, row_bytes: int) -> set[int]:
+    """The filter type byte of each of a PNG's ``height`` rows (its IDAT data inflated)."""
+    import struct
+    import zlib
+
+    pos, idat = 8, b""
+    while pos < len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind == b"IDAT":
+            idat += data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    assert len(raw) == height * (1 + row_bytes)
+    return {raw[row * (1 + row_bytes)] for row in range(height)}
+
+
 def test_stored_png_holds_the_pixels_alone():
-    """The stored PNG (libspng) decodes with Pillow to the very pixels, RGB, with no chunk but the image's."""
+    """The stored PNG (libpng, the Paeth filter on every row) decodes with Pillow to the very pixels, RGB,
+    with no chunk but the image's."""
     import io
 
     from conversion.pixels import file_structure, release_pipeline
@@ -82,5 +99,6 @@ def test_stored_png_holds_the_pixels_alone():
             assert image.mode == "RGB"
             assert np.array_equal(np.asarray(image), pixels)
         assert set(file_structure.png_chunks(data)) == {b"IHDR", b"IDAT", b"IEND"}
+        assert _row_filters(data, 64, 64 * 3) == {4}  # 4: Paeth
     with pytest.raises(ValueError, match=r"RGB pixels \[H, W, 3\], not an array of shape \(64, 64\)"):
         release_pipeline.png_bytes(pixels[..., 0])

@@ -150,21 +150,28 @@ class ImageFolder(torch.utils.data.Dataset):
         return torch.from_numpy(pixels.copy()).permute(2, 0, 1), target
 
 
-def _epoch(loader, start: float, dtypes=(torch.uint8, torch.float32)) -> dict:
-    """One epoch of batches of ``dtypes`` images; also the throughput after the first batch (the steady state a
-    training loop sees)."""
-    first = None
-    items = first_items = 0
-    for batch in loader:
-        images = batch[0] if isinstance(batch, (list, tuple)) else batch["image"]
-        if images.dtype not in dtypes or images.shape[1:] != (3, 64, 64):
-            raise TypeError(f"unexpected images {images.dtype} {tuple(images.shape)}")
-        items += len(images)
-        if first is None:
-            first = time.perf_counter() - start
-            first_items = items
-    steady = time.perf_counter() - start - first
-    return {"items": items, "first_batch_s": first, "steady_per_s": (items - first_items) / steady if steady else None}
+def _epoch(loader, start: float, dtypes=(torch.uint8, torch.float32), epochs: int = 1) -> dict:
+    """``epochs`` epochs of batches of ``dtypes`` images; also the throughput after each epoch's first batch
+    (the steady state a training loop sees): its median over the epochs, and each epoch's."""
+    first, rates = None, []
+    items = 0
+    for _ in range(epochs):
+        epoch_items = epoch_start = 0
+        for batch in loader:
+            images = batch[0] if isinstance(batch, (list, tuple)) else batch["image"]
+            if images.dtype not in dtypes or images.shape[1:] != (3, 64, 64):
+                raise TypeError(f"unexpected images {images.dtype} {tuple(images.shape)}")
+            if not epoch_start:
+                epoch_start = time.perf_counter()
+                first = first if first is not None else epoch_start - start
+            else:
+                epoch_items += len(images)
+            items += len(images)
+        steady = time.perf_counter() - epoch_start
+        rates.append(epoch_items / steady if epoch_items else None)
+    measured = sorted(rate for rate in rates if rate is not None)
+    return {"items": items, "first_batch_s": first,
+            "steady_per_s": measured[len(measured) // 2] if measured else None, "steady_per_s_epochs": rates}
 
 
 def _loader(dataset):
@@ -399,8 +406,12 @@ def _task_view(release: str, cache: str, config: str):
     return streams.tasks(_task_config(release, cache, config), splits=("train",))[0].train
 
 
+H_EPOCHS = 5
+"""Epochs of each case of group h: its images/s is the median over them (one epoch is under a second)."""
+
+
 def _float_epoch(loader, start: float) -> dict:
-    return _epoch(loader, start, dtypes=(torch.float32,))
+    return _epoch(loader, start, dtypes=(torch.float32,), epochs=H_EPOCHS)
 
 
 @case
@@ -409,29 +420,38 @@ def task_tensors(x_paths: list[str], y_paths: list[str]) -> dict:
     start = time.perf_counter()
     x = torch.cat([torch.load(path, weights_only=True) for path in x_paths])
     y = torch.cat([torch.load(path, weights_only=True) for path in y_paths])
-    return _epoch(_loader(TensorDataset(x, y)), start)
+    return _float_epoch(_loader(TensorDataset(x, y)), start)
 
 
 @case
-def task_decode(release: str, cache: str, config: str) -> dict:
-    """The one-time decode of the task's train view into the cached uint8 column (what the loaders below read)."""
+def task_decode(release: str, cache: str, config: str, preprocess: str | None = None) -> dict:
+    """The one-time decode of the task's train view into the cached uint8 column (what the loaders below read),
+    or with ``preprocess`` the one-time computation of those inputs from it (cached too)."""
+    from conversion.uses import model_inputs
+
     start = time.perf_counter()
     view = _task_view(release, cache, config)
-    uint8_batches.decoded_uint8(view)
+    decoded = uint8_batches.decoded_uint8(view)
+    if preprocess:
+        start = time.perf_counter()
+        model_inputs.computed(decoded, preprocess)
     return {"items": len(view), "first_batch_s": time.perf_counter() - start}
 
 
 @case
-def task_pairs(release: str, cache: str, config: str, preprocess: str | None = "normalized") -> dict:
-    """Pairs over the task's train view: normalized float32 (X.pt's values), or uint8 with ``preprocess=None``."""
+def task_pairs(release: str, cache: str, config: str, preprocess: str | None = "normalized",
+               cache_inputs: bool = True) -> dict:
+    """Pairs over the task's train view: normalized float32 (X.pt's values; ``cache_inputs=False``: computed
+    per batch, not read from the inputs cached once), or uint8 with ``preprocess=None``."""
     from conversion.uses import paper_inputs
     from conversion.uses.torch_pairs import Pairs
 
     start = time.perf_counter()
     view = _task_view(release, cache, config)
     if preprocess is None:
-        return _epoch(_loader(Pairs(view)), start, dtypes=(torch.uint8,))
-    return _float_epoch(_loader(Pairs(view, transform=paper_inputs.transform(preprocess))), start)
+        return _epoch(_loader(Pairs(view)), start, dtypes=(torch.uint8,), epochs=H_EPOCHS)
+    pairs = Pairs(view, transform=paper_inputs.transform(preprocess), cache_inputs=cache_inputs)
+    return _float_epoch(_loader(pairs), start)
 
 
 @case
@@ -456,3 +476,39 @@ def task_continuum(release: str, cache: str, config: str) -> dict:
     start = time.perf_counter()
     scenario = cl_libraries.continuum_scenario(_task_config(release, cache, config), preprocess="normalized")
     return _float_epoch(_loader(scenario[0]), start)
+
+
+SIDE_BY_SIDE_ROUNDS = 7
+"""Rounds of group h's side-by-side case: one epoch of each loader a round."""
+
+
+@case
+def task_side_by_side(release: str, cache: str, config: str, x_paths: list[str], y_paths: list[str],
+                      rounds: int = SIDE_BY_SIDE_ROUNDS) -> dict:
+    """The paper's TensorDataset and the three CL builders' normalized float32 datasets in one process, one
+    epoch of each per round, the order turned by one each round (no loader always first after another):
+    the images/s of every epoch after its first batch, by loader."""
+    import avalanche.benchmarks.scenarios  # noqa: F401
+    import continuum  # noqa: F401
+
+    from conversion.uses import cl_libraries, paper_inputs
+    from conversion.uses.torch_pairs import Pairs
+
+    x = torch.cat([torch.load(path, weights_only=True) for path in x_paths])
+    y = torch.cat([torch.load(path, weights_only=True) for path in y_paths])
+    ds = _task_config(release, cache, config)
+    loaders = {
+        "TensorDataset": TensorDataset(x, y),
+        "Pairs": Pairs(_task_view(release, cache, config), transform=paper_inputs.normalized),
+        "Avalanche": cl_libraries.avalanche_benchmark(ds, preprocess="normalized").train_stream[0].dataset,
+        "Continuum": cl_libraries.continuum_scenario(ds, preprocess="normalized")[0],
+    }
+    names = list(loaders)
+    rates = {name: [] for name in names}
+    items = 0
+    for round_index in range(rounds):
+        for name in names[round_index % len(names):] + names[: round_index % len(names)]:
+            result = _epoch(_loader(loaders[name]), time.perf_counter(), dtypes=(torch.float32,))
+            rates[name].append(result["steady_per_s"])
+            items += result["items"]
+    return {"items": items, "side_by_side": rates}

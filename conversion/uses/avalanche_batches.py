@@ -26,14 +26,17 @@ def _getitems(self, indices) -> list:
     if rows is None:
         return [self[i] for i in indices]
     attributes = [attribute for attribute in self._data_attributes.values() if attribute.use_in_getitem]
-    for row, index in zip(rows, indices):
-        row.extend(attribute[index] for attribute in attributes)
-    return rows
+    if not attributes:
+        return rows
+    # tuples, where Avalanche's rows are lists: torch's default collate makes the same batch of both,
+    # and of tuples in a third of the time (no per-field copy of a list)
+    columns = [[attribute[index] for index in indices] for attribute in attributes]
+    return [(*row, *values) for row, *values in zip(rows, *columns)]
 
 
-def _pairs_rows(flat, indices) -> list[list] | None:
-    """The rows of the one :class:`Pairs` behind Avalanche's ``flat`` data, as lists (what Avalanche's
-    transform groups return); None where ``flat`` is anything else or a transform group is active."""
+def _pairs_rows(flat, indices) -> list[tuple] | None:
+    """The rows of the one :class:`Pairs` behind Avalanche's ``flat`` data; None where ``flat`` is anything
+    else or a transform group is active."""
     datasets = getattr(flat, "_datasets", ())
     if len(datasets) != 1 or not isinstance(datasets[0], Pairs) or datasets[0].pixels is None:
         return None
@@ -41,4 +44,4 @@ def _pairs_rows(flat, indices) -> list[list] | None:
         if groups is not None and groups.transform_groups[groups.current_group] is not None:
             return None
     mapped = indices if flat._indices is None else [flat._indices[i] for i in indices]
-    return [list(row) for row in datasets[0].__getitems__(mapped)]
+    return datasets[0].__getitems__(mapped)

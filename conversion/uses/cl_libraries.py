@@ -27,7 +27,7 @@ import datasets
 import numpy as np
 
 from conversion.contract import tables
-from conversion.uses import avalanche_batches, continuum_batches, paper_inputs, streams, uint8_batches
+from conversion.uses import avalanche_batches, continuum_batches, model_inputs, paper_inputs, streams, uint8_batches
 from conversion.uses.decoded_rows import DecodedRows
 from conversion.uses.torch_pairs import Pairs
 
@@ -126,8 +126,9 @@ def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", so
     return with_task_labels(benchmark) if scenario == "task" else benchmark
 
 
-def _pixels(views) -> DecodedRows:
-    """The views' images, decoded once into datasets' cache, as one memory-mapped array of HxWx3 rows."""
+def _pixels(views, preprocess: str | None = None) -> DecodedRows:
+    """The views' images, decoded once into datasets' cache, as one memory-mapped array of HxWx3 rows; with
+    the ``preprocess`` inputs of the same rows computed once too (:mod:`conversion.uses.model_inputs`)."""
     decoded = []
     for task, view in views:
         try:
@@ -140,7 +141,9 @@ def _pixels(views) -> DecodedRows:
     sizes = {part.features["image"].shape for part in decoded}
     if len(sizes) > 1:
         raise ValueError(f"tasks hold images of sizes {sorted(sizes)}: {uint8_batches.ONE_SIZE}")
-    return DecodedRows(uint8_batches.ArrowBatches(datasets.concatenate_datasets(decoded)))
+    pixels = datasets.concatenate_datasets(decoded)
+    inputs = {preprocess: model_inputs.MappedRows(model_inputs.computed(pixels, preprocess))} if preprocess else {}
+    return DecodedRows(uint8_batches.ArrowBatches(pixels), inputs=inputs)
 
 
 def _continuum_transformations(transformations, preprocess: str | None):
@@ -185,9 +188,10 @@ def continuum_scenario(ds, split: str = "train", scenario: str = "class", order:
         raise streams.StreamError(f"the {split!r} split holds no rows of task(s) {empty} for these options; "
                                   f"Continuum numbers tasks by the rows it holds, so every task needs some")
     views = [(task, task.splits[split]) for task in stream]
-    x = _pixels(views)
+    transformations = _continuum_transformations(transformations, preprocess)
+    x = _pixels(views, preprocess)
     y = np.concatenate([task_pairs(task, split, scenario, decoded=False).targets for task, _ in views])
     t = np.concatenate([np.full(len(view), task.position, dtype=np.int64) for task, view in views])
     dataset = InMemoryDataset(x, y.astype(np.int64), t)
     return continuum_batches.scenario(
-        ContinualScenario(dataset, transformations=_continuum_transformations(transformations, preprocess)))
+        ContinualScenario(dataset, transformations=transformations))

@@ -5,7 +5,8 @@ time (benchmarks/README.md, group h). A scenario passed through :func:`scenario`
 ``__getitems__`` (torch's DataLoader fetches a batch with one call of it): when a task set reads decoded
 rows and its transformations are Continuum's default (``ToTensor``) or ``PILToTensor`` followed by one of
 the paper's input transforms (:mod:`conversion.uses.paper_inputs`), the batch is one gather of the decoded
-pixels and one call of that transform, with the values row-by-row fetching gives. Anything else (other
+pixels and one call of that transform, or views of that transform's inputs computed once (those of
+``continuum_scenario(preprocess=...)``), with the values row-by-row fetching gives. Anything else (other
 transformations, target transformations, bounding boxes) is fetched row by row, by Continuum itself.
 """
 
@@ -37,8 +38,12 @@ def _getitems(self, indices) -> list:
     import torch
 
     indices = np.asarray(indices, dtype=np.int64)
-    images = transform(torch.from_numpy(self._x.batches.gather("image", self._x.index[indices])))
-    return [(image, self._y[i], self._t[i]) for image, i in zip(images.unbind(0), indices)]
+    cached = self._x.inputs.get(paper_inputs.name_of(transform))
+    if cached is not None:
+        images = cached.rows(self._x.index[indices])
+    else:
+        images = transform(torch.from_numpy(self._x.batches.gather("image", self._x.index[indices]))).unbind(0)
+    return list(zip(images, self._y[indices], self._t[indices]))  # numpy ints, as the task set's own rows
 
 
 def _batch_transform(task_set):

@@ -51,6 +51,11 @@ BATCHED = frozenset(PREPROCESS.values())
 """Transforms that give each image of a batch what they give it alone, so loaders may apply them per batch."""
 
 
+def name_of(transform) -> str | None:
+    """The name of ``transform`` if it is one of :data:`PREPROCESS`, else None."""
+    return next((name for name, known in PREPROCESS.items() if transform is known), None)
+
+
 def transform(name: str):
     """The transform called ``name`` (a key of :data:`PREPROCESS`)."""
     if name not in PREPROCESS:

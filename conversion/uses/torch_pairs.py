@@ -6,6 +6,8 @@ Continuum's task sets) take such datasets rather than dict rows.
 By default the images are decoded once into a uint8 column cached and memory-mapped by datasets
 (:func:`conversion.uses.uint8_batches.decoded_uint8`), so an epoch reads pixels from the page cache and
 memory does not grow with the view; a DataLoader gets each batch with one gather (``__getitems__``).
+With one of the paper's input transforms, its float32 output is computed once and cached the same way
+(:mod:`conversion.uses.model_inputs`), and rows are views of that cache.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from conversion.uses import paper_inputs, uint8_batches
+from conversion.uses import model_inputs, paper_inputs, uint8_batches
 
 TARGETS = ("task_label", "label", "class_il")
 EXTRAS = ("position", "task", "source", "generator", "label", "task_label")
@@ -35,7 +37,7 @@ class Pairs(torch.utils.data.Dataset):
         target: ``"task_label"`` (0..99 within the task), ``"label"`` (standard ImageNet index) or
             ``"class_il"`` (contiguous class-incremental id: the label's position in ``class_order``).
         transform: optional callable applied to the image, e.g. a :mod:`conversion.uses.paper_inputs`
-            transform (those are applied once per batch).
+            transform (by default computed once and cached, see ``cache_inputs``).
         target_transform: optional callable applied to the target (picklable for DataLoader workers).
         class_order: for ``"class_il"``, the standard labels in stream order (``cl.class_order(stream)``);
             default: tasks 0..5 in standard order, 600 labels.
@@ -43,10 +45,13 @@ class Pairs(torch.utils.data.Dataset):
         extras: names among :data:`EXTRAS` yielded as ints after the target, e.g. ``("position",
             "source")`` for replay buffers: ``(image, target, position, source)``.
         position: the view's task position in its stream, for ``extras`` holding ``"position"``.
+        cache_inputs: with ``decoded`` and a :mod:`conversion.uses.paper_inputs` transform, compute its
+            float32 output once into datasets' cache (4 times the decoded column's bytes on disk) and read
+            rows from there (:mod:`conversion.uses.model_inputs`); False computes it for every batch.
     """
 
     def __init__(self, view, target: str = "task_label", transform=None, target_transform=None, class_order=None,
-                 decoded: bool = True, extras=(), position: int | None = None):
+                 decoded: bool = True, extras=(), position: int | None = None, cache_inputs: bool = True):
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         unknown_extras = [name for name in extras if name not in EXTRAS]
@@ -79,6 +84,10 @@ class Pairs(torch.utils.data.Dataset):
                     raise
                 raise ValueError(f"{err}; or Pairs(view, decoded=False) to decode row by row") from None
             self.pixels = uint8_batches.ArrowBatches(pixels.select_columns(["image"]))
+        name = paper_inputs.name_of(transform)
+        self.inputs = None
+        if self.pixels is not None and cache_inputs and name:
+            self.inputs = model_inputs.MappedRows(model_inputs.computed(self.pixels.ds, name))
         self.view = view if custom else view.with_format("torch", columns=["image"])
         self.transform = transform
 
@@ -102,12 +111,20 @@ class Pairs(torch.utils.data.Dataset):
         return (self.targets[index], *(values[index] for values in self.extras))
 
     def __getitem__(self, index: int):
+        if self.inputs is not None:
+            return (self.inputs.row(index), *self._rest(index))
         image = self._image(index)
         return ((self.transform(image) if self.transform else image), *self._rest(index))
 
     def __getitems__(self, indices) -> list:
         """Rows ``indices`` at once (torch's DataLoader calls it for a batch): one gather of the decoded
-        pixels, and one call of a batch-wise transform (:data:`conversion.uses.paper_inputs.BATCHED`)."""
+        pixels, and one call of a batch-wise transform (:data:`conversion.uses.paper_inputs.BATCHED`), or
+        views of the cached inputs."""
+        if self.inputs is not None:
+            images = self.inputs.rows(indices)
+            if not self.extras:
+                return list(zip(images, map(self.targets.__getitem__, indices)))
+            return [(image, *self._rest(i)) for image, i in zip(images, indices)]
         if self.pixels is None:
             return [self[i] for i in indices]
         images = torch.from_numpy(self.pixels.gather("image", np.asarray(indices, dtype=np.int64)))

@@ -170,7 +170,7 @@ class ArrowBatches:
             else:
                 shape = getattr(self.ds.features[name], "shape", ())
                 self._views[name] = [
-                    _flat_values(chunk.storage if shape else chunk).reshape(len(chunk), *shape) for chunk in chunks
+                    flat_values(chunk).reshape(len(chunk), *shape) for chunk in chunks
                 ]
 
     def __getitem__(self, indices) -> dict:
@@ -236,9 +236,11 @@ def _decode_images(encoded: list[bytes], rows) -> np.ndarray:
     return out if out is not None else np.empty((0, 3, 0, 0), dtype=np.uint8)
 
 
-def _flat_values(array: pa.Array) -> np.ndarray:
-    """The primitive values of a (nested list) array in row order, a view of the mapped file."""
-    while pa.types.is_list(array.type):
+def flat_values(array: pa.Array) -> np.ndarray:
+    """The primitive values of a (nested list, or datasets' array extension) array in row order, a read-only
+    view of its buffer (of the mapped file, for datasets' cache)."""
+    array = array.storage if isinstance(array, pa.ExtensionArray) else array
+    while pa.types.is_list(array.type) or pa.types.is_fixed_size_list(array.type):
         array = array.flatten()
     return array.to_numpy(zero_copy_only=True)
 

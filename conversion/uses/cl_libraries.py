@@ -79,7 +79,7 @@ def _transforms(transform, eval_transform, preprocess: str | None):
 def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", sources=None, transform=None,
                         eval_transform=None, source: str = "both", test_source: str | None = None,
                         paper_loader: bool = False, preprocess: str | None = None, validation: float = 0.0,
-                        validation_seed: int = 0, decoded: bool = True):
+                        validation_seed: int = 0, decoded: bool = True, cache_inputs: bool = True):
     """An Avalanche benchmark with one train and one test experience per task (6 of each for a generator),
     and a ``valid_stream`` of one experience per task when ``validation`` is given.
 
@@ -92,7 +92,8 @@ def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", so
     transform group added later). They come from the decoded uint8 column (:class:`Pairs`); ``decoded=False``
     decodes them row by row instead, for configs of original-size images (then resize them in ``transform``).
     A DataLoader over an experience's dataset fetches each batch at once while no transform group is active
-    (:mod:`conversion.uses.avalanche_batches`).
+    (:mod:`conversion.uses.avalanche_batches`). The ``preprocess`` inputs are computed once into datasets'
+    cache (4 times the decoded column's bytes on disk) unless ``cache_inputs=False`` (:class:`Pairs`).
     """
     from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
     from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
@@ -114,7 +115,8 @@ def avalanche_benchmark(ds, scenario: str = "class", order: str = "standard", so
     for task in stream:
         for name, split, group in splits:
             if name in experiences:
-                pairs = task_pairs(task, split, scenario, decoded=decoded, transform=inputs)
+                pairs = task_pairs(task, split, scenario, decoded=decoded, transform=inputs,
+                                   cache_inputs=cache_inputs)
                 experiences[name].append(avalanche_batches.batched(_make_taskaware_classification_dataset(
                     pairs, targets=pairs.targets, task_labels=task.position if scenario == "task" else 0,
                     transform_groups=groups, initial_transform_group=group)))
@@ -161,7 +163,7 @@ def _continuum_transformations(transformations, preprocess: str | None):
 def continuum_scenario(ds, split: str = "train", scenario: str = "class", order: str = "standard", sources=None,
                        source: str = "both", test_source: str | None = None, paper_loader: bool = False,
                        transformations=None, preprocess: str | None = None, validation: float = 0.0,
-                       validation_seed: int = 0):
+                       validation_seed: int = 0, cache_inputs: bool = True):
     """A Continuum ``ContinualScenario`` over one split (``"train"``, ``"test"``, or ``"validation"`` carved
     from train with ``validation=fraction``): one task set per task, task id = stream position.
 
@@ -170,6 +172,9 @@ def continuum_scenario(ds, split: str = "train", scenario: str = "class", order:
     ``"task"``: ``task_label``. Images are HxWx3 uint8 rows read from the decoded column cached and
     memory-mapped by datasets (:class:`conversion.uses.decoded_rows.DecodedRows`): a task set holds row
     indices, not pixels, so memory stays flat. Build the config at one ``image_size`` (64 is the release's).
+    With ``preprocess``, its inputs are computed once into datasets' cache (4 times the decoded column's
+    bytes on disk) and batches read them, unless ``cache_inputs=False``
+    (:mod:`conversion.uses.continuum_batches`).
     """
     from continuum import ContinualScenario
     from continuum.datasets import InMemoryDataset
@@ -189,7 +194,7 @@ def continuum_scenario(ds, split: str = "train", scenario: str = "class", order:
                                   f"Continuum numbers tasks by the rows it holds, so every task needs some")
     views = [(task, task.splits[split]) for task in stream]
     transformations = _continuum_transformations(transformations, preprocess)
-    x = _pixels(views, preprocess)
+    x = _pixels(views, preprocess if cache_inputs else None)
     y = np.concatenate([task_pairs(task, split, scenario, decoded=False).targets for task, _ in views])
     t = np.concatenate([np.full(len(view), task.position, dtype=np.int64) for task, view in views])
     dataset = InMemoryDataset(x, y.astype(np.int64), t)

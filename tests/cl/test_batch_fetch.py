@@ -98,3 +98,16 @@ def test_continuum_falls_back_to_rows_for_other_transformations(ds, monkeypatch)
     task_set = scenario[0]
     assert same_rows(task_set.__getitems__(INDICES), [task_set[i] for i in INDICES])
     assert calls == [False]
+
+
+@pytest.mark.parametrize("cache_inputs", [True, False])
+def test_the_builders_read_the_inputs_computed_once_unless_told_not_to(ds, cache_inputs):
+    benchmark = cl_libraries.avalanche_benchmark(ds, preprocess="normalized", cache_inputs=cache_inputs)
+    pairs = benchmark.train_stream[1].dataset._flat_data._datasets[0]
+    assert (pairs.inputs is not None) is cache_inputs
+    scenario = cl_libraries.continuum_scenario(ds, preprocess="normalized", cache_inputs=cache_inputs)
+    task_set = scenario[1]
+    assert ("normalized" in task_set._x.inputs) is cache_inputs
+    assert same_rows(task_set.__getitems__(INDICES), [task_set[i] for i in INDICES])
+    reference = cl_libraries.continuum_scenario(ds, preprocess="normalized", cache_inputs=not cache_inputs)[1]
+    assert same_rows(task_set.__getitems__(INDICES), reference.__getitems__(INDICES))

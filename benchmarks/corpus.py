@@ -18,6 +18,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,32 @@ def made_before(manifest_path: Path, arguments: dict, what: str) -> dict | None:
     return manifest
 
 
+def begin(root: Path, manifest_name: str, arguments: dict, what: str) -> dict | None:
+    """The manifest of the ``what`` made under ``root`` with ``arguments`` (:func:`made_before`), or None once
+    ``root`` is ready for a fresh one and marked as begun by this run. A ``root`` that a run of ours began and
+    did not finish (killed) is emptied first; one holding anything else is refused, naming it: only what a
+    run of ours wrote is deleted."""
+    manifest_path = root / manifest_name
+    done = made_before(manifest_path, arguments, what)
+    if done is not None and not done.get("unfinished"):
+        return done
+    if done is not None:
+        shutil.rmtree(root)
+    elif root.exists() and any(root.iterdir()):
+        raise ValueError(f"{root} holds files that no benchmark run wrote (it has no {manifest_name}): choose "
+                         "another folder or empty it")
+    root.mkdir(parents=True, exist_ok=True)
+    manifest_path.write_text(json.dumps({"arguments": arguments, "unfinished": True}))
+    return None
+
+
+def finish(root: Path, manifest_name: str, arguments: dict, entries: dict) -> dict:
+    """Write the manifest of what :func:`begin` began under ``root``: ``arguments`` and ``entries``; return it."""
+    manifest = {"arguments": arguments, **entries}
+    (root / manifest_name).write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
 def make_corpus(
     root: str | os.PathLike,
     images: int = 3000,
@@ -111,8 +138,7 @@ def make_corpus(
     """
     root = Path(root)
     arguments = {"images": images, "config": config, "test_fraction": test_fraction, "seed": seed}
-    manifest_path = root / MANIFEST
-    done = made_before(manifest_path, arguments, "corpus")
+    done = begin(root, MANIFEST, arguments, "corpus")
     if done is not None:
         return done
     parts = configs.config_parts()[config]
@@ -131,9 +157,7 @@ def make_corpus(
     with multiprocessing.Pool(num_proc or os.cpu_count()) as pool:
         results = pool.map(_write_folder, jobs, chunksize=1)
     totals = {k: sum(r[k] for r in results) for k in ("files", "bytes", "ai_files", "ai_bytes")}
-    manifest = {"arguments": arguments, "per_part_split_source": counts, **totals}
-    manifest_path.write_text(json.dumps(manifest, indent=1))
-    return manifest
+    return finish(root, MANIFEST, arguments, {"per_part_split_source": counts, **totals})
 
 
 def describe(manifest: dict) -> str:

@@ -15,12 +15,10 @@ source lists a whole generator, as on the real tree.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from pathlib import Path
 
-from benchmarks.corpus import made_before
+from benchmarks.corpus import begin, finish
 from conversion.contract import tables
 from conversion.samples import genimage_tree
 from conversion.sources import file_names
@@ -48,11 +46,9 @@ def make_listing_tree(root: str | os.PathLike, generator: str = "sdv14", per_sou
     per_source = dict(per_source or PER_SOURCE)
     arguments = {"generator": generator, "per_source": per_source,
                  "images_from": None if images_from is None else str(Path(images_from).resolve())}
-    manifest_path = root / MANIFEST
-    done = made_before(manifest_path, arguments, "listing tree")
+    done = begin(root, MANIFEST, arguments, "listing tree")
     if done is not None:
         return done
-    shutil.rmtree(root, ignore_errors=True)
     g = tables.generators()[generator]
     base = genimage_tree.generator_folder(root, g, "nested")
     corpus = None if images_from is None else genimage_tree.generator_folder(Path(images_from), g, "nested")
@@ -83,9 +79,7 @@ def make_listing_tree(root: str | os.PathLike, generator: str = "sdv14", per_sou
                 os.close(os.open(folder / name, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))
             linked += len(real)
             empty += count
-    manifest = {"arguments": arguments, "files": linked + empty, "images": linked, "empty_files": empty}
-    manifest_path.write_text(json.dumps(manifest, indent=1))
-    return manifest
+    return finish(root, MANIFEST, arguments, {"files": linked + empty, "images": linked, "empty_files": empty})
 
 
 def describe(manifest: dict) -> str:

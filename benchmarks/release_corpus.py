@@ -10,14 +10,13 @@ for bit, and cost the same to check and encode as new ones; writing them takes s
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
 import torch
 
-from benchmarks.corpus import made_before
+from benchmarks.corpus import begin, finish
 from conversion.samples import genimage_tree, tensor_release
 from conversion.sources import kinds
 
@@ -53,13 +52,9 @@ def make_release(root: str | os.PathLike, rows: int, generator: str = "sdv14") -
     its manifest."""
     root = Path(root)
     arguments = {"rows": rows, "generator": generator}
-    manifest_path = root / MANIFEST
-    done = made_before(manifest_path, arguments, "release")
+    done = begin(root, MANIFEST, arguments, "release")
     if done is not None:
         return done
-    shutil.rmtree(root, ignore_errors=True)
     out = sample_release(root, generator, classes_per_task=2, images_per_class=2)
     written = repeat_rows(kinds.open_source(out, [generator]).pairs, rows)
-    manifest = {"arguments": arguments, "rows": written, "release": str(out)}
-    manifest_path.write_text(json.dumps(manifest, indent=1))
-    return manifest
+    return finish(root, MANIFEST, arguments, {"rows": written, "release": str(out)})

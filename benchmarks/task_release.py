@@ -9,12 +9,10 @@ release with :class:`genimage_cl.GenImageCL`, which checks every row against ``X
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from pathlib import Path
 
-from benchmarks.corpus import made_before
+from benchmarks.corpus import begin, finish
 from benchmarks.release_corpus import repeat_rows, sample_release
 from conversion.contract import configs, tables
 from conversion.sources import kinds
@@ -30,11 +28,9 @@ def make_task_release(root: str | os.PathLike, rows: int, generator: str = "sdv1
 
     root = Path(root)
     arguments = {"rows": rows, "generator": generator}
-    manifest_path = root / MANIFEST
-    done = made_before(manifest_path, arguments, "release")
+    done = begin(root, MANIFEST, arguments, "release")
     if done is not None:
         return done
-    shutil.rmtree(root, ignore_errors=True)
     out = sample_release(root, generator, classes_per_task=4, images_per_class=4)
     pairs = [pair for pair in kinds.open_source(out, [generator]).pairs if pair.task == 0 and pair.split == "train"]
     pairs.sort(key=lambda pair: tables.SOURCES.index(pair.source), reverse=True)
@@ -42,8 +38,7 @@ def make_task_release(root: str | os.PathLike, rows: int, generator: str = "sdv1
     config = configs.task_config_name(generator, 0)
     builder = GenImageCL(config_name=config, data_dir=str(out), cache_dir=str(root / "cache"))
     builder.download_and_prepare()
-    manifest = {"arguments": arguments, "release": str(out), "config": config, "cache": str(root / "cache"),
-                "x": [str(pair.x_path) for pair in pairs], "y": [str(pair.y_path) for pair in pairs],
-                "rows": builder.info.splits["train"].num_examples}
-    manifest_path.write_text(json.dumps(manifest, indent=1))
-    return manifest
+    return finish(root, MANIFEST, arguments, {
+        "release": str(out), "config": config, "cache": str(root / "cache"),
+        "x": [str(pair.x_path) for pair in pairs], "y": [str(pair.y_path) for pair in pairs],
+        "rows": builder.info.splits["train"].num_examples})

@@ -115,6 +115,29 @@ def test_listing_tree_is_shaped_like_a_generator_and_plans_like_one(tmp_path):
     assert len(plan.items) + sum(plan.excluded.values()) == 3240
 
 
+def test_a_killed_make_is_made_again_and_a_foreign_folder_is_refused_untouched(tmp_path):
+    """Only what a benchmark run wrote is deleted: a folder it began (killed before its manifest) is made again;
+    a folder holding other files is refused, its files kept."""
+    from benchmarks import listing_tree
+
+    per_source = {"train": 6, "test": 2}
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"holds files that no benchmark run wrote \(it has no listing-tree.json\)"):
+        listing_tree.make_listing_tree(root, "sdv14", per_source)
+    assert [path.name for path in root.iterdir()] == ["notes.txt"]
+
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    arguments = {"generator": "sdv14", "per_source": per_source, "images_from": None}
+    (killed / listing_tree.MANIFEST).write_text(json.dumps({"arguments": arguments, "unfinished": True}))
+    (killed / "half-written").write_text("")
+    manifest = listing_tree.make_listing_tree(killed, "sdv14", per_source)
+    assert manifest["files"] == 16 and not (killed / "half-written").exists()
+    assert json.loads((killed / listing_tree.MANIFEST).read_text()) == manifest
+
+
 def test_listing_tree_around_a_corpus_plans_only_its_images(small_corpus, tmp_path):
     from benchmarks import listing_tree
 
